@@ -1,0 +1,173 @@
+//! The command line: parses flags, gathers the settings from every source, runs the command,
+//! and writes the report. The only module besides `main` that knows about stdout and stderr.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+use crate::archive::DosTime;
+use crate::config::{self, ConfigError, LayerConfig, Problem};
+use crate::env::settings_from_env;
+use crate::error::Error;
+use crate::package::{PackageOptions, fingerprint_document, package};
+use crate::report::{self, FingerprintReport, PackageReport};
+use crate::settings::Settings;
+
+/// Publish AWS Lambda layers from CI: a deterministic zip, and a new version only when the
+/// dependency manifest changed.
+///
+/// Every setting can be given as a flag, as an environment variable (LAYERPUB_LAYER_NAME, or
+/// INPUT_LAYER-NAME as the GitHub runner passes action inputs) or in layerpub.yml;
+/// a flag beats the environment, which beats the file.
+#[derive(Debug, Parser)]
+#[command(name = "layerpub", version)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+
+    /// YAML file with the settings, or a list of layers (default: layerpub.yml when present;
+    /// also LAYERPUB_CONFIG).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// How the result is printed on stdout; the text report always goes to stderr.
+    #[arg(long, global = true, value_enum, default_value_t = OutputFormat::Text)]
+    pub output: OutputFormat,
+
+    #[command(flatten)]
+    pub settings: Settings,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Subcommand)]
+pub enum Command {
+    /// Write each layer's deterministic zip and report its hashes, sizes and fingerprint
+    /// (the default command).
+    Package,
+    /// Print each layer's fingerprint without packaging, to decide before building anything.
+    Fingerprint,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    /// Nothing on stdout but what the command is for (the fingerprint for `fingerprint`).
+    Text,
+    /// One JSON document on stdout.
+    Json,
+}
+
+/// Where a run writes, so tests can capture it.
+pub struct Io<'a> {
+    pub stdout: &'a mut dyn Write,
+    pub stderr: &'a mut dyn Write,
+}
+
+/// Runs one invocation: `env` is the process environment, `cwd` the working directory.
+pub fn run(cli: Cli, env: &[(String, String)], cwd: &Path, io: Io<'_>) -> Result<(), Error> {
+    let layers = load_layers(&cli, env, cwd)?;
+    let threads = 0;
+    match cli.command.unwrap_or(Command::Package) {
+        Command::Package => {
+            let options = PackageOptions {
+                stamp: source_date(env)?,
+                threads,
+            };
+            let mut reports = Vec::new();
+            for layer in &layers {
+                let packaged = package(layer, &options)?;
+                let r = PackageReport::new(layer, &packaged);
+                write(io.stderr, &report::package_text(&r))?;
+                reports.push(r);
+            }
+            if cli.output == OutputFormat::Json {
+                write(io.stdout, &report::json(&reports))?;
+            }
+        }
+        Command::Fingerprint => {
+            let mut reports = Vec::new();
+            for layer in &layers {
+                let document = fingerprint_document(layer, threads)?;
+                reports.push(FingerprintReport {
+                    layer_name: layer.layer_name.clone(),
+                    fingerprint: document.fingerprint(),
+                    document,
+                });
+            }
+            match cli.output {
+                OutputFormat::Json => write(io.stdout, &report::json(&reports))?,
+                OutputFormat::Text => {
+                    let text = match reports.as_slice() {
+                        [one] => format!("{}\n", one.fingerprint),
+                        many => many
+                            .iter()
+                            .map(|r| format!("{} {}\n", r.layer_name, r.fingerprint))
+                            .collect(),
+                    };
+                    write(io.stdout, &text)?;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+fn write(w: &mut dyn Write, text: &str) -> Result<(), Error> {
+    w.write_all(text.as_bytes())
+        .and_then(|_| w.flush())
+        .map_err(|source| Error::Io {
+            context: "cannot write the report".into(),
+            source,
+        })
+}
+
+/// Settings from every source, merged and checked; environment problems and file problems
+/// are reported together.
+fn load_layers(cli: &Cli, env: &[(String, String)], cwd: &Path) -> Result<Vec<LayerConfig>, Error> {
+    let env_config = env
+        .iter()
+        .find(|(k, _)| k == "LAYERPUB_CONFIG")
+        .map(|(_, v)| v.as_str());
+    let from_env = settings_from_env(env.iter().map(|(k, v)| (k, v)));
+    let file = match config::config_file_path(cli.config.as_deref(), env_config, cwd) {
+        Some((path, _)) => Some(config::read_config_file(&cwd.join(&path)).map(|mut f| {
+            f.path = path;
+            f
+        })),
+        None => None,
+    }
+    .transpose();
+    match (from_env, file) {
+        (Ok(env_settings), Ok(file)) => Ok(config::resolve(
+            file.as_ref(),
+            env_settings,
+            cli.settings.clone(),
+        )?),
+        (env_result, file_result) => {
+            let mut problems = Vec::new();
+            if let Err(e) = file_result {
+                problems.extend(e.0);
+            }
+            if let Err(e) = env_result {
+                problems.extend(ConfigError::from(e).0);
+            }
+            Err(ConfigError(problems).into())
+        }
+    }
+}
+
+/// The entries' timestamp: `SOURCE_DATE_EPOCH` when set (the reproducible-builds convention),
+/// else 1980-01-01 00:00.
+fn source_date(env: &[(String, String)]) -> Result<DosTime, Error> {
+    match env.iter().find(|(k, _)| k == "SOURCE_DATE_EPOCH") {
+        None => Ok(DosTime::EPOCH),
+        Some((_, v)) if v.trim().is_empty() => Ok(DosTime::EPOCH),
+        Some((_, v)) => v.trim().parse::<i64>().map(DosTime::from_unix).map_err(|_| {
+            ConfigError(vec![Problem {
+                input: "SOURCE_DATE_EPOCH".into(),
+                layer: None,
+                message: format!("`{v}` is not a Unix time in seconds; set it to e.g. $(git log -1 --format=%ct), or unset it"),
+            }])
+            .into()
+        }),
+    }
+}

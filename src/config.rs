@@ -1,0 +1,826 @@
+//! From settings (flags, environment, file) to one checked [`LayerConfig`] per layer.
+//!
+//! Precedence, highest first: command-line flag, environment (`INPUT_*` over `LAYERPUB_*`),
+//! the layer's own entry in the file, the file's top-level defaults, built-in defaults.
+//! Everything Lambda would reject is checked here, before any call, and every problem is
+//! reported at once. Pure apart from [`read_config_file`].
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use globset::GlobBuilder;
+
+use crate::env::EnvProblem;
+use crate::lambda_limits as limits;
+use crate::settings::{Settings, SymlinkPolicy};
+
+/// Excluded unless `default-excludes: false`: build litter no layer needs.
+pub const DEFAULT_EXCLUDES: &[&str] = &["__pycache__/", "*.pyc", ".git/", ".DS_Store"];
+
+/// Names the config file may have when no `--config` or `LAYERPUB_CONFIG` is given.
+pub const DEFAULT_CONFIG_FILES: &[&str] = &["layerpub.yml", "layerpub.yaml"];
+
+/// One layer, every setting resolved and checked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LayerConfig {
+    /// As given: a plain name or a layer ARN.
+    pub layer_name: String,
+    pub path: PathBuf,
+    /// Folder inside the zip, without leading or trailing `/`; empty for the zip's root.
+    pub prefix: String,
+    pub include: Vec<String>,
+    /// The default excludes (unless turned off) followed by the user's.
+    pub exclude: Vec<String>,
+    pub manifest: Vec<PathBuf>,
+    /// Sorted and without duplicates: their order means nothing to Lambda.
+    pub compatible_runtimes: Vec<String>,
+    pub compatible_architectures: Vec<String>,
+    pub license_info: Option<String>,
+    pub description: Option<String>,
+    pub symlinks: SymlinkPolicy,
+    pub zip_path: PathBuf,
+}
+
+impl LayerConfig {
+    /// The layer's plain name (the last part of an ARN).
+    pub fn short_name(&self) -> &str {
+        limits::short_layer_name(&self.layer_name)
+    }
+}
+
+/// A parsed config file and where it came from.
+#[derive(Debug, Clone)]
+pub struct ConfigFile {
+    pub path: PathBuf,
+    pub settings: Settings,
+}
+
+/// One thing wrong with the configuration: where it is, and what to do about it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    /// The setting, variable or file at fault.
+    pub input: String,
+    /// Which layer, when the file lists several.
+    pub layer: Option<String>,
+    pub message: String,
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.layer {
+            Some(layer) => write!(f, "{} (layer {layer}): {}", self.input, self.message),
+            None => write!(f, "{}: {}", self.input, self.message),
+        }
+    }
+}
+
+/// Everything wrong with the configuration, reported together.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError(pub Vec<Problem>);
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0.as_slice() {
+            [one] => write!(f, "invalid configuration: {one}"),
+            many => {
+                write!(f, "invalid configuration ({} problems):", many.len())?;
+                for p in many {
+                    write!(f, "\n  - {p}")?;
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+impl From<Vec<EnvProblem>> for ConfigError {
+    fn from(problems: Vec<EnvProblem>) -> Self {
+        ConfigError(
+            problems
+                .into_iter()
+                .map(|p| Problem {
+                    input: p.variable,
+                    layer: None,
+                    message: p.message,
+                })
+                .collect(),
+        )
+    }
+}
+
+/// Which file to read: `--config`, else `LAYERPUB_CONFIG`, else `layerpub.yml` when present.
+/// Returns `None` when no file was asked for and none is present.
+pub fn config_file_path(
+    flag: Option<&Path>,
+    env: Option<&str>,
+    cwd: &Path,
+) -> Option<(PathBuf, bool)> {
+    if let Some(p) = flag {
+        return Some((p.to_path_buf(), true));
+    }
+    if let Some(p) = env.filter(|p| !p.trim().is_empty()) {
+        return Some((PathBuf::from(p), true));
+    }
+    DEFAULT_CONFIG_FILES
+        .iter()
+        .map(|name| cwd.join(name))
+        .find(|p| p.is_file())
+        .map(|p| (PathBuf::from(p.file_name().unwrap_or_default()), false))
+}
+
+/// Reads and parses the config file.
+pub fn read_config_file(path: &Path) -> Result<ConfigFile, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        one_problem(
+            path.display().to_string(),
+            format!("cannot read the config file: {e}; check --config / LAYERPUB_CONFIG"),
+        )
+    })?;
+    parse_config_file(&text, path)
+}
+
+/// Parses the text of a config file. Unknown keys are errors that name the key and the file.
+/// Relative paths inside the file are taken from the file's folder, as a reader expects.
+pub fn parse_config_file(text: &str, path: &Path) -> Result<ConfigFile, ConfigError> {
+    let mut settings: Settings = if text.trim().is_empty() {
+        Settings::default()
+    } else {
+        serde_saphyr::from_str(text).map_err(|e| {
+            one_problem(
+                path.display().to_string(),
+                format!("{}", e).trim_end().to_owned(),
+            )
+        })?
+    };
+    let base = path.parent().unwrap_or(Path::new(""));
+    rebase_paths(&mut settings, base);
+    if let Some(layers) = settings.layers.as_mut() {
+        for layer in layers {
+            rebase_paths(layer, base);
+        }
+    }
+    Ok(ConfigFile {
+        path: path.to_path_buf(),
+        settings,
+    })
+}
+
+fn rebase_paths(s: &mut Settings, base: &Path) {
+    if base.as_os_str().is_empty() {
+        return;
+    }
+    let rebase = |p: &Path| {
+        if p.is_absolute() {
+            p.to_path_buf()
+        } else {
+            base.join(p)
+        }
+    };
+    s.path = s.path.as_deref().map(rebase);
+    s.zip_path = s.zip_path.as_deref().map(rebase);
+    if let Some(m) = s.manifest.as_mut() {
+        for item in m.iter_mut() {
+            *item = rebase(Path::new(item.as_str()))
+                .to_string_lossy()
+                .into_owned();
+        }
+    }
+}
+
+fn one_problem(input: String, message: String) -> ConfigError {
+    ConfigError(vec![Problem {
+        input,
+        layer: None,
+        message,
+    }])
+}
+
+/// Merges the sources into one config per layer and checks each. `file_layer_names` restricts
+/// nothing; every layer of the file is returned, in file order.
+pub fn resolve(
+    file: Option<&ConfigFile>,
+    env: Settings,
+    flags: Settings,
+) -> Result<Vec<LayerConfig>, ConfigError> {
+    let mut problems = Vec::new();
+    let (defaults, entries) = match file {
+        Some(f) => {
+            let mut defaults = f.settings.clone();
+            let layers = defaults.layers.take();
+            match layers {
+                Some(list) if list.is_empty() => {
+                    problems.push(Problem {
+                        input: "layers".into(),
+                        layer: None,
+                        message: format!(
+                            "{} lists no layers; give at least one, or remove `layers:` and set the layer at the top level",
+                            f.path.display()
+                        ),
+                    });
+                    (defaults, vec![])
+                }
+                Some(list) => (defaults, list),
+                None => (defaults, vec![Settings::default()]),
+            }
+        }
+        None => (Settings::default(), vec![Settings::default()]),
+    };
+    let several = entries.len() > 1;
+    let mut layers = Vec::new();
+    for (i, entry) in entries.into_iter().enumerate() {
+        let label = several.then(|| {
+            entry
+                .layer_name
+                .clone()
+                .map_or_else(|| format!("#{}", i + 1), |n| format!("`{n}`"))
+        });
+        if entry.layers.is_some() {
+            problems.push(Problem {
+                input: "layers".into(),
+                layer: label.clone(),
+                message: "layers cannot be nested; list every layer under the top-level `layers:`"
+                    .into(),
+            });
+        }
+        let merged = defaults
+            .clone()
+            .overlay(entry)
+            .overlay(env.clone())
+            .overlay(flags.clone());
+        match check_layer(merged) {
+            Ok(layer) => layers.push(layer),
+            Err(ps) => problems.extend(ps.into_iter().map(|mut p| {
+                p.layer = p.layer.or_else(|| label.clone());
+                p
+            })),
+        }
+    }
+    problems.extend(check_distinct(&layers));
+    if problems.is_empty() {
+        Ok(layers)
+    } else {
+        Err(ConfigError(problems))
+    }
+}
+
+/// Two layers with one name or one zip path would overwrite each other; this also catches a
+/// name or zip path set in the environment for a file that lists several layers.
+fn check_distinct(layers: &[LayerConfig]) -> Vec<Problem> {
+    let mut problems = Vec::new();
+    let mut names: BTreeMap<&str, usize> = BTreeMap::new();
+    let mut zips: BTreeMap<&Path, usize> = BTreeMap::new();
+    for l in layers {
+        *names.entry(l.short_name()).or_default() += 1;
+        *zips.entry(&l.zip_path).or_default() += 1;
+    }
+    for (name, n) in names.into_iter().filter(|(_, n)| *n > 1) {
+        problems.push(Problem {
+            input: "layer-name".into(),
+            layer: None,
+            message: format!(
+                "{n} layers are named `{name}`; give each layer its own name in the file (a layer-name from the environment or a flag applies to every layer)"
+            ),
+        });
+    }
+    for (zip, n) in zips.into_iter().filter(|(_, n)| *n > 1) {
+        problems.push(Problem {
+            input: "zip-path".into(),
+            layer: None,
+            message: format!(
+                "{n} layers would write {}; give each layer its own zip-path",
+                zip.display()
+            ),
+        });
+    }
+    problems
+}
+
+fn problem(input: &str, message: String) -> Problem {
+    Problem {
+        input: input.into(),
+        layer: None,
+        message,
+    }
+}
+
+/// Checks one merged layer and fills in the defaults.
+fn check_layer(s: Settings) -> Result<LayerConfig, Vec<Problem>> {
+    let mut problems = Vec::new();
+    let missing = |name: &str, example: &str| {
+        let env = format!("LAYERPUB_{}", name.to_ascii_uppercase().replace('-', "_"));
+        problem(
+            name,
+            format!("not set; set `{name}: {example}` in layerpub.yml, {env}, or --{name}"),
+        )
+    };
+
+    let layer_name = match s.layer_name.map(|n| n.trim().to_owned()) {
+        None => {
+            problems.push(missing("layer-name", "my-deps"));
+            None
+        }
+        Some(n) if !limits::is_valid_layer_name(&n) => {
+            problems.push(problem(
+                "layer-name",
+                format!(
+                    "`{n}` is not a valid layer name; use 1 to {} letters, digits, '-' or '_' (e.g. `my-deps`), or a layer ARN (arn:aws:lambda:REGION:ACCOUNT:layer:NAME)",
+                    limits::LAYER_NAME_MAX
+                ),
+            ));
+            None
+        }
+        Some(n) => Some(n),
+    };
+
+    if s.path.is_none() {
+        problems.push(missing("path", "build/layer"));
+    }
+
+    let prefix = match normalise_prefix(s.prefix.as_deref().unwrap_or("")) {
+        Ok(p) => p,
+        Err(msg) => {
+            problems.push(problem("prefix", msg));
+            String::new()
+        }
+    };
+
+    let include = s.include.unwrap_or_default();
+    let mut exclude: Vec<String> = if s.default_excludes.unwrap_or(true) {
+        DEFAULT_EXCLUDES.iter().map(|p| (*p).to_owned()).collect()
+    } else {
+        Vec::new()
+    };
+    exclude.extend(s.exclude.unwrap_or_default());
+    for (input, patterns) in [("include", &include), ("exclude", &exclude)] {
+        for pattern in patterns {
+            if let Err(e) = GlobBuilder::new(pattern).build() {
+                problems.push(problem(
+                    input,
+                    format!("`{pattern}` is not a valid glob ({}); patterns look like `*.pyc`, `tests/` or `**/*.md`", e.kind()),
+                ));
+            }
+        }
+    }
+
+    let manifest: Vec<PathBuf> = s
+        .manifest
+        .unwrap_or_default()
+        .into_iter()
+        .map(PathBuf::from)
+        .collect();
+
+    let runtimes = sorted_unique(s.compatible_runtimes.unwrap_or_default());
+    for r in &runtimes {
+        if !limits::RUNTIMES.contains(&r.as_str()) {
+            let hint = match limits::closest_runtime(r) {
+                Some(c) => format!("did you mean `{c}`?"),
+                None => "use Lambda runtime identifiers such as `python3.12`, `nodejs20.x`, `java21` or `provided.al2023`".to_owned(),
+            };
+            problems.push(problem(
+                "compatible-runtimes",
+                format!("`{r}` is not a Lambda runtime; {hint}"),
+            ));
+        }
+    }
+    if runtimes.len() > limits::RUNTIMES_MAX {
+        problems.push(problem(
+            "compatible-runtimes",
+            format!(
+                "{} runtimes given; Lambda accepts at most {}: keep the ones your functions use",
+                runtimes.len(),
+                limits::RUNTIMES_MAX
+            ),
+        ));
+    }
+
+    let architectures = sorted_unique(s.compatible_architectures.unwrap_or_default());
+    for a in &architectures {
+        if !limits::ARCHITECTURES.contains(&a.as_str()) {
+            let hint = match a.to_ascii_lowercase().as_str() {
+                "amd64" | "x86-64" | "x64" | "x86_64" => " (did you mean `x86_64`?)",
+                "aarch64" | "arm" | "arm64" => " (did you mean `arm64`?)",
+                _ => "",
+            };
+            problems.push(problem(
+                "compatible-architectures",
+                format!("`{a}` is not a Lambda architecture{hint}; use `x86_64`, `arm64`, or both"),
+            ));
+        }
+    }
+    // Two distinct valid values at most, so only invalid extras can exceed the limit.
+    if architectures.len() > limits::ARCHITECTURES_MAX {
+        problems.push(problem(
+            "compatible-architectures",
+            format!(
+                "{} architectures given; Lambda accepts at most {} (`x86_64` and `arm64`)",
+                architectures.len(),
+                limits::ARCHITECTURES_MAX
+            ),
+        ));
+    }
+
+    check_length(
+        &mut problems,
+        "license-info",
+        s.license_info.as_deref(),
+        limits::LICENSE_MAX,
+        "use an SPDX identifier such as `MIT`, or a URL to the license text",
+    );
+    check_length(
+        &mut problems,
+        "description",
+        s.description.as_deref(),
+        limits::DESCRIPTION_MAX,
+        "shorten it",
+    );
+
+    if !problems.is_empty() {
+        return Err(problems);
+    }
+    let layer_name = layer_name.unwrap_or_default();
+    let zip_path = s
+        .zip_path
+        .unwrap_or_else(|| PathBuf::from(format!("{}.zip", limits::short_layer_name(&layer_name))));
+    Ok(LayerConfig {
+        layer_name,
+        path: s.path.unwrap_or_default(),
+        prefix,
+        include,
+        exclude,
+        manifest,
+        compatible_runtimes: runtimes,
+        compatible_architectures: architectures,
+        license_info: s.license_info,
+        description: s.description,
+        symlinks: s.symlinks.unwrap_or_default(),
+        zip_path,
+    })
+}
+
+fn check_length(
+    problems: &mut Vec<Problem>,
+    input: &str,
+    value: Option<&str>,
+    max: usize,
+    fix: &str,
+) {
+    if let Some(v) = value {
+        let n = v.chars().count();
+        if n > max {
+            problems.push(problem(
+                input,
+                format!("{n} characters long; Lambda accepts at most {max}: {fix}"),
+            ));
+        }
+    }
+}
+
+fn sorted_unique(mut v: Vec<String>) -> Vec<String> {
+    v.iter_mut().for_each(|s| *s = s.trim().to_owned());
+    v.retain(|s| !s.is_empty());
+    v.sort();
+    v.dedup();
+    v
+}
+
+/// `/python/` → `python`; refuses what would escape the zip or mean something else on Windows.
+pub fn normalise_prefix(prefix: &str) -> Result<String, String> {
+    if prefix.contains('\\') {
+        return Err(format!(
+            "`{prefix}` contains '\\'; separate folders with '/', e.g. `python/lib`"
+        ));
+    }
+    let parts: Vec<&str> = prefix
+        .split('/')
+        .filter(|p| !p.is_empty() && *p != ".")
+        .collect();
+    if parts.contains(&"..") {
+        return Err(format!(
+            "`{prefix}` contains `..`; the prefix is a folder inside the zip, e.g. `python` or `nodejs/node_modules`"
+        ));
+    }
+    Ok(parts.join("/"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn base() -> Settings {
+        Settings {
+            layer_name: Some("deps".into()),
+            path: Some("build".into()),
+            ..Settings::default()
+        }
+    }
+
+    fn problems_of(s: Settings) -> Vec<Problem> {
+        resolve(None, Settings::default(), s).unwrap_err().0
+    }
+
+    fn only_message(s: Settings) -> String {
+        let ps = problems_of(s);
+        assert_eq!(ps.len(), 1, "{ps:?}");
+        ps[0].to_string()
+    }
+
+    #[test]
+    fn defaults_fill_in_zip_path_excludes_and_policy() {
+        let l = resolve(None, Settings::default(), base())
+            .unwrap()
+            .remove(0);
+        assert_eq!(l.zip_path, PathBuf::from("deps.zip"));
+        assert_eq!(l.exclude, DEFAULT_EXCLUDES);
+        assert_eq!(l.symlinks, SymlinkPolicy::Preserve);
+        assert_eq!(l.prefix, "");
+    }
+
+    #[test]
+    fn flags_beat_env_beat_file_beat_defaults() {
+        let file = parse_config_file(
+            "layer-name: from-file\npath: build\nprefix: python\ndescription: file\n",
+            Path::new("layerpub.yml"),
+        )
+        .unwrap();
+        let env = Settings {
+            layer_name: Some("from-env".into()),
+            description: Some("env".into()),
+            ..Settings::default()
+        };
+        let flags = Settings {
+            layer_name: Some("from-flag".into()),
+            ..Settings::default()
+        };
+        let l = resolve(Some(&file), env, flags).unwrap().remove(0);
+        assert_eq!(l.layer_name, "from-flag");
+        assert_eq!(l.description.as_deref(), Some("env"));
+        assert_eq!(l.prefix, "python");
+        assert_eq!(l.symlinks, SymlinkPolicy::Preserve);
+    }
+
+    #[test]
+    fn missing_name_and_path_are_both_reported_with_the_fix() {
+        let ps = problems_of(Settings::default());
+        assert_eq!(ps.len(), 2);
+        assert_eq!(
+            ps[0].to_string(),
+            "layer-name: not set; set `layer-name: my-deps` in layerpub.yml, LAYERPUB_LAYER_NAME, or --layer-name"
+        );
+        assert_eq!(ps[1].input, "path");
+    }
+
+    #[test]
+    fn bad_layer_name_is_explained() {
+        let msg = only_message(Settings {
+            layer_name: Some("my layer".into()),
+            ..base()
+        });
+        assert!(
+            msg.starts_with(
+                "layer-name: `my layer` is not a valid layer name; use 1 to 140 letters"
+            ),
+            "{msg}"
+        );
+    }
+
+    #[test]
+    fn unknown_runtime_suggests_the_closest() {
+        let msg = only_message(Settings {
+            compatible_runtimes: Some(vec!["python3.12".into(), "pyhton3.12".into()]),
+            ..base()
+        });
+        assert_eq!(
+            msg,
+            "compatible-runtimes: `pyhton3.12` is not a Lambda runtime; did you mean `python3.12`?"
+        );
+    }
+
+    #[test]
+    fn more_than_fifteen_runtimes_is_refused() {
+        let runtimes: Vec<String> = limits::RUNTIMES[..16]
+            .iter()
+            .map(|r| r.to_string())
+            .collect();
+        let msg = only_message(Settings {
+            compatible_runtimes: Some(runtimes),
+            ..base()
+        });
+        assert!(
+            msg.contains("16 runtimes given; Lambda accepts at most 15"),
+            "{msg}"
+        );
+    }
+
+    #[test]
+    fn runtimes_are_sorted_and_deduplicated() {
+        let l = resolve(
+            None,
+            Settings::default(),
+            Settings {
+                compatible_runtimes: Some(vec![
+                    "python3.13".into(),
+                    "python3.12".into(),
+                    "python3.13".into(),
+                ]),
+                ..base()
+            },
+        )
+        .unwrap()
+        .remove(0);
+        assert_eq!(l.compatible_runtimes, ["python3.12", "python3.13"]);
+    }
+
+    #[test]
+    fn unknown_architecture_and_too_many_are_refused() {
+        let msg = only_message(Settings {
+            compatible_architectures: Some(vec!["amd64".into()]),
+            ..base()
+        });
+        assert_eq!(
+            msg,
+            "compatible-architectures: `amd64` is not a Lambda architecture (did you mean `x86_64`?); use `x86_64`, `arm64`, or both"
+        );
+        let ps = problems_of(Settings {
+            compatible_architectures: Some(vec!["arm64".into(), "x86_64".into(), "mips".into()]),
+            ..base()
+        });
+        assert!(
+            ps.iter()
+                .any(|p| p.message.starts_with("3 architectures given")),
+            "{ps:?}"
+        );
+    }
+
+    #[test]
+    fn long_description_and_license_are_refused() {
+        let ps = problems_of(Settings {
+            description: Some("d".repeat(257)),
+            license_info: Some("l".repeat(513)),
+            ..base()
+        });
+        let text: Vec<String> = ps.iter().map(|p| p.to_string()).collect();
+        assert_eq!(
+            text,
+            [
+                "license-info: 513 characters long; Lambda accepts at most 512: use an SPDX identifier such as `MIT`, or a URL to the license text",
+                "description: 257 characters long; Lambda accepts at most 256: shorten it",
+            ]
+        );
+        // The limit counts characters, not bytes.
+        assert!(
+            resolve(
+                None,
+                Settings::default(),
+                Settings {
+                    description: Some("é".repeat(256)),
+                    ..base()
+                }
+            )
+            .is_ok()
+        );
+    }
+
+    #[test]
+    fn bad_glob_and_escaping_prefix_are_refused() {
+        let ps = problems_of(Settings {
+            exclude: Some(vec!["[abc".into()]),
+            prefix: Some("../python".into()),
+            ..base()
+        });
+        let inputs: Vec<&str> = ps.iter().map(|p| p.input.as_str()).collect();
+        assert_eq!(inputs, ["prefix", "exclude"]);
+        assert!(
+            ps[1].message.contains("`[abc` is not a valid glob"),
+            "{}",
+            ps[1].message
+        );
+    }
+
+    #[test]
+    fn prefix_is_normalised() {
+        assert_eq!(normalise_prefix("/python//lib/").unwrap(), "python/lib");
+        assert_eq!(normalise_prefix("./").unwrap(), "");
+        assert!(normalise_prefix("a\\b").is_err());
+    }
+
+    #[test]
+    fn default_excludes_can_be_turned_off_and_user_excludes_add_to_them() {
+        let l = resolve(
+            None,
+            Settings::default(),
+            Settings {
+                exclude: Some(vec!["tests/".into()]),
+                ..base()
+            },
+        )
+        .unwrap()
+        .remove(0);
+        assert_eq!(l.exclude.last().map(String::as_str), Some("tests/"));
+        assert_eq!(l.exclude.len(), DEFAULT_EXCLUDES.len() + 1);
+        let l = resolve(
+            None,
+            Settings::default(),
+            Settings {
+                default_excludes: Some(false),
+                ..base()
+            },
+        )
+        .unwrap()
+        .remove(0);
+        assert!(l.exclude.is_empty());
+    }
+
+    #[test]
+    fn file_with_several_layers_shares_top_level_defaults() {
+        let file = parse_config_file(
+            "compatible-runtimes: [python3.12]\nprefix: python\nlayers:\n  - layer-name: a\n    path: a\n  - layer-name: b\n    path: b\n    prefix: ''\n",
+            Path::new("ci/layerpub.yml"),
+        )
+        .unwrap();
+        let layers = resolve(Some(&file), Settings::default(), Settings::default()).unwrap();
+        assert_eq!(layers.len(), 2);
+        assert_eq!(layers[0].prefix, "python");
+        assert_eq!(layers[1].prefix, "");
+        assert_eq!(layers[1].compatible_runtimes, ["python3.12"]);
+        // Paths in the file are relative to the file's folder.
+        assert_eq!(layers[0].path, PathBuf::from("ci/a"));
+    }
+
+    #[test]
+    fn one_name_for_several_layers_is_refused() {
+        let file = parse_config_file(
+            "layers:\n  - path: a\n  - path: b\n",
+            Path::new("layerpub.yml"),
+        )
+        .unwrap();
+        let env = Settings {
+            layer_name: Some("same".into()),
+            ..Settings::default()
+        };
+        let err = resolve(Some(&file), env, Settings::default()).unwrap_err();
+        assert_eq!(err.0.len(), 2, "{err}");
+        assert!(
+            err.0[0].message.starts_with("2 layers are named `same`"),
+            "{err}"
+        );
+        assert!(
+            err.0[1]
+                .message
+                .starts_with("2 layers would write same.zip"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn problems_in_a_listed_layer_name_the_layer() {
+        let file = parse_config_file(
+            "layers:\n  - layer-name: ok\n    path: a\n  - layer-name: bad\n    path: b\n    compatible-architectures: [sparc]\n",
+            Path::new("layerpub.yml"),
+        )
+        .unwrap();
+        let err = resolve(Some(&file), Settings::default(), Settings::default()).unwrap_err();
+        assert_eq!(err.0.len(), 1);
+        assert!(
+            err.0[0]
+                .to_string()
+                .starts_with("compatible-architectures (layer `bad`): `sparc`"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn unknown_key_in_the_file_names_the_key_and_the_file() {
+        let err = parse_config_file(
+            "layer-name: x\nlayer_nmae: y\n",
+            Path::new("conf/layerpub.yml"),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("conf/layerpub.yml"), "{err}");
+        assert!(err.contains("layer_nmae"), "{err}");
+    }
+
+    #[test]
+    fn wrong_type_in_the_file_is_reported_with_the_file() {
+        let err = parse_config_file("layer-name: [a, b]\n", Path::new("layerpub.yml"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("invalid configuration: layerpub.yml:"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn several_problems_render_as_a_list() {
+        let err = resolve(None, Settings::default(), Settings::default()).unwrap_err();
+        let text = err.to_string();
+        assert!(
+            text.starts_with("invalid configuration (2 problems):\n  - layer-name: not set"),
+            "{text}"
+        );
+    }
+}

@@ -1,0 +1,67 @@
+//! The errors a run can end with, and the exit code each maps to.
+//!
+//! Exit codes: 0 success, 1 failure (I/O, AWS, the network), 2 bad input (a setting, a file
+//! or a folder the user can fix). Every message says what was wrong and what to do.
+
+use std::io;
+
+use crate::config::ConfigError;
+
+/// Why packaging (or reading what packaging needs) failed.
+#[derive(Debug, thiserror::Error)]
+pub enum PackageError {
+    /// Something the user can fix: a missing folder, a bad link, a layer too large.
+    #[error("{0}")]
+    Input(String),
+    /// The machine failed us: a read or write error.
+    #[error("{context}: {source}")]
+    Io {
+        context: String,
+        #[source]
+        source: io::Error,
+    },
+}
+
+impl PackageError {
+    pub fn input(message: impl Into<String>) -> Self {
+        PackageError::Input(message.into())
+    }
+
+    pub fn io(context: impl Into<String>, source: io::Error) -> Self {
+        PackageError::Io {
+            context: context.into(),
+            source,
+        }
+    }
+}
+
+/// Any error a run ends with.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{0}")]
+    Config(#[from] ConfigError),
+    #[error("{0}")]
+    Package(#[from] PackageError),
+    #[error("{context}: {source}")]
+    Io {
+        context: String,
+        #[source]
+        source: io::Error,
+    },
+}
+
+/// Exit code for success, published or unchanged.
+pub const EXIT_OK: u8 = 0;
+/// Exit code for a failure of the machine, the network or a service.
+pub const EXIT_FAILURE: u8 = 1;
+/// Exit code for input the user must fix.
+pub const EXIT_BAD_INPUT: u8 = 2;
+
+impl Error {
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Error::Config(_) | Error::Package(PackageError::Input(_)) => EXIT_BAD_INPUT,
+            Error::Package(PackageError::Io { .. }) | Error::Io { .. } => EXIT_FAILURE,
+        }
+    }
+}

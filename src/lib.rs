@@ -1,0 +1,20 @@
+//! layerpub: publish AWS Lambda layers from CI, only when their dependencies changed.
+//!
+//! The functional core (settings, config, fingerprint, archive, layout, report) does no I/O;
+//! the shell (walk, package, app) reads files and writes the zip. See ARCHITECTURE.md.
+
+// The library reports through return values; only `app` and `main` print.
+#![warn(clippy::print_stdout, clippy::print_stderr)]
+
+pub mod app;
+pub mod archive;
+pub mod config;
+pub mod env;
+pub mod error;
+pub mod fingerprint;
+pub mod lambda_limits;
+pub mod layout;
+pub mod package;
+pub mod report;
+pub mod settings;
+pub mod walk;

@@ -1,0 +1,55 @@
+//! The `layerpub` binary: parses the command line, runs, maps the outcome to an exit code.
+
+use std::io::IsTerminal;
+use std::process::ExitCode;
+
+use clap::Parser;
+use layerpub::app::{Cli, Io, run};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging();
+    let env: Vec<(String, String)> = std::env::vars_os()
+        .map(|(k, v)| {
+            (
+                k.to_string_lossy().into_owned(),
+                v.to_string_lossy().into_owned(),
+            )
+        })
+        .collect();
+    let cwd = match std::env::current_dir() {
+        Ok(d) => d,
+        Err(e) => {
+            eprintln!("error: cannot read the working directory: {e}");
+            return ExitCode::from(layerpub::error::EXIT_FAILURE);
+        }
+    };
+    let (mut stdout, mut stderr) = (std::io::stdout().lock(), std::io::stderr());
+    let io = Io {
+        stdout: &mut stdout,
+        stderr: &mut stderr,
+    };
+    match run(cli, &env, &cwd, io) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(e.exit_code())
+        }
+    }
+}
+
+/// Logs go to stderr at the level in LAYERPUB_LOG (default `warn`); colour only on a terminal
+/// and never with NO_COLOR.
+fn init_logging() {
+    let level = std::env::var("LAYERPUB_LOG")
+        .ok()
+        .and_then(|l| l.parse::<tracing::Level>().ok())
+        .unwrap_or(tracing::Level::WARN);
+    let colour = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+    tracing_subscriber::fmt()
+        .with_max_level(level)
+        .with_writer(std::io::stderr)
+        .with_ansi(colour)
+        .with_target(false)
+        .init();
+}

@@ -1,0 +1,654 @@
+//! Turns a layer folder into its zip: walk, check Lambda's rules, compress every entry on all
+//! cores, write them in name order, hash the zip while it is written.
+//!
+//! Memory stays bounded whatever the tree: workers may run at most [`WINDOW_ENTRIES`] entries
+//! and [`WINDOW_BYTES`] of input ahead of the writer, and a file larger than [`SPOOL_BYTES`]
+//! is compressed into an anonymous temporary file instead of memory. Output bytes depend only
+//! on the entries, never on which worker finished first.
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::{self, BufWriter, Read, Seek, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Condvar, Mutex, mpsc};
+
+use flate2::Compression;
+use flate2::write::DeflateEncoder;
+use sha2::{Digest, Sha256};
+
+use crate::archive::{DosTime, EntryHeader, Method, ZipWriter};
+use crate::config::LayerConfig;
+use crate::error::PackageError;
+use crate::fingerprint::{FingerprintDocument, Source, TreeFile, hex, read_manifests};
+use crate::lambda_limits::UNZIPPED_MAX;
+use crate::layout::layout_warnings;
+use crate::walk::{Entry, EntryKind, MODE_EXECUTABLE, MODE_SYMLINK, walk};
+
+/// Entries the workers may be ahead of the writer.
+pub const WINDOW_ENTRIES: usize = 256;
+/// Input bytes the workers may hold ahead of the writer.
+pub const WINDOW_BYTES: u64 = 64 << 20;
+/// Files above this are compressed to a temporary file rather than to memory.
+pub const SPOOL_BYTES: u64 = 16 << 20;
+/// Deflate level 6: what `zip` and Python's `zipfile` use, so sizes compare fairly.
+const LEVEL: u32 = 6;
+
+/// How to package, beyond the layer's own settings.
+#[derive(Debug, Clone, Copy)]
+pub struct PackageOptions {
+    /// The one timestamp every entry carries.
+    pub stamp: DosTime,
+    /// Compression workers; 0 means one per core.
+    pub threads: usize,
+}
+
+impl Default for PackageOptions {
+    fn default() -> Self {
+        PackageOptions {
+            stamp: DosTime::EPOCH,
+            threads: 0,
+        }
+    }
+}
+
+/// A written zip and what was learnt while writing it.
+#[derive(Debug, Clone)]
+pub struct Packaged {
+    pub zip_path: PathBuf,
+    /// SHA-256 of the zip's bytes.
+    pub sha256: [u8; 32],
+    pub code_size: u64,
+    pub unzipped_size: u64,
+    pub file_count: u64,
+    pub document: FingerprintDocument,
+    pub warnings: Vec<String>,
+}
+
+/// Packages one layer into `layer.zip_path`. The zip appears whole or not at all: it is
+/// written to a temporary file beside the target and renamed into place.
+pub fn package(layer: &LayerConfig, options: &PackageOptions) -> Result<Packaged, PackageError> {
+    let entries = walk(layer)?;
+    let unzipped_size = check_size(&entries)?;
+    let names: Vec<&str> = entries.iter().map(|e| e.name.as_str()).collect();
+    let warnings = layout_warnings(&layer.compatible_runtimes, &names);
+    // Read before compressing: a missing lock file should fail in milliseconds, not minutes.
+    let manifests = if layer.manifest.is_empty() {
+        None
+    } else {
+        Some(read_manifests(&layer.manifest)?)
+    };
+    let want_tree_hashes = manifests.is_none();
+
+    let dir = parent_dir(&layer.zip_path);
+    std::fs::create_dir_all(dir).map_err(|e| {
+        PackageError::io(
+            format!(
+                "cannot create the folder for zip-path `{}`",
+                layer.zip_path.display()
+            ),
+            e,
+        )
+    })?;
+    let temp = tempfile::NamedTempFile::new_in(dir).map_err(|e| {
+        PackageError::io(
+            format!("cannot write in `{}` (zip-path's folder)", dir.display()),
+            e,
+        )
+    })?;
+    let out = HashingWriter::new(BufWriter::with_capacity(1 << 20, temp.as_file()));
+    let mut zip = ZipWriter::new(out, options.stamp);
+    let mut tree = Vec::new();
+
+    in_order(
+        &entries,
+        options.threads,
+        |entry| compress(entry, want_tree_hashes),
+        |i, mut c| {
+            let entry = &entries[i];
+            let header = EntryHeader {
+                name: &entry.name,
+                mode: entry.mode,
+                method: c.method,
+                crc32: c.crc32,
+                compressed_size: c.data.len(),
+                uncompressed_size: entry.size,
+            };
+            let mut reader = c.data.reader()?;
+            zip.add(&header, &mut reader)
+                .map_err(|e| write_error(&layer.zip_path, e))?;
+            if let Some(sha) = c.content_sha256.take() {
+                tree.push(TreeFile {
+                    path: entry.name.clone(),
+                    mode: mode_label(entry.mode).to_owned(),
+                    sha256: hex(&sha),
+                });
+            }
+            Ok(())
+        },
+    )?;
+
+    let out = zip.finish().map_err(|e| write_error(&layer.zip_path, e))?;
+    let (sha256, code_size) = out.finish().map_err(|e| write_error(&layer.zip_path, e))?;
+    temp.persist(&layer.zip_path)
+        .map_err(|e| write_error(&layer.zip_path, e.error))?;
+
+    let source = match manifests {
+        Some(files) => Source::Manifests { files },
+        None => Source::Tree { files: tree },
+    };
+    Ok(Packaged {
+        zip_path: layer.zip_path.clone(),
+        sha256,
+        code_size,
+        unzipped_size,
+        file_count: entries.len() as u64,
+        document: FingerprintDocument::new(layer, source),
+        warnings,
+    })
+}
+
+/// The fingerprint document without writing a zip: from the manifests when the layer names
+/// them (no walk at all), else from the hashes of the files that would be packaged.
+pub fn fingerprint_document(
+    layer: &LayerConfig,
+    threads: usize,
+) -> Result<FingerprintDocument, PackageError> {
+    if !layer.manifest.is_empty() {
+        let files = read_manifests(&layer.manifest)?;
+        return Ok(FingerprintDocument::new(layer, Source::Manifests { files }));
+    }
+    let entries = walk(layer)?;
+    let mut files = Vec::with_capacity(entries.len());
+    in_order(&entries, threads, hash_entry, |i, sha| {
+        files.push(TreeFile {
+            path: entries[i].name.clone(),
+            mode: mode_label(entries[i].mode).to_owned(),
+            sha256: hex(&sha),
+        });
+        Ok(())
+    })?;
+    Ok(FingerprintDocument::new(layer, Source::Tree { files }))
+}
+
+fn mode_label(mode: u32) -> &'static str {
+    match mode {
+        MODE_SYMLINK => "link",
+        MODE_EXECUTABLE => "755",
+        _ => "644",
+    }
+}
+
+fn parent_dir(path: &Path) -> &Path {
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    }
+}
+
+fn write_error(zip: &Path, e: io::Error) -> PackageError {
+    PackageError::io(format!("cannot write `{}`", zip.display()), e)
+}
+
+/// Sums the unzipped size and refuses a layer Lambda would refuse, naming the largest entries.
+fn check_size(entries: &[Entry]) -> Result<u64, PackageError> {
+    let total: u64 = entries.iter().map(|e| e.size).sum();
+    if total <= UNZIPPED_MAX {
+        return Ok(total);
+    }
+    let mut largest: Vec<&Entry> = entries.iter().collect();
+    largest.sort_by(|a, b| b.size.cmp(&a.size).then_with(|| a.name.cmp(&b.name)));
+    let list: Vec<String> = largest
+        .iter()
+        .take(5)
+        .map(|e| format!("{} ({})", e.name, human_bytes(e.size)))
+        .collect();
+    Err(PackageError::input(format!(
+        "the layer unzips to {total} bytes ({}), over Lambda's limit of {UNZIPPED_MAX} bytes (250 MiB); the largest entries: {}. Exclude what the functions do not need (tests, docs, caches) with exclude, or split the layer",
+        human_bytes(total),
+        list.join(", ")
+    )))
+}
+
+/// `12.3 MiB`-style sizes for messages.
+pub fn human_bytes(n: u64) -> String {
+    const UNITS: [&str; 4] = ["KiB", "MiB", "GiB", "TiB"];
+    if n < 1024 {
+        return format!("{n} B");
+    }
+    let mut v = n as f64 / 1024.0;
+    let mut unit = 0;
+    while v >= 1024.0 && unit < UNITS.len() - 1 {
+        v /= 1024.0;
+        unit += 1;
+    }
+    format!("{v:.1} {}", UNITS[unit])
+}
+
+/// One entry's data, ready to be copied into the zip.
+struct Compressed {
+    method: Method,
+    crc32: u32,
+    data: Data,
+    /// SHA-256 of the entry's content, when the tree fingerprint needs it.
+    content_sha256: Option<[u8; 32]>,
+}
+
+enum Data {
+    Memory(Vec<u8>),
+    /// Compressed into an anonymous temporary file (large files).
+    Spooled(File, u64),
+    /// Stored as it is: copied from the source file at write time (large, incompressible).
+    Source(PathBuf, u64),
+}
+
+impl Data {
+    fn len(&self) -> u64 {
+        match self {
+            Data::Memory(v) => v.len() as u64,
+            Data::Spooled(_, n) | Data::Source(_, n) => *n,
+        }
+    }
+
+    fn reader(&mut self) -> Result<Box<dyn Read + '_>, PackageError> {
+        Ok(match self {
+            Data::Memory(v) => Box::new(&v[..]),
+            Data::Spooled(f, _) => {
+                f.rewind()
+                    .map_err(|e| PackageError::io("cannot read a temporary file", e))?;
+                Box::new(f)
+            }
+            Data::Source(p, _) => Box::new(File::open(&*p).map_err(|e| read_error(p, e))?),
+        })
+    }
+}
+
+fn read_error(path: &Path, e: io::Error) -> PackageError {
+    if e.kind() == io::ErrorKind::NotFound {
+        PackageError::input(format!(
+            "`{}` vanished while layerpub was packaging it; run layerpub after the step that builds the folder has finished",
+            path.display()
+        ))
+    } else {
+        PackageError::io(format!("cannot read `{}`", path.display()), e)
+    }
+}
+
+fn changed_error(path: &Path) -> PackageError {
+    PackageError::input(format!(
+        "`{}` changed size while layerpub was packaging it; run layerpub after the step that builds the folder has finished",
+        path.display()
+    ))
+}
+
+/// Compresses one entry, storing it when deflate would not make it smaller.
+fn compress(entry: &Entry, want_sha: bool) -> Result<Compressed, PackageError> {
+    match &entry.kind {
+        EntryKind::Symlink(target) => Ok(stored_in_memory(target.as_bytes().to_vec(), want_sha)),
+        EntryKind::File if entry.size > SPOOL_BYTES => compress_spooled(entry, want_sha),
+        EntryKind::File => {
+            let bytes = read_exact_size(entry)?;
+            if bytes.is_empty() {
+                return Ok(stored_in_memory(bytes, want_sha));
+            }
+            let mut enc = DeflateEncoder::new(
+                Vec::with_capacity(bytes.len() / 2 + 64),
+                Compression::new(LEVEL),
+            );
+            enc.write_all(&bytes)
+                .and_then(|_| enc.flush())
+                .map_err(|e| PackageError::io("deflate failed", e))?;
+            let deflated = enc
+                .finish()
+                .map_err(|e| PackageError::io("deflate failed", e))?;
+            let crc32 = crc32fast::hash(&bytes);
+            let content_sha256 = want_sha.then(|| Sha256::digest(&bytes).into());
+            let (method, data) = if deflated.len() < bytes.len() {
+                (Method::Deflated, deflated)
+            } else {
+                (Method::Stored, bytes)
+            };
+            Ok(Compressed {
+                method,
+                crc32,
+                data: Data::Memory(data),
+                content_sha256,
+            })
+        }
+    }
+}
+
+fn stored_in_memory(bytes: Vec<u8>, want_sha: bool) -> Compressed {
+    Compressed {
+        method: Method::Stored,
+        crc32: crc32fast::hash(&bytes),
+        content_sha256: want_sha.then(|| Sha256::digest(&bytes).into()),
+        data: Data::Memory(bytes),
+    }
+}
+
+fn read_exact_size(entry: &Entry) -> Result<Vec<u8>, PackageError> {
+    let mut bytes = Vec::with_capacity(entry.size as usize);
+    File::open(&entry.source)
+        .and_then(|f| f.take(entry.size + 1).read_to_end(&mut bytes))
+        .map_err(|e| read_error(&entry.source, e))?;
+    if bytes.len() as u64 != entry.size {
+        return Err(changed_error(&entry.source));
+    }
+    Ok(bytes)
+}
+
+/// Streams a large file through deflate into a temporary file.
+fn compress_spooled(entry: &Entry, want_sha: bool) -> Result<Compressed, PackageError> {
+    let src = File::open(&entry.source).map_err(|e| read_error(&entry.source, e))?;
+    let spool =
+        tempfile::tempfile().map_err(|e| PackageError::io("cannot create a temporary file", e))?;
+    let mut enc = DeflateEncoder::new(BufWriter::new(spool), Compression::new(LEVEL));
+    let mut crc = crc32fast::Hasher::new();
+    let mut sha = want_sha.then(Sha256::new);
+    let mut buf = vec![0u8; 1 << 18];
+    let mut total = 0u64;
+    let mut reader = src.take(entry.size + 1);
+    loop {
+        let n = reader
+            .read(&mut buf)
+            .map_err(|e| read_error(&entry.source, e))?;
+        if n == 0 {
+            break;
+        }
+        total += n as u64;
+        crc.update(&buf[..n]);
+        if let Some(s) = sha.as_mut() {
+            s.update(&buf[..n]);
+        }
+        enc.write_all(&buf[..n])
+            .map_err(|e| PackageError::io("cannot write a temporary file", e))?;
+    }
+    if total != entry.size {
+        return Err(changed_error(&entry.source));
+    }
+    let spool = enc
+        .finish()
+        .and_then(|w| w.into_inner().map_err(|e| e.into_error()))
+        .map_err(|e| PackageError::io("cannot write a temporary file", e))?;
+    let compressed = spool
+        .metadata()
+        .map_err(|e| PackageError::io("cannot read a temporary file", e))?
+        .len();
+    let (method, data) = if compressed < entry.size {
+        (Method::Deflated, Data::Spooled(spool, compressed))
+    } else {
+        (
+            Method::Stored,
+            Data::Source(entry.source.clone(), entry.size),
+        )
+    };
+    Ok(Compressed {
+        method,
+        crc32: crc.finalize(),
+        data,
+        content_sha256: sha.map(|s| s.finalize().into()),
+    })
+}
+
+/// SHA-256 of an entry's content (a link's target text for a link).
+fn hash_entry(entry: &Entry) -> Result<[u8; 32], PackageError> {
+    match &entry.kind {
+        EntryKind::Symlink(target) => Ok(Sha256::digest(target.as_bytes()).into()),
+        EntryKind::File => {
+            let mut f = File::open(&entry.source).map_err(|e| read_error(&entry.source, e))?;
+            let mut sha = Sha256::new();
+            let n = io::copy(&mut f, &mut sha).map_err(|e| read_error(&entry.source, e))?;
+            if n != entry.size {
+                return Err(changed_error(&entry.source));
+            }
+            Ok(sha.finalize().into())
+        }
+    }
+}
+
+/// Runs `work` on every entry on `threads` workers (0: one per core) and hands the results to
+/// `sink` in entry order, on the calling thread. Stops at the first error, from either side.
+fn in_order<T, W, S>(
+    entries: &[Entry],
+    threads: usize,
+    work: W,
+    mut sink: S,
+) -> Result<(), PackageError>
+where
+    T: Send,
+    W: Fn(&Entry) -> Result<T, PackageError> + Sync,
+    S: FnMut(usize, T) -> Result<(), PackageError>,
+{
+    let threads = if threads == 0 {
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    } else {
+        threads
+    }
+    .min(entries.len().max(1));
+    let next = AtomicUsize::new(0);
+    let window = Window::default();
+
+    std::thread::scope(|scope| {
+        let (tx, rx) = mpsc::channel::<(usize, Result<T, PackageError>)>();
+        for _ in 0..threads {
+            let tx = tx.clone();
+            let (next, window, work) = (&next, &window, &work);
+            scope.spawn(move || {
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    if i >= entries.len() {
+                        break;
+                    }
+                    let cost = entries[i].size.min(SPOOL_BYTES);
+                    if !window.enter(i, cost) {
+                        break;
+                    }
+                    if tx.send((i, work(&entries[i]))).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        drop(tx);
+
+        let mut pending = BTreeMap::new();
+        let mut want = 0;
+        let result = (|| {
+            for (i, r) in rx.iter() {
+                pending.insert(i, r);
+                while let Some(r) = pending.remove(&want) {
+                    sink(want, r?)?;
+                    window.leave(want + 1, entries[want].size.min(SPOOL_BYTES));
+                    want += 1;
+                }
+            }
+            Ok(())
+        })();
+        // Wake any worker waiting for room so that the scope can end.
+        window.cancel();
+        result
+    })
+}
+
+/// How far ahead of the writer the workers may run.
+#[derive(Default)]
+struct Window {
+    state: Mutex<WindowState>,
+    room: Condvar,
+    cancelled: AtomicBool,
+}
+
+#[derive(Default)]
+struct WindowState {
+    written: usize,
+    bytes: u64,
+}
+
+impl Window {
+    /// Waits until entry `i` may start; false when the run was cancelled. The entry the writer
+    /// waits for always may, so the pipeline cannot stall.
+    fn enter(&self, i: usize, cost: u64) -> bool {
+        let mut s = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        loop {
+            if self.cancelled.load(Ordering::Relaxed) {
+                return false;
+            }
+            let within = i < s.written + WINDOW_ENTRIES && s.bytes + cost <= WINDOW_BYTES;
+            if i == s.written || within {
+                s.bytes += cost;
+                return true;
+            }
+            s = self.room.wait(s).unwrap_or_else(|p| p.into_inner());
+        }
+    }
+
+    fn leave(&self, written: usize, cost: u64) {
+        let mut s = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        s.written = written;
+        s.bytes = s.bytes.saturating_sub(cost);
+        self.room.notify_all();
+    }
+
+    fn cancel(&self) {
+        let _guard = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        self.cancelled.store(true, Ordering::Relaxed);
+        self.room.notify_all();
+    }
+}
+
+/// Passes bytes through while hashing and counting them.
+struct HashingWriter<W: Write> {
+    inner: W,
+    sha: Sha256,
+    count: u64,
+}
+
+impl<W: Write> HashingWriter<W> {
+    fn new(inner: W) -> Self {
+        HashingWriter {
+            inner,
+            sha: Sha256::new(),
+            count: 0,
+        }
+    }
+
+    fn finish(mut self) -> io::Result<([u8; 32], u64)> {
+        self.inner.flush()?;
+        Ok((self.sha.finalize().into(), self.count))
+    }
+}
+
+impl<W: Write> Write for HashingWriter<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.sha.update(&buf[..n]);
+        self.count += n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entries(sizes: &[u64]) -> Vec<Entry> {
+        sizes
+            .iter()
+            .enumerate()
+            .map(|(i, s)| Entry {
+                name: format!("f{i:05}"),
+                source: PathBuf::new(),
+                kind: EntryKind::File,
+                size: *s,
+                mode: 0o100644,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn results_arrive_in_entry_order_whatever_finishes_first() {
+        let es = entries(&[1; 2000]);
+        let mut seen = Vec::new();
+        in_order(
+            &es,
+            4,
+            |e| {
+                // Uneven work so that workers overtake each other.
+                if e.name.ends_with('7') {
+                    std::thread::yield_now();
+                }
+                Ok(e.name.clone())
+            },
+            |i, name| {
+                assert_eq!(name, es[i].name);
+                seen.push(i);
+                Ok(())
+            },
+        )
+        .unwrap();
+        assert_eq!(seen, (0..2000).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn a_worker_error_stops_the_run_and_is_returned() {
+        let es = entries(&[1; 5000]);
+        let err = in_order(
+            &es,
+            3,
+            |e| {
+                if e.name == "f00100" {
+                    Err(PackageError::input("boom"))
+                } else {
+                    Ok(())
+                }
+            },
+            |_, _| Ok(()),
+        )
+        .unwrap_err();
+        assert_eq!(err.to_string(), "boom");
+    }
+
+    #[test]
+    fn a_sink_error_stops_the_workers_too() {
+        // Large entries fill the byte window at once: workers must be woken to end.
+        let es = entries(&[SPOOL_BYTES; 64]);
+        let err = in_order(
+            &es,
+            2,
+            |_| Ok(()),
+            |i, _| {
+                if i == 1 {
+                    Err(PackageError::input("disk full"))
+                } else {
+                    Ok(())
+                }
+            },
+        )
+        .unwrap_err();
+        assert_eq!(err.to_string(), "disk full");
+    }
+
+    #[test]
+    fn oversize_layer_names_its_largest_entries() {
+        let mut es = entries(&[100; 3]);
+        es[1].size = UNZIPPED_MAX;
+        let msg = check_size(&es).unwrap_err().to_string();
+        assert!(msg.starts_with("the layer unzips to 262144200 bytes (250.0 MiB), over Lambda's limit of 262144000 bytes"), "{msg}");
+        assert!(
+            msg.contains("the largest entries: f00001 (250.0 MiB), f00000 (100 B)"),
+            "{msg}"
+        );
+    }
+
+    #[test]
+    fn human_bytes_reads_well() {
+        assert_eq!(human_bytes(10), "10 B");
+        assert_eq!(human_bytes(1536), "1.5 KiB");
+        assert_eq!(human_bytes(150 << 20), "150.0 MiB");
+    }
+}
