@@ -128,14 +128,15 @@ fn load_layers(cli: &Cli, env: &[(String, String)], cwd: &Path) -> Result<Vec<La
         .find(|(k, _)| k == "LAYERPUB_CONFIG")
         .map(|(_, v)| v.as_str());
     let from_env = settings_from_env(env.iter().map(|(k, v)| (k, v)));
-    let file = match config::config_file_path(cli.config.as_deref(), env_config, cwd) {
-        Some((path, _)) => Some(config::read_config_file(&cwd.join(&path)).map(|mut f| {
-            f.path = path;
-            f
-        })),
-        None => None,
-    }
-    .transpose();
+    // Read from `cwd`, but named in messages as the user named it.
+    let file = config::config_file_path(cli.config.as_deref(), env_config, cwd)
+        .map(|path| {
+            config::read_config_file(&cwd.join(&path)).map(|mut f| {
+                f.path = path;
+                f
+            })
+        })
+        .transpose();
     match (from_env, file) {
         (Ok(env_settings), Ok(file)) => Ok(config::resolve(
             file.as_ref(),

@@ -113,22 +113,17 @@ impl From<Vec<EnvProblem>> for ConfigError {
 
 /// Which file to read: `--config`, else `LAYERPUB_CONFIG`, else `layerpub.yml` when present.
 /// Returns `None` when no file was asked for and none is present.
-pub fn config_file_path(
-    flag: Option<&Path>,
-    env: Option<&str>,
-    cwd: &Path,
-) -> Option<(PathBuf, bool)> {
+pub fn config_file_path(flag: Option<&Path>, env: Option<&str>, cwd: &Path) -> Option<PathBuf> {
     if let Some(p) = flag {
-        return Some((p.to_path_buf(), true));
+        return Some(p.to_path_buf());
     }
     if let Some(p) = env.filter(|p| !p.trim().is_empty()) {
-        return Some((PathBuf::from(p), true));
+        return Some(PathBuf::from(p));
     }
     DEFAULT_CONFIG_FILES
         .iter()
-        .map(|name| cwd.join(name))
-        .find(|p| p.is_file())
-        .map(|p| (PathBuf::from(p.file_name().unwrap_or_default()), false))
+        .find(|name| cwd.join(name).is_file())
+        .map(PathBuf::from)
 }
 
 /// Reads and parses the config file.

@@ -1,0 +1,162 @@
+//! Helpers shared by the integration tests: run the real binary, build trees, read zips back
+//! with independent readers (Python's zipfile, Info-ZIP's unzip).
+
+#![allow(dead_code)]
+
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_layerpub");
+
+/// What one run of the binary gave.
+#[derive(Debug)]
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.stdout).unwrap_or_else(|e| {
+            panic!(
+                "stdout is not JSON ({e}): {}\nstderr: {}",
+                self.stdout, self.stderr
+            )
+        })
+    }
+
+    pub fn assert_ok(&self) -> &Self {
+        assert_eq!(self.code, 0, "stderr: {}", self.stderr);
+        self
+    }
+}
+
+/// Runs `layerpub ARGS` in `cwd` with only `env` (plus PATH) in its environment, as CI would.
+pub fn layerpub(cwd: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
+    let out = Command::new(BIN)
+        .args(args)
+        .current_dir(cwd)
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .envs(env.iter().copied())
+        .output()
+        .expect("run layerpub");
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// Writes a file, creating its folders, with the given permission bits.
+pub fn write_file(root: &Path, rel: &str, content: &[u8], mode: u32) {
+    let path = root.join(rel);
+    fs::create_dir_all(path.parent().unwrap()).unwrap();
+    fs::write(&path, content).unwrap();
+    fs::set_permissions(&path, fs::Permissions::from_mode(mode)).unwrap();
+}
+
+/// A small site-packages-like tree: text, binary, an executable, an empty file, litter that the
+/// default excludes drop, and a name with non-ASCII characters.
+pub fn sample_files() -> Vec<(&'static str, Vec<u8>, bool)> {
+    let text: Vec<u8> = "import os\nprint('layer')\n".repeat(400).into_bytes();
+    let binary = noise(50_000, 0x2545_f491);
+    vec![
+        ("requests/__init__.py", text.clone(), false),
+        ("requests/api.py", b"def get(): pass\n".to_vec(), false),
+        ("requests/_native.so", binary, false),
+        ("bin/tool", b"#!/bin/sh\necho hi\n".to_vec(), true),
+        ("empty.txt", Vec::new(), false),
+        (
+            "caf\u{e9}/men\u{fc}.txt",
+            "d\u{e9}j\u{e0} vu".as_bytes().to_vec(),
+            false,
+        ),
+        (
+            "requests/__pycache__/api.cpython-312.pyc",
+            b"junk".to_vec(),
+            false,
+        ),
+        ("requests/stale.pyc", b"junk".to_vec(), false),
+        (".DS_Store", b"junk".to_vec(), false),
+    ]
+}
+
+/// Incompressible bytes from a xorshift generator: the same for the same seed.
+pub fn noise(len: usize, seed: u32) -> Vec<u8> {
+    let mut state = seed;
+    (0..len)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 17;
+            state ^= state << 5;
+            state as u8
+        })
+        .collect()
+}
+
+/// Creates the sample tree in `root`, files written in the given order, with `file_mode` /
+/// `exec_mode` as permission bits (to mimic different umasks).
+pub fn make_tree(root: &Path, reverse: bool, file_mode: u32, exec_mode: u32) {
+    let mut files = sample_files();
+    if reverse {
+        files.reverse();
+    }
+    for (rel, content, exec) in files {
+        write_file(
+            root,
+            rel,
+            &content,
+            if exec { exec_mode } else { file_mode },
+        );
+    }
+}
+
+/// Entries of a zip as Python's zipfile reads them.
+pub fn python_entries(zip: &Path) -> Vec<serde_json::Value> {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/zipinfo.py");
+    let out = Command::new("python3")
+        .arg(script)
+        .arg(zip)
+        .output()
+        .expect("python3");
+    assert!(
+        out.status.success(),
+        "zipfile could not read {}: {}",
+        zip.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    v.as_array().unwrap().clone()
+}
+
+/// `unzip -t`: Info-ZIP's own integrity test of every entry.
+pub fn assert_unzip_ok(zip: &Path) {
+    let out = Command::new("unzip")
+        .arg("-t")
+        .arg(zip)
+        .output()
+        .expect("unzip (Info-ZIP) must be installed; .ci/run installs it");
+    assert!(
+        out.status.success(),
+        "unzip -t failed: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("No errors detected"));
+}
+
+pub fn temp() -> tempfile::TempDir {
+    tempfile::tempdir().unwrap()
+}
+
+pub fn path_str(p: &Path) -> String {
+    p.to_str().unwrap().to_owned()
+}
+
+pub fn root_of(dir: &tempfile::TempDir) -> PathBuf {
+    dir.path().to_path_buf()
+}
