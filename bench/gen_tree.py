@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Generate a deterministic tree that looks like a site-packages / node_modules folder.
+"""Generate a deterministic Lambda layer tree: python/ (site-packages) and nodejs/node_modules/.
 
 Same arguments -> byte-identical files. Everything comes from one random.Random(seed): no
 clock, no OS randomness, no set/dict iteration whose order could vary.
@@ -15,7 +15,6 @@ import random
 import shutil
 
 TEXT_SHARE = 0.60
-SEP = "\n"
 
 WORDS = (
     "account action adapter address agent alias allow array async attr auth backend base batch "
@@ -90,7 +89,7 @@ def json_line(rng):
 
 # extension -> (line maker, weight among text files)
 TEXT_KINDS = [(".py", py_line, 45), (".js", js_line, 25), (".json", json_line, 10),
-              (".pyi", py_line, 8), (".ts", js_line, 7), (".md", json_line, 5)]
+              (".pyi", py_line, 8), (".ts", js_line, 7), (".map", json_line, 5)]
 BIN_EXTS = [".so", ".so", ".so", ".whl", ".node", ".bin"]
 
 
@@ -109,13 +108,15 @@ def make_dirs(rng, packages):
         while name in names:
             name += "_" + rng.choice(WORDS)
         names.add(name)
-        top = name if rng.random() < 0.7 else f"node_modules/{name.replace('_', '-')}"
+        # Lambda's layer layout: Python packages under python/, Node ones under nodejs/node_modules/.
+        top = f"python/{name}" if rng.random() < 0.7 else f"nodejs/node_modules/{name.replace('_', '-')}"
         level = [top]
         dirs.append(top)
         for _depth in range(rng.randint(0, 3)):
             level = [f"{d}/{ident(rng, (1, 1))}" for d in level for _ in range(rng.randint(1, 3))]
             dirs.extend(level)
-        dirs.append(f"{name}-{rng.randint(0, 9)}.{rng.randint(0, 30)}.{rng.randint(0, 9)}.dist-info")
+        if top.startswith("python/"):
+            dirs.append(f"python/{name}-{rng.randint(0, 9)}.{rng.randint(0, 30)}.{rng.randint(0, 9)}.dist-info")
     return dirs
 
 
@@ -163,7 +164,7 @@ def main():
                 chunk = rng.choices(pool, k=64)
                 out.extend(chunk)
                 got += sum(map(len, chunk)) + len(chunk)
-            data = (SEP.join(out) + SEP).encode()[:size]
+            data = ("\n".join(out) + "\n").encode()[:size]
         else:
             data = rng.randbytes(size)
         with open(path, "wb") as f:

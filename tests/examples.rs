@@ -23,7 +23,10 @@ fn copy_dir(from: &Path, to: &Path) {
 #[test]
 fn demo_python_layer_packages_cleanly() {
     let dir = temp();
-    copy_dir(&Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/python-layer"), dir.path());
+    copy_dir(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/python-layer"),
+        dir.path(),
+    );
     let r = layerpub(dir.path(), &["package", "--output", "json"], &[]);
     let report = r.assert_ok().json();
     assert_eq!(report["layer_name"], "demo-python-deps");
@@ -32,7 +35,11 @@ fn demo_python_layer_packages_cleanly() {
         .iter()
         .map(|e| e["name"].as_str().unwrap().to_owned())
         .collect();
-    assert_eq!(names, ["python/hello/__init__.py"], "prefix applied, __pycache__ left out");
+    assert_eq!(
+        names,
+        ["python/hello/__init__.py"],
+        "prefix applied, __pycache__ left out"
+    );
 
     let fp = layerpub(dir.path(), &["fingerprint"], &[]);
     assert_eq!(fp.assert_ok().stdout.trim(), report["fingerprint"]);
