@@ -33,6 +33,9 @@ pub const WINDOW_BYTES: u64 = 64 << 20;
 pub const SPOOL_BYTES: u64 = 16 << 20;
 /// Deflate level 6: what `zip` and Python's `zipfile` use, so sizes compare fairly.
 const LEVEL: u32 = 6;
+/// Bytes deflated first to tell an incompressible file (wheels, images, already-compressed
+/// libraries) before spending a full deflate on it.
+const PROBE_BYTES: usize = 64 << 10;
 
 /// How to package, beyond the layer's own settings.
 #[derive(Debug, Clone, Copy)]
@@ -288,7 +291,7 @@ fn compress(entry: &Entry, want_sha: bool) -> Result<Compressed, PackageError> {
         EntryKind::File if entry.size > SPOOL_BYTES => compress_spooled(entry, want_sha),
         EntryKind::File => {
             let bytes = read_exact_size(entry)?;
-            if bytes.is_empty() {
+            if bytes.is_empty() || !worth_deflating(&bytes) {
                 return Ok(stored_in_memory(bytes, want_sha));
             }
             let mut enc = DeflateEncoder::new(
@@ -318,6 +321,21 @@ fn compress(entry: &Entry, want_sha: bool) -> Result<Compressed, PackageError> {
     }
 }
 
+/// Whether deflate is likely to shrink the data, judged on its first [`PROBE_BYTES`]: a sample
+/// that does not shrink by 2% means the file is stored without a full deflate. Depends only on
+/// the content, so the archive stays deterministic.
+fn worth_deflating(data: &[u8]) -> bool {
+    if data.len() <= PROBE_BYTES {
+        return true;
+    }
+    let sample = &data[..PROBE_BYTES];
+    let mut enc = DeflateEncoder::new(Vec::with_capacity(PROBE_BYTES), Compression::new(LEVEL));
+    match enc.write_all(sample).and_then(|_| enc.finish()) {
+        Ok(out) => out.len() < sample.len() * 98 / 100,
+        Err(_) => true,
+    }
+}
+
 fn stored_in_memory(bytes: Vec<u8>, want_sha: bool) -> Compressed {
     Compressed {
         method: Method::Stored,
@@ -340,7 +358,13 @@ fn read_exact_size(entry: &Entry) -> Result<Vec<u8>, PackageError> {
 
 /// Streams a large file through deflate into a temporary file.
 fn compress_spooled(entry: &Entry, want_sha: bool) -> Result<Compressed, PackageError> {
-    let src = File::open(&entry.source).map_err(|e| read_error(&entry.source, e))?;
+    let mut src = File::open(&entry.source).map_err(|e| read_error(&entry.source, e))?;
+    let mut head = vec![0u8; PROBE_BYTES + 1];
+    let n = read_full(&mut src, &mut head).map_err(|e| read_error(&entry.source, e))?;
+    if !worth_deflating(&head[..n]) {
+        return stored_from_source(entry, src, head[..n].to_vec(), want_sha);
+    }
+    src.rewind().map_err(|e| read_error(&entry.source, e))?;
     let spool =
         tempfile::tempfile().map_err(|e| PackageError::io("cannot create a temporary file", e))?;
     let mut enc = DeflateEncoder::new(BufWriter::new(spool), Compression::new(LEVEL));
@@ -387,6 +411,59 @@ fn compress_spooled(entry: &Entry, want_sha: bool) -> Result<Compressed, Package
         method,
         crc32: crc.finalize(),
         data,
+        content_sha256: sha.map(|s| s.finalize().into()),
+    })
+}
+
+/// Reads until `buf` is full or the file ends.
+fn read_full(src: &mut File, buf: &mut [u8]) -> io::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match src.read(&mut buf[n..])? {
+            0 => break,
+            k => n += k,
+        }
+    }
+    Ok(n)
+}
+
+/// A large incompressible file: CRC and hash it in one pass; its bytes are copied from the
+/// source when the writer reaches it.
+fn stored_from_source(
+    entry: &Entry,
+    src: File,
+    head: Vec<u8>,
+    want_sha: bool,
+) -> Result<Compressed, PackageError> {
+    let mut crc = crc32fast::Hasher::new();
+    let mut sha = want_sha.then(Sha256::new);
+    let mut total = head.len() as u64;
+    crc.update(&head);
+    if let Some(s) = sha.as_mut() {
+        s.update(&head);
+    }
+    let mut buf = vec![0u8; 1 << 18];
+    let mut reader = src.take(entry.size + 1 - total.min(entry.size + 1));
+    loop {
+        let n = reader
+            .read(&mut buf)
+            .map_err(|e| read_error(&entry.source, e))?;
+        if n == 0 {
+            break;
+        }
+        total += n as u64;
+        crc.update(&buf[..n]);
+        if let Some(s) = sha.as_mut() {
+            s.update(&buf[..n]);
+        }
+    }
+    if total != entry.size {
+        return Err(changed_error(&entry.source));
+    }
+    Ok(Compressed {
+        method: Method::Stored,
+        crc32: crc.finalize(),
+        data: Data::Source(entry.source.clone(), entry.size),
         content_sha256: sha.map(|s| s.finalize().into()),
     })
 }
@@ -642,6 +719,23 @@ mod tests {
         assert!(
             msg.contains("the largest entries: f00001 (250.0 MiB), f00000 (100 B)"),
             "{msg}"
+        );
+    }
+
+    #[test]
+    fn incompressible_data_is_spotted_from_a_sample() {
+        let mut state = 1u32;
+        let noise: Vec<u8> = (0..PROBE_BYTES * 2)
+            .map(|_| {
+                state = state.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+                (state >> 16) as u8
+            })
+            .collect();
+        assert!(!worth_deflating(&noise));
+        assert!(worth_deflating(&b"def f(): pass\n".repeat(10_000)));
+        assert!(
+            worth_deflating(&noise[..100]),
+            "small files are always tried"
         );
     }
 
