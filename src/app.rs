@@ -7,10 +7,12 @@ use std::path::{Path, PathBuf};
 use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::archive::DosTime;
+use crate::aws::{self, Clients};
 use crate::config::{self, ConfigError, LayerConfig, Problem};
 use crate::env::settings_from_env;
 use crate::error::Error;
 use crate::package::{PackageOptions, fingerprint_document, package};
+use crate::publish::publish_layer;
 use crate::report::{self, FingerprintReport, PackageReport};
 use crate::settings::Settings;
 
@@ -41,8 +43,12 @@ pub struct Cli {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Subcommand)]
 pub enum Command {
-    /// Write each layer's deterministic zip and report its hashes, sizes and fingerprint
+    /// Publish a new layer version when the fingerprint changed, else report the existing one
     /// (the default command).
+    Publish,
+    /// Say what publish would do, calling only read APIs (publish --dry-run).
+    Plan,
+    /// Write each layer's deterministic zip and report its hashes, sizes and fingerprint.
     Package,
     /// Print each layer's fingerprint without packaging, to decide before building anything.
     Fingerprint,
@@ -64,14 +70,49 @@ pub struct Io<'a> {
 
 /// Runs one invocation: `env` is the process environment, `cwd` the working directory.
 pub fn run(cli: Cli, env: &[(String, String)], cwd: &Path, io: Io<'_>) -> Result<(), Error> {
-    let layers = load_layers(&cli, env, cwd)?;
+    let mut layers = load_layers(&cli, env, cwd)?;
     let threads = 0;
-    match cli.command.unwrap_or(Command::Package) {
+    let options = PackageOptions {
+        stamp: source_date(env)?,
+        threads,
+    };
+    match cli.command.unwrap_or(Command::Publish) {
+        command @ (Command::Publish | Command::Plan) => {
+            if command == Command::Plan {
+                layers.iter_mut().for_each(|l| l.dry_run = true);
+            }
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .map_err(|source| Error::Io {
+                    context: "cannot start the async runtime".into(),
+                    source,
+                })?;
+            // Layers that share a region and an endpoint share clients (and connections).
+            let mut clients: Vec<Clients> = Vec::new();
+            let mut results = Vec::new();
+            for layer in &layers {
+                let c = match clients.iter().find(|c| c.serves(layer)) {
+                    Some(c) => c.clone(),
+                    None => {
+                        let c = rt.block_on(aws::clients(
+                            layer.region.as_deref(),
+                            layer.endpoint_url.as_deref(),
+                        ))?;
+                        clients.push(c.clone());
+                        c
+                    }
+                };
+                let r = publish_layer(&rt, &c, layer, &options)?;
+                write(io.stderr, &report::publish_text(&r))?;
+                results.push(r);
+            }
+            if cli.output == OutputFormat::Json {
+                write(io.stdout, &report::json(&results))?;
+            }
+        }
         Command::Package => {
-            let options = PackageOptions {
-                stamp: source_date(env)?,
-                threads,
-            };
             let mut reports = Vec::new();
             for layer in &layers {
                 let packaged = package(layer, &options)?;

@@ -40,7 +40,22 @@ pub struct LayerConfig {
     pub description: Option<String>,
     pub symlinks: SymlinkPolicy,
     pub zip_path: PathBuf,
+    /// `None`: the SDK's region (AWS_REGION, the profile).
+    pub region: Option<String>,
+    /// `None`: the SDK's endpoint (AWS_ENDPOINT_URL when set, else AWS).
+    pub endpoint_url: Option<String>,
+    pub s3_bucket: Option<String>,
+    /// Empty, or ends with `/`.
+    pub s3_prefix: String,
+    pub force: bool,
+    pub dry_run: bool,
+    pub claim_timeout: std::time::Duration,
 }
+
+/// Default key prefix for uploads.
+pub const DEFAULT_S3_PREFIX: &str = "layerpub/";
+/// Default age after which an unfinished claim is taken over.
+pub const DEFAULT_CLAIM_TIMEOUT_SECS: u64 = 900;
 
 impl LayerConfig {
     /// The layer's plain name (the last part of an ARN).
@@ -428,9 +443,44 @@ fn check_layer(s: Settings) -> Result<LayerConfig, Vec<Problem>> {
         &mut problems,
         "description",
         s.description.as_deref(),
-        limits::DESCRIPTION_MAX,
-        "shorten it",
+        crate::marker::DESCRIPTION_ROOM,
+        "the rest of Lambda's 256 holds the fingerprint marker (` layerpub:sha256:` and 64 hex digits); shorten it",
     );
+    if let Some(bucket) = s.s3_bucket.as_deref()
+        && !is_valid_bucket_name(bucket)
+    {
+        problems.push(problem(
+            "s3-bucket",
+            format!("`{bucket}` is not a valid S3 bucket name; use 3 to 63 lowercase letters, digits, '.' or '-', starting and ending with a letter or digit (the bucket's name, not an s3:// URL or ARN)"),
+        ));
+    }
+    let s3_prefix = match normalise_prefix(s.s3_prefix.as_deref().unwrap_or(DEFAULT_S3_PREFIX)) {
+        Ok(p) if p.is_empty() => String::new(),
+        Ok(p) => format!("{p}/"),
+        Err(msg) => {
+            problems.push(problem("s3-prefix", msg));
+            String::new()
+        }
+    };
+    if let Some(url) = s.endpoint_url.as_deref()
+        && let Err(msg) = check_endpoint_url(url)
+    {
+        problems.push(problem("endpoint-url", msg));
+    }
+    if let Some(region) = s.region.as_deref()
+        && !is_valid_region(region)
+    {
+        problems.push(problem(
+            "region",
+            format!("`{region}` is not an AWS region name; use e.g. `us-east-1` or `eu-west-1`"),
+        ));
+    }
+    if s.claim_timeout == Some(0) {
+        problems.push(problem(
+            "claim-timeout",
+            "must be at least 1 second; it is how long a run waits on another run publishing the same fingerprint".into(),
+        ));
+    }
 
     if !problems.is_empty() {
         return Err(problems);
@@ -452,7 +502,55 @@ fn check_layer(s: Settings) -> Result<LayerConfig, Vec<Problem>> {
         description: s.description,
         symlinks: s.symlinks.unwrap_or_default(),
         zip_path,
+        region: s.region,
+        endpoint_url: s.endpoint_url,
+        s3_bucket: s.s3_bucket,
+        s3_prefix,
+        force: s.force.unwrap_or(false),
+        dry_run: s.dry_run.unwrap_or(false),
+        claim_timeout: std::time::Duration::from_secs(
+            s.claim_timeout.unwrap_or(DEFAULT_CLAIM_TIMEOUT_SECS),
+        ),
     })
+}
+
+/// S3's bucket naming rules (general purpose buckets).
+fn is_valid_bucket_name(b: &str) -> bool {
+    let ok_chars = b
+        .bytes()
+        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'.' || c == b'-');
+    let ends_ok = |c: Option<u8>| c.is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
+    (3..=63).contains(&b.len())
+        && ok_chars
+        && ends_ok(b.bytes().next())
+        && ends_ok(b.bytes().last())
+        && !b.contains("..")
+}
+
+/// `us-east-1`, `eu-central-2`, `us-gov-west-1`, `cn-north-1`…
+fn is_valid_region(r: &str) -> bool {
+    let parts: Vec<&str> = r.split('-').collect();
+    parts.len() >= 3
+        && parts.iter().all(|p| {
+            !p.is_empty()
+                && p.bytes()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+        })
+        && parts
+            .last()
+            .is_some_and(|p| p.bytes().all(|c| c.is_ascii_digit()))
+}
+
+fn check_endpoint_url(url: &str) -> Result<(), String> {
+    let rest = url
+        .strip_prefix("http://")
+        .or_else(|| url.strip_prefix("https://"))
+        .ok_or_else(|| format!("`{url}` is not an http:// or https:// URL; e.g. http://127.0.0.1:5000 for a local moto server"))?;
+    let host = rest.split(['/', '?', '#']).next().unwrap_or("");
+    if host.is_empty() || host.contains(char::is_whitespace) {
+        return Err(format!("`{url}` has no host; e.g. http://127.0.0.1:5000"));
+    }
+    Ok(())
 }
 
 fn check_length(
@@ -652,7 +750,7 @@ mod tests {
     #[test]
     fn long_description_and_license_are_refused() {
         let ps = problems_of(Settings {
-            description: Some("d".repeat(257)),
+            description: Some("d".repeat(176)),
             license_info: Some("l".repeat(513)),
             ..base()
         });
@@ -661,7 +759,7 @@ mod tests {
             text,
             [
                 "license-info: 513 characters long; Lambda accepts at most 512: use an SPDX identifier such as `MIT`, or a URL to the license text",
-                "description: 257 characters long; Lambda accepts at most 256: shorten it",
+                "description: 176 characters long; Lambda accepts at most 175: the rest of Lambda's 256 holds the fingerprint marker (` layerpub:sha256:` and 64 hex digits); shorten it",
             ]
         );
         // The limit counts characters, not bytes.
@@ -670,7 +768,7 @@ mod tests {
                 None,
                 Settings::default(),
                 Settings {
-                    description: Some("é".repeat(256)),
+                    description: Some("é".repeat(175)),
                     ..base()
                 }
             )
@@ -692,6 +790,51 @@ mod tests {
             "{}",
             ps[1].message
         );
+    }
+
+    #[test]
+    fn aws_settings_are_checked_before_any_call() {
+        let ps = problems_of(Settings {
+            s3_bucket: Some("s3://My_Bucket".into()),
+            endpoint_url: Some("localhost:5000".into()),
+            region: Some("Frankfurt".into()),
+            claim_timeout: Some(0),
+            ..base()
+        });
+        let inputs: Vec<&str> = ps.iter().map(|p| p.input.as_str()).collect();
+        assert_eq!(
+            inputs,
+            ["s3-bucket", "endpoint-url", "region", "claim-timeout"]
+        );
+        assert!(
+            ps[0]
+                .message
+                .starts_with("`s3://My_Bucket` is not a valid S3 bucket name"),
+            "{}",
+            ps[0]
+        );
+        assert!(ps[1].message.contains("http://127.0.0.1:5000"), "{}", ps[1]);
+    }
+
+    #[test]
+    fn s3_prefix_defaults_and_normalises() {
+        let l = resolve(None, Settings::default(), base())
+            .unwrap()
+            .remove(0);
+        assert_eq!(l.s3_prefix, "layerpub/");
+        let l = resolve(
+            None,
+            Settings::default(),
+            Settings {
+                s3_prefix: Some("/ci/layers".into()),
+                ..base()
+            },
+        )
+        .unwrap()
+        .remove(0);
+        assert_eq!(l.s3_prefix, "ci/layers/");
+        assert!(is_valid_region("us-gov-west-1") && is_valid_region("eu-central-2"));
+        assert!(is_valid_bucket_name("my-layers.eu-west-1") && !is_valid_bucket_name("ab"));
     }
 
     #[test]

@@ -48,6 +48,19 @@ pub enum Error {
         #[source]
         source: io::Error,
     },
+    /// A setting or state the user can fix, found while running (a missing region, a bucket
+    /// that does not exist, credentials that do not work).
+    #[error("{0}")]
+    BadInput(String),
+    /// AWS failed, or answered something we cannot accept.
+    #[error("{0}")]
+    Aws(String),
+}
+
+impl Error {
+    pub fn bad_input(message: impl Into<String>) -> Self {
+        Error::BadInput(message.into())
+    }
 }
 
 /// Exit code for success, published or unchanged.
@@ -60,8 +73,12 @@ pub const EXIT_BAD_INPUT: u8 = 2;
 impl Error {
     pub fn exit_code(&self) -> u8 {
         match self {
-            Error::Config(_) | Error::Package(PackageError::Input(_)) => EXIT_BAD_INPUT,
-            Error::Package(PackageError::Io { .. }) | Error::Io { .. } => EXIT_FAILURE,
+            Error::Config(_) | Error::Package(PackageError::Input(_)) | Error::BadInput(_) => {
+                EXIT_BAD_INPUT
+            }
+            Error::Package(PackageError::Io { .. }) | Error::Io { .. } | Error::Aws(_) => {
+                EXIT_FAILURE
+            }
         }
     }
 }

@@ -8,15 +8,19 @@
 
 pub mod app;
 pub mod archive;
+pub mod aws;
 pub mod config;
 pub mod env;
 pub mod error;
 pub mod fingerprint;
+pub mod lambda_api;
 pub mod lambda_limits;
 pub mod layout;
 pub mod marker;
 pub mod package;
 pub mod plan;
+pub mod publish;
 pub mod report;
+pub mod s3_store;
 pub mod settings;
 pub mod walk;

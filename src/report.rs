@@ -8,6 +8,7 @@ use serde::Serialize;
 use crate::config::LayerConfig;
 use crate::fingerprint::FingerprintDocument;
 use crate::package::{Packaged, human_bytes};
+use crate::plan::{Reason, RemoteVersion};
 
 /// What `layerpub package` reports per layer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -44,6 +45,139 @@ pub struct FingerprintReport {
     pub layer_name: String,
     pub fingerprint: String,
     pub document: FingerprintDocument,
+}
+
+/// What `layerpub publish` (and `plan`) reports per layer: the one result value of a run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PublishResult {
+    pub layer_name: String,
+    pub layer_arn: Option<String>,
+    /// The version published, or for an unchanged layer the existing one.
+    pub layer_version_arn: Option<String>,
+    pub layer_version: Option<i64>,
+    pub published: bool,
+    /// A plan: `published` is false and `reason` says why it would publish.
+    pub dry_run: bool,
+    /// The newest version before this run.
+    pub previous_version: Option<i64>,
+    pub fingerprint: String,
+    /// Set when this run packaged the layer.
+    pub code_sha256: Option<String>,
+    pub code_size: Option<u64>,
+    pub unzipped_size: Option<u64>,
+    pub zip_path: Option<String>,
+    pub s3_uri: Option<String>,
+    pub region: String,
+    pub reason: Reason,
+    pub warnings: Vec<String>,
+}
+
+impl PublishResult {
+    pub fn new(layer: &LayerConfig, region: &str, fingerprint: &str) -> Self {
+        PublishResult {
+            layer_name: layer.layer_name.clone(),
+            layer_arn: None,
+            layer_version_arn: None,
+            layer_version: None,
+            published: false,
+            dry_run: layer.dry_run,
+            previous_version: None,
+            fingerprint: fingerprint.to_owned(),
+            code_sha256: None,
+            code_size: None,
+            unzipped_size: None,
+            zip_path: None,
+            s3_uri: None,
+            region: region.to_owned(),
+            reason: Reason::Unchanged,
+            warnings: Vec::new(),
+        }
+    }
+
+    /// Nothing published: the existing version `v` stands.
+    pub fn unchanged(&mut self, v: &RemoteVersion, reason: Reason) {
+        self.published = false;
+        self.reason = reason;
+        self.layer_version = Some(v.version);
+        self.previous_version = Some(v.version);
+        self.layer_version_arn = Some(v.layer_version_arn.clone());
+        self.layer_arn = Some(layer_arn_of(&v.layer_version_arn));
+    }
+
+    pub fn packaged(&mut self, p: &Packaged) {
+        self.code_sha256 = Some(code_sha256(&p.sha256));
+        self.code_size = Some(p.code_size);
+        self.unzipped_size = Some(p.unzipped_size);
+        self.zip_path = Some(p.zip_path.display().to_string());
+    }
+}
+
+/// `arn:…:layer:NAME:7` → `arn:…:layer:NAME`.
+pub fn layer_arn_of(version_arn: &str) -> String {
+    match version_arn.rsplit_once(':') {
+        Some((head, v)) if v.bytes().all(|b| b.is_ascii_digit()) => head.to_owned(),
+        _ => version_arn.to_owned(),
+    }
+}
+
+/// The text report of one publish (or plan).
+pub fn publish_text(r: &PublishResult) -> String {
+    let version = |v: Option<i64>| v.map_or_else(|| "-".to_owned(), |v| v.to_string());
+    let mut s = if r.dry_run {
+        match r.reason {
+            Reason::Unchanged | Reason::PublishedConcurrently => format!(
+                "plan: {} is unchanged (version {}); nothing to publish\n",
+                r.layer_name,
+                version(r.layer_version)
+            ),
+            reason => format!(
+                "plan: {} would publish a new version ({}); newest now: {}\n",
+                r.layer_name,
+                reason.as_str(),
+                version(r.previous_version)
+            ),
+        }
+    } else if r.published {
+        format!(
+            "published {} version {} ({})\n",
+            r.layer_name,
+            version(r.layer_version),
+            r.reason.as_str()
+        )
+    } else {
+        format!(
+            "{} unchanged: version {} stands ({})\n",
+            r.layer_name,
+            version(r.layer_version),
+            r.reason.as_str()
+        )
+    };
+    let mut row = |k: &str, v: &str| s += &format!("  {k:<13}{v}\n");
+    if let Some(arn) = &r.layer_version_arn {
+        row("arn", arn);
+    }
+    row("region", &r.region);
+    row("fingerprint", &r.fingerprint);
+    if let Some(sha) = &r.code_sha256 {
+        row("CodeSha256", sha);
+    }
+    if let (Some(size), Some(unzipped)) = (r.code_size, r.unzipped_size) {
+        row(
+            "size",
+            &format!(
+                "{} zipped, {} unzipped",
+                human_bytes(size),
+                human_bytes(unzipped)
+            ),
+        );
+    }
+    if let Some(uri) = &r.s3_uri {
+        row("s3", uri);
+    }
+    for w in &r.warnings {
+        s += &format!("warning: {w}\n");
+    }
+    s
 }
 
 /// Lambda's `CodeSha256`: base64 (standard alphabet, padded) of the raw digest.
@@ -101,6 +235,72 @@ mod tests {
             fingerprint: "ab".repeat(32),
             warnings: vec!["careful".into()],
         }
+    }
+
+    fn publish_result() -> PublishResult {
+        PublishResult {
+            layer_name: "deps".into(),
+            layer_arn: Some("arn:aws:lambda:us-east-1:123456789012:layer:deps".into()),
+            layer_version_arn: Some("arn:aws:lambda:us-east-1:123456789012:layer:deps:2".into()),
+            layer_version: Some(2),
+            published: true,
+            dry_run: false,
+            previous_version: Some(1),
+            fingerprint: "ab".repeat(32),
+            code_sha256: Some("x=".into()),
+            code_size: Some(2048),
+            unzipped_size: Some(4096),
+            zip_path: Some("deps.zip".into()),
+            s3_uri: None,
+            region: "us-east-1".into(),
+            reason: Reason::ManifestChanged,
+            warnings: vec![],
+        }
+    }
+
+    #[test]
+    fn publish_text_says_what_happened_and_why() {
+        let mut r = publish_result();
+        assert!(publish_text(&r).starts_with("published deps version 2 (manifest changed)\n  arn          arn:aws:lambda:us-east-1:123456789012:layer:deps:2\n"));
+        r.published = false;
+        r.reason = Reason::Unchanged;
+        assert!(publish_text(&r).starts_with("deps unchanged: version 2 stands (unchanged)\n"));
+        r.dry_run = true;
+        r.reason = Reason::SettingsChanged;
+        assert!(publish_text(&r).starts_with(
+            "plan: deps would publish a new version (settings changed); newest now: 1\n"
+        ));
+    }
+
+    #[test]
+    fn publish_json_has_the_documented_fields() {
+        let v: serde_json::Value = serde_json::from_str(&json(&[publish_result()])).unwrap();
+        for field in [
+            "layer_name",
+            "layer_arn",
+            "layer_version_arn",
+            "layer_version",
+            "published",
+            "previous_version",
+            "fingerprint",
+            "code_sha256",
+            "code_size",
+            "unzipped_size",
+            "s3_uri",
+            "region",
+            "reason",
+        ] {
+            assert!(v.get(field).is_some(), "{field} missing");
+        }
+        assert_eq!(v["reason"], "manifest_changed");
+    }
+
+    #[test]
+    fn layer_arn_drops_the_version() {
+        assert_eq!(
+            layer_arn_of("arn:aws:lambda:r:1:layer:deps:12"),
+            "arn:aws:lambda:r:1:layer:deps"
+        );
     }
 
     #[test]

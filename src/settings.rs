@@ -74,6 +74,37 @@ pub struct Settings {
     #[arg(long, global = true, value_name = "FILE")]
     pub zip_path: Option<PathBuf>,
 
+    /// AWS region to publish in (default: the SDK's, from AWS_REGION or the profile).
+    #[arg(long, global = true, value_name = "REGION")]
+    pub region: Option<String>,
+
+    /// Send AWS calls to this URL instead (an emulator such as moto); also AWS_ENDPOINT_URL.
+    #[arg(long, global = true, value_name = "URL")]
+    pub endpoint_url: Option<String>,
+
+    /// S3 bucket the zip is uploaded to; without one, zips up to 50 MB are published inline.
+    #[arg(long, global = true, value_name = "BUCKET")]
+    pub s3_bucket: Option<String>,
+
+    /// Key prefix for uploads (default `layerpub/`).
+    #[arg(long, global = true, value_name = "PREFIX")]
+    pub s3_prefix: Option<String>,
+
+    /// Publish even when the fingerprint is unchanged.
+    #[arg(long, global = true, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
+    #[serde(default, deserialize_with = "flexible_bool")]
+    pub force: Option<bool>,
+
+    /// Only say what would be done, calling only read APIs (same as `layerpub plan`).
+    #[arg(long, global = true, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
+    #[serde(default, deserialize_with = "flexible_bool")]
+    pub dry_run: Option<bool>,
+
+    /// Seconds after which another run's unfinished claim on a fingerprint counts as stale
+    /// (default 900).
+    #[arg(long, global = true, value_name = "SECONDS")]
+    pub claim_timeout: Option<u64>,
+
     /// Several layers in one file; the settings above them are their shared defaults.
     #[arg(skip)]
     #[serde(default)]
@@ -130,6 +161,13 @@ impl Settings {
             description,
             symlinks,
             zip_path,
+            region,
+            endpoint_url,
+            s3_bucket,
+            s3_prefix,
+            force,
+            dry_run,
+            claim_timeout,
             layers,
         )
     }

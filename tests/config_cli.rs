@@ -154,7 +154,9 @@ fn every_bad_input_is_refused_with_its_name_and_its_fix() {
         (
             &[("LAYERPUB_DESCRIPTION", &"d".repeat(300))],
             &["package", "--layer-name", "d", "--path", "build"],
-            &["description: 300 characters long; Lambda accepts at most 256"],
+            &[
+                "description: 300 characters long; Lambda accepts at most 175: the rest of Lambda's 256 holds the fingerprint marker",
+            ],
         ),
         (
             &[("LAYERPUB_LICENSE_INFO", &"l".repeat(600))],

@@ -1,0 +1,142 @@
+//! AWS clients and what their errors mean to a user. The shell's edge: everything here talks
+//! to the network through the SDK.
+//!
+//! One SDK config serves S3 and Lambda: the default credential chain (environment, profile,
+//! web identity for OIDC from GitHub or GitLab, container, instance), the `region` setting or
+//! the chain's region, the `endpoint-url` setting or `AWS_ENDPOINT_URL`. One HTTP stack:
+//! hyper 1 with rustls on ring, handed to the SDK explicitly (its default client is off).
+
+use std::time::Duration;
+
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
+use aws_config::{BehaviorVersion, Region};
+use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata};
+use aws_smithy_http_client::tls;
+
+use crate::error::Error;
+
+/// The clients a run uses, and the region they talk to.
+#[derive(Clone, Debug)]
+pub struct Clients {
+    pub s3: aws_sdk_s3::Client,
+    pub lambda: aws_sdk_lambda::Client,
+    pub region: String,
+    /// The settings they were built from.
+    settings: (Option<String>, Option<String>),
+}
+
+impl Clients {
+    /// Whether these clients were built for the layer's region and endpoint settings.
+    pub fn serves(&self, layer: &crate::config::LayerConfig) -> bool {
+        self.settings == (layer.region.clone(), layer.endpoint_url.clone())
+    }
+}
+
+/// Attempts per call: throttling (`TooManyRequestsException`, S3 `SlowDown`), 5xx and
+/// connection errors are retried with exponential backoff and jitter.
+const MAX_ATTEMPTS: u32 = 6;
+
+/// Builds the clients. `region`/`endpoint_url` are the settings; `None` defers to the chain.
+pub async fn clients(region: Option<&str>, endpoint_url: Option<&str>) -> Result<Clients, Error> {
+    let http = aws_smithy_http_client::Builder::new()
+        .tls_provider(tls::Provider::Rustls(
+            tls::rustls_provider::CryptoMode::Ring,
+        ))
+        .build_https();
+    let mut loader = aws_config::defaults(BehaviorVersion::latest())
+        .http_client(http)
+        .retry_config(
+            RetryConfig::standard()
+                .with_max_attempts(MAX_ATTEMPTS)
+                .with_initial_backoff(Duration::from_millis(250)),
+        )
+        .timeout_config(
+            TimeoutConfig::builder()
+                .connect_timeout(Duration::from_secs(10))
+                .read_timeout(Duration::from_secs(120))
+                .build(),
+        );
+    if let Some(r) = region {
+        loader = loader.region(Region::new(r.to_owned()));
+    }
+    if let Some(url) = endpoint_url {
+        loader = loader.endpoint_url(url);
+    }
+    let config = loader.load().await;
+    let region_setting = region.map(str::to_owned);
+    let region = config
+        .region()
+        .map(|r| r.to_string())
+        .ok_or_else(|| Error::bad_input(
+            "region: not set; set `region: us-east-1` in layerpub.yml, LAYERPUB_REGION, --region, or AWS_REGION",
+        ))?;
+    // An emulator or a private endpoint cannot take virtual-host bucket names.
+    let custom_endpoint = config.endpoint_url().is_some()
+        || std::env::var_os("AWS_ENDPOINT_URL_S3").is_some_and(|v| !v.is_empty());
+    let s3_config = aws_sdk_s3::config::Builder::from(&config)
+        .force_path_style(custom_endpoint)
+        .build();
+    Ok(Clients {
+        s3: aws_sdk_s3::Client::from_conf(s3_config),
+        lambda: aws_sdk_lambda::Client::new(&config),
+        region,
+        settings: (region_setting, endpoint_url.map(str::to_owned)),
+    })
+}
+
+/// Turns an SDK error into a message that names the step, the service's own words, and what
+/// to do; errors the user can fix (credentials, permissions, a missing bucket) are bad input.
+pub fn sdk_error<E, R>(step: &str, err: aws_sdk_s3::error::SdkError<E, R>) -> Error
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug + Send + Sync + 'static,
+{
+    let code = err.code().map(str::to_owned);
+    let mut detail = match err.message() {
+        Some(m) => format!("{}: {m}", code.as_deref().unwrap_or("error")),
+        None => DisplayErrorContext(&err).to_string(),
+    };
+    if detail.contains("CredentialsNotLoaded") || detail.contains("provided credentials") {
+        // The SDK's own text is a debug dump; the hint below says it all.
+        detail = "no AWS credentials".into();
+    }
+    let (hint, bad_input) = match code.as_deref() {
+        Some(
+            "AccessDenied"
+            | "AccessDeniedException"
+            | "UnrecognizedClientException"
+            | "InvalidAccessKeyId"
+            | "SignatureDoesNotMatch"
+            | "ExpiredToken"
+            | "ExpiredTokenException",
+        ) => (
+            " — check the AWS credentials and that their role allows lambda:ListLayerVersions, lambda:GetLayerVersion, lambda:PublishLayerVersion and, with a bucket, s3:GetObject, s3:PutObject, s3:DeleteObject",
+            true,
+        ),
+        Some("NoSuchBucket") => (
+            " — create the bucket (in the layer's region) or fix s3-bucket",
+            true,
+        ),
+        _ if detail == "no AWS credentials" => (
+            " — no AWS credentials found: set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, AWS_PROFILE, or use OIDC (aws-actions/configure-aws-credentials on GitHub, id_tokens with AWS_WEB_IDENTITY_TOKEN_FILE and AWS_ROLE_ARN on GitLab)",
+            true,
+        ),
+        _ if detail.contains("dispatch failure")
+            || detail.contains("io error")
+            || detail.contains("timeout") =>
+        {
+            (
+                " — could not reach AWS; check the network, endpoint-url and region",
+                false,
+            )
+        }
+        _ => ("", false),
+    };
+    let message = format!("{step} failed: {detail}{hint}");
+    if bad_input {
+        Error::bad_input(message)
+    } else {
+        Error::Aws(message)
+    }
+}

@@ -1,0 +1,427 @@
+//! The S3 side: content-addressed uploads, the fingerprint document beside each zip, and the
+//! claim that keeps two concurrent runs from publishing the same fingerprint twice.
+//!
+//! Keys (all under the `s3-prefix`, default `layerpub/`):
+//! - `<prefix><layer>/<sha256 hex of the zip>.zip`: the zip, addressed by content, so a re-run
+//!   or a concurrent run writes the same key and an object already there is not sent again;
+//! - `<prefix><layer>/<sha256 hex of the zip>.manifest.json`: the fingerprint document;
+//! - `<prefix><layer>/claims/<fingerprint>.claim`: held while a run publishes that fingerprint.
+
+use std::path::Path;
+use std::time::{Duration, SystemTime};
+
+use aws_sdk_s3::Client;
+use aws_sdk_s3::primitives::ByteStream;
+use aws_sdk_s3::types::{ChecksumAlgorithm, ChecksumMode, CompletedMultipartUpload, CompletedPart};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use sha2::{Digest, Sha256};
+use tokio::task::JoinSet;
+
+use crate::aws::sdk_error;
+use crate::error::Error;
+
+/// Zips above this go up as a multipart upload.
+pub const MULTIPART_THRESHOLD: u64 = 16 << 20;
+/// Part size of a multipart upload (S3's minimum is 5 MiB).
+pub const PART_SIZE: u64 = 8 << 20;
+/// Parts in flight at once.
+const PARTS_IN_FLIGHT: usize = 4;
+
+pub fn zip_key(prefix: &str, layer: &str, sha256_hex: &str) -> String {
+    format!("{prefix}{layer}/{sha256_hex}.zip")
+}
+
+pub fn manifest_key(prefix: &str, layer: &str, sha256_hex: &str) -> String {
+    format!("{prefix}{layer}/{sha256_hex}.manifest.json")
+}
+
+pub fn claim_key(prefix: &str, layer: &str, fingerprint: &str) -> String {
+    format!("{prefix}{layer}/claims/{fingerprint}.claim")
+}
+
+/// The checksum S3 reports for the zip once uploaded: base64 SHA-256 of the whole object for
+/// a single PUT, or for multipart the composite: base64 SHA-256 of the parts' raw digests.
+/// Pure over the zip's bytes.
+pub fn expected_checksum(zip: &[u8]) -> String {
+    if zip.len() as u64 <= MULTIPART_THRESHOLD {
+        return STANDARD.encode(Sha256::digest(zip));
+    }
+    let mut outer = Sha256::new();
+    for part in zip.chunks(PART_SIZE as usize) {
+        outer.update(Sha256::digest(part));
+    }
+    STANDARD.encode(outer.finalize())
+}
+
+/// S3 writes a composite checksum as `…=-N` (moto leaves the suffix out on HEAD).
+fn without_part_count(checksum: &str) -> &str {
+    match checksum.rsplit_once('-') {
+        Some((head, n)) if !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()) => head,
+        _ => checksum,
+    }
+}
+
+/// The object's SHA-256 checksum as S3 stored it, or `None` when there is no such object.
+pub async fn stored_checksum(
+    s3: &Client,
+    bucket: &str,
+    key: &str,
+) -> Result<Option<Option<String>>, Error> {
+    match s3
+        .head_object()
+        .bucket(bucket)
+        .key(key)
+        .checksum_mode(ChecksumMode::Enabled)
+        .send()
+        .await
+    {
+        Ok(out) => Ok(Some(
+            out.checksum_sha256()
+                .map(|c| without_part_count(c).to_owned()),
+        )),
+        Err(e) if e.as_service_error().is_some_and(|s| s.is_not_found()) => Ok(None),
+        Err(e) if e.raw_response().is_some_and(|r| r.status().as_u16() == 404) => Ok(None),
+        Err(e) => Err(sdk_error(&format!("HeadObject s3://{bucket}/{key}"), e)),
+    }
+}
+
+/// What became of the zip.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Uploaded {
+    /// False when an object with the same checksum was already there.
+    pub sent: bool,
+    pub multipart: bool,
+}
+
+/// Uploads the zip at `path` to `bucket/key` unless it is already there with the same
+/// checksum, then checks that S3 holds exactly these bytes: the object must exist and its
+/// checksum must equal the local one (PublishLayerVersion would otherwise fail late and
+/// vaguely, and an emulator would publish an empty layer).
+pub async fn upload_zip(
+    s3: &Client,
+    bucket: &str,
+    key: &str,
+    path: &Path,
+) -> Result<Uploaded, Error> {
+    let bytes = tokio::fs::read(path).await.map_err(|e| Error::Io {
+        context: format!("cannot read `{}`", path.display()),
+        source: e,
+    })?;
+    let expected = expected_checksum(&bytes);
+    let multipart = bytes.len() as u64 > MULTIPART_THRESHOLD;
+    if stored_checksum(s3, bucket, key).await?.flatten().as_deref() == Some(expected.as_str()) {
+        tracing::info!("s3://{bucket}/{key} already holds this zip; not sent again");
+        return Ok(Uploaded {
+            sent: false,
+            multipart,
+        });
+    }
+    if multipart {
+        upload_multipart(s3, bucket, key, bytes).await?;
+    } else {
+        s3.put_object()
+            .bucket(bucket)
+            .key(key)
+            .checksum_algorithm(ChecksumAlgorithm::Sha256)
+            .checksum_sha256(expected.clone())
+            .content_type("application/zip")
+            .body(ByteStream::from(bytes))
+            .send()
+            .await
+            .map_err(|e| sdk_error(&format!("PutObject s3://{bucket}/{key}"), e))?;
+    }
+    match stored_checksum(s3, bucket, key).await? {
+        Some(Some(c)) if c == expected => Ok(Uploaded {
+            sent: true,
+            multipart,
+        }),
+        Some(other) => Err(Error::Aws(format!(
+            "s3://{bucket}/{key} does not hold the zip just uploaded (S3 reports checksum {}, the zip's is {expected}); run again",
+            other.as_deref().unwrap_or("none")
+        ))),
+        None => Err(Error::Aws(format!(
+            "s3://{bucket}/{key} is missing right after its upload; check the bucket's lifecycle rules and run again"
+        ))),
+    }
+}
+
+/// Parallel multipart upload with a SHA-256 checksum per part; aborted on any failure so no
+/// incomplete upload is left behind.
+async fn upload_multipart(
+    s3: &Client,
+    bucket: &str,
+    key: &str,
+    bytes: Vec<u8>,
+) -> Result<(), Error> {
+    let created = s3
+        .create_multipart_upload()
+        .bucket(bucket)
+        .key(key)
+        .checksum_algorithm(ChecksumAlgorithm::Sha256)
+        .content_type("application/zip")
+        .send()
+        .await
+        .map_err(|e| sdk_error(&format!("CreateMultipartUpload s3://{bucket}/{key}"), e))?;
+    let upload_id = created.upload_id().unwrap_or_default().to_owned();
+    let result = send_parts(s3, bucket, key, &upload_id, bytes).await;
+    let parts = match result {
+        Ok(parts) => parts,
+        Err(e) => {
+            abort(s3, bucket, key, &upload_id).await;
+            return Err(e);
+        }
+    };
+    let done = s3
+        .complete_multipart_upload()
+        .bucket(bucket)
+        .key(key)
+        .upload_id(&upload_id)
+        .multipart_upload(
+            CompletedMultipartUpload::builder()
+                .set_parts(Some(parts))
+                .build(),
+        )
+        .send()
+        .await;
+    if let Err(e) = done {
+        abort(s3, bucket, key, &upload_id).await;
+        return Err(sdk_error(
+            &format!("CompleteMultipartUpload s3://{bucket}/{key}"),
+            e,
+        ));
+    }
+    Ok(())
+}
+
+async fn send_parts(
+    s3: &Client,
+    bucket: &str,
+    key: &str,
+    upload_id: &str,
+    bytes: Vec<u8>,
+) -> Result<Vec<CompletedPart>, Error> {
+    let bytes = bytes::Bytes::from(bytes);
+    let count = bytes.len().div_ceil(PART_SIZE as usize);
+    let mut parts = Vec::with_capacity(count);
+    let mut in_flight = JoinSet::new();
+    for index in 0..count {
+        if in_flight.len() >= PARTS_IN_FLIGHT {
+            parts.push(joined(in_flight.join_next().await)?);
+        }
+        let start = index * PART_SIZE as usize;
+        let chunk = bytes.slice(start..(start + PART_SIZE as usize).min(bytes.len()));
+        let (s3, bucket, key, upload_id) = (
+            s3.clone(),
+            bucket.to_owned(),
+            key.to_owned(),
+            upload_id.to_owned(),
+        );
+        in_flight.spawn(async move {
+            let number = index as i32 + 1;
+            let checksum = STANDARD.encode(Sha256::digest(&chunk));
+            let out = s3
+                .upload_part()
+                .bucket(&bucket)
+                .key(&key)
+                .upload_id(&upload_id)
+                .part_number(number)
+                .checksum_algorithm(ChecksumAlgorithm::Sha256)
+                .checksum_sha256(&checksum)
+                .body(ByteStream::from(chunk))
+                .send()
+                .await
+                .map_err(|e| {
+                    sdk_error(&format!("UploadPart {number} of s3://{bucket}/{key}"), e)
+                })?;
+            Ok(CompletedPart::builder()
+                .part_number(number)
+                .set_e_tag(out.e_tag().map(str::to_owned))
+                .checksum_sha256(checksum)
+                .build())
+        });
+    }
+    while let Some(r) = in_flight.join_next().await {
+        parts.push(joined(Some(r))?);
+    }
+    parts.sort_by_key(|p| p.part_number());
+    Ok(parts)
+}
+
+fn joined(
+    r: Option<Result<Result<CompletedPart, Error>, tokio::task::JoinError>>,
+) -> Result<CompletedPart, Error> {
+    match r {
+        Some(Ok(part)) => part,
+        Some(Err(e)) => Err(Error::Aws(format!("an upload task failed: {e}"))),
+        None => Err(Error::Aws("an upload task vanished".into())),
+    }
+}
+
+async fn abort(s3: &Client, bucket: &str, key: &str, upload_id: &str) {
+    if let Err(e) = s3
+        .abort_multipart_upload()
+        .bucket(bucket)
+        .key(key)
+        .upload_id(upload_id)
+        .send()
+        .await
+    {
+        tracing::warn!(
+            "could not abort the multipart upload {upload_id} of s3://{bucket}/{key}: {}; a bucket lifecycle rule for incomplete uploads will clean it",
+            aws_sdk_s3::error::DisplayErrorContext(&e)
+        );
+    }
+}
+
+/// Writes a small JSON document.
+pub async fn put_document(
+    s3: &Client,
+    bucket: &str,
+    key: &str,
+    body: Vec<u8>,
+) -> Result<(), Error> {
+    let checksum = STANDARD.encode(Sha256::digest(&body));
+    s3.put_object()
+        .bucket(bucket)
+        .key(key)
+        .checksum_algorithm(ChecksumAlgorithm::Sha256)
+        .checksum_sha256(checksum)
+        .content_type("application/json")
+        .body(ByteStream::from(body))
+        .send()
+        .await
+        .map_err(|e| sdk_error(&format!("PutObject s3://{bucket}/{key}"), e))?;
+    Ok(())
+}
+
+/// Reads a small document; `None` when it is not there.
+pub async fn get_document(s3: &Client, bucket: &str, key: &str) -> Result<Option<Vec<u8>>, Error> {
+    match s3.get_object().bucket(bucket).key(key).send().await {
+        Ok(out) => {
+            let body = out.body.collect().await.map_err(|e| {
+                Error::Aws(format!(
+                    "GetObject s3://{bucket}/{key} failed while reading: {e}"
+                ))
+            })?;
+            Ok(Some(body.into_bytes().to_vec()))
+        }
+        Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_key()) => Ok(None),
+        Err(e) => Err(sdk_error(&format!("GetObject s3://{bucket}/{key}"), e)),
+    }
+}
+
+/// The outcome of one attempt to claim a fingerprint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Claim {
+    /// This run holds the claim and must release it.
+    Acquired,
+    /// Another run holds it, since this long.
+    Held { age: Duration },
+    /// It was there, and gone when we looked: try again.
+    Vanished,
+}
+
+/// Tries to create the claim object with `If-None-Match: *`: S3 lets exactly one writer in.
+pub async fn try_claim(
+    s3: &Client,
+    bucket: &str,
+    key: &str,
+    body: Vec<u8>,
+) -> Result<Claim, Error> {
+    let put = s3
+        .put_object()
+        .bucket(bucket)
+        .key(key)
+        .if_none_match("*")
+        .content_type("application/json")
+        .body(ByteStream::from(body))
+        .send()
+        .await;
+    match put {
+        Ok(_) => Ok(Claim::Acquired),
+        Err(e) if is_precondition_failed(&e) => {
+            match s3.head_object().bucket(bucket).key(key).send().await {
+                Ok(head) => {
+                    let since = head
+                        .last_modified()
+                        .and_then(|t| SystemTime::try_from(*t).ok())
+                        .and_then(|t| SystemTime::now().duration_since(t).ok())
+                        .unwrap_or_default();
+                    Ok(Claim::Held { age: since })
+                }
+                Err(e) if e.raw_response().is_some_and(|r| r.status().as_u16() == 404) => {
+                    Ok(Claim::Vanished)
+                }
+                Err(e) => Err(sdk_error(&format!("HeadObject s3://{bucket}/{key}"), e)),
+            }
+        }
+        Err(e) => Err(sdk_error(
+            &format!("PutObject (claim) s3://{bucket}/{key}"),
+            e,
+        )),
+    }
+}
+
+fn is_precondition_failed<E, R>(e: &aws_sdk_s3::error::SdkError<E, R>) -> bool
+where
+    E: aws_sdk_s3::error::ProvideErrorMetadata,
+    R: std::fmt::Debug,
+{
+    use aws_sdk_s3::error::ProvideErrorMetadata;
+    e.code() == Some("PreconditionFailed") || e.code() == Some("ConditionalRequestConflict")
+}
+
+/// Deletes an object; used to release (or take over a stale) claim.
+pub async fn delete(s3: &Client, bucket: &str, key: &str) -> Result<(), Error> {
+    s3.delete_object()
+        .bucket(bucket)
+        .key(key)
+        .send()
+        .await
+        .map_err(|e| sdk_error(&format!("DeleteObject s3://{bucket}/{key}"), e))?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_are_addressed_by_content() {
+        assert_eq!(
+            zip_key("layerpub/", "deps", "ab12"),
+            "layerpub/deps/ab12.zip"
+        );
+        assert_eq!(manifest_key("", "deps", "ab12"), "deps/ab12.manifest.json");
+        assert_eq!(claim_key("ci/", "deps", "ff"), "ci/deps/claims/ff.claim");
+    }
+
+    #[test]
+    fn small_zips_have_the_whole_object_checksum() {
+        assert_eq!(
+            expected_checksum(b"abc"),
+            STANDARD.encode(Sha256::digest(b"abc"))
+        );
+    }
+
+    #[test]
+    fn large_zips_have_the_composite_checksum_of_their_parts() {
+        let zip = vec![7u8; (PART_SIZE * 2 + 10) as usize];
+        let parts: Vec<u8> = zip
+            .chunks(PART_SIZE as usize)
+            .flat_map(|p| Sha256::digest(p).to_vec())
+            .collect();
+        assert_eq!(
+            expected_checksum(&zip),
+            STANDARD.encode(Sha256::digest(&parts))
+        );
+    }
+
+    #[test]
+    fn composite_suffix_is_dropped() {
+        assert_eq!(without_part_count("abc=-3"), "abc=");
+        assert_eq!(without_part_count("abc="), "abc=");
+        assert_eq!(without_part_count("a-b="), "a-b=");
+    }
+}

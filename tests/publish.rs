@@ -1,0 +1,473 @@
+//! `layerpub publish` end to end: the real binary against a real moto_server.
+//!
+//! moto 5.2 gaps these tests must not mistake for correctness: it verifies no checksum, takes a
+//! missing S3 key as an empty layer, ignores `MaxItems`, validates no names or limits, and
+//! answers `GetLayerVersionByArn` with a 500. So every check reads back through boto3 what
+//! layerpub claims (versions, `CodeSha256`, objects), rather than trusting its report.
+
+mod common;
+
+use std::fs;
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+use common::moto::{Moto, moto};
+use common::*;
+
+const BUCKET: &str = "layers";
+
+/// A project folder: a site-packages tree, a lock file, and a layerpub.yml.
+fn project(dir: &Path, extra_yaml: &str) {
+    write_file(
+        dir,
+        "site-packages/requests/__init__.py",
+        b"print('requests')\n",
+        0o644,
+    );
+    fs::write(dir.join("requirements.txt"), "requests==2.32.3\n").unwrap();
+    fs::write(
+        dir.join("layerpub.yml"),
+        format!(
+            "layer-name: deps\npath: site-packages\nprefix: python\nmanifest: requirements.txt\ncompatible-runtimes: [python3.12]\ndescription: Shared deps\n{extra_yaml}"
+        ),
+    )
+    .unwrap();
+}
+
+fn run(m: &Moto, dir: &Path, args: &[&str]) -> Run {
+    let env = m.env();
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let mut all = vec!["--output", "json"];
+    all.extend_from_slice(args);
+    layerpub(dir, &all, &env)
+}
+
+fn publish(m: &Moto, dir: &Path) -> serde_json::Value {
+    run(m, dir, &[]).assert_ok().json()
+}
+
+#[test]
+fn first_run_publishes_version_1_and_a_rerun_publishes_nothing() {
+    let m = moto();
+    m.aws(&["create-bucket", BUCKET]);
+    let dir = temp();
+    project(dir.path(), &format!("s3-bucket: {BUCKET}\n"));
+
+    let first = publish(&m, dir.path());
+    assert_eq!(first["published"], true);
+    assert_eq!(first["layer_version"], 1);
+    assert_eq!(first["reason"], "first_version");
+    assert_eq!(first["previous_version"], serde_json::Value::Null);
+    assert_eq!(first["region"], "us-east-1");
+    assert_eq!(
+        first["layer_version_arn"],
+        "arn:aws:lambda:us-east-1:123456789012:layer:deps:1"
+    );
+    assert_eq!(
+        first["layer_arn"],
+        "arn:aws:lambda:us-east-1:123456789012:layer:deps"
+    );
+
+    // What Lambda holds is exactly this zip, described with the user's text and the marker.
+    let versions = m.versions("deps");
+    assert_eq!(versions.len(), 1);
+    let fp = first["fingerprint"].as_str().unwrap();
+    assert_eq!(
+        versions[0]["description"],
+        format!("Shared deps layerpub:sha256:{fp}")
+    );
+    assert_eq!(m.aws(&["code-sha256", "deps", "1"]), first["code_sha256"]);
+
+    // The zip is addressed by content, with the fingerprint document beside it.
+    let zip_sha = format!(
+        "{:x}",
+        <sha2::Sha256 as sha2::Digest>::digest(fs::read(dir.path().join("deps.zip")).unwrap())
+    );
+    let zip_key = format!("layerpub/deps/{zip_sha}.zip");
+    assert_eq!(first["s3_uri"], format!("s3://{BUCKET}/{zip_key}"));
+    assert_eq!(
+        m.keys(BUCKET),
+        [
+            format!("layerpub/deps/{zip_sha}.manifest.json"),
+            zip_key.clone()
+        ]
+    );
+    assert_eq!(m.aws(&["checksum", BUCKET, &zip_key]), first["code_sha256"]);
+    let doc: serde_json::Value = serde_json::from_str(
+        m.aws(&[
+            "get",
+            BUCKET,
+            &format!("layerpub/deps/{zip_sha}.manifest.json"),
+        ])
+        .as_str()
+        .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(doc["source"]["files"][0]["text"], "requests==2.32.3\n");
+
+    let again = run(&m, dir.path(), &[]);
+    let again_json = again.assert_ok().json();
+    assert_eq!(again_json["published"], false);
+    assert_eq!(again_json["reason"], "unchanged");
+    assert_eq!(again_json["layer_version"], 1);
+    assert_eq!(again_json["layer_version_arn"], first["layer_version_arn"]);
+    assert!(
+        again.stderr.contains("deps unchanged: version 1 stands"),
+        "{}",
+        again.stderr
+    );
+    assert_eq!(m.versions("deps").len(), 1);
+}
+
+#[test]
+fn a_changed_lock_file_publishes_version_2_and_a_crlf_checkout_does_not() {
+    let m = moto();
+    m.aws(&["create-bucket", BUCKET]);
+    let dir = temp();
+    project(dir.path(), &format!("s3-bucket: {BUCKET}\n"));
+    publish(&m, dir.path());
+
+    fs::write(dir.path().join("requirements.txt"), "requests==2.32.3\r\n").unwrap();
+    assert_eq!(publish(&m, dir.path())["published"], false);
+
+    fs::write(dir.path().join("requirements.txt"), "requests==2.32.4\n").unwrap();
+    let r = publish(&m, dir.path());
+    assert_eq!(r["published"], true);
+    assert_eq!(r["layer_version"], 2);
+    assert_eq!(r["previous_version"], 1);
+    assert_eq!(r["reason"], "manifest_changed");
+    assert_eq!(m.versions("deps").len(), 2);
+}
+
+#[test]
+fn a_changed_setting_publishes_and_says_so() {
+    let m = moto();
+    m.aws(&["create-bucket", BUCKET]);
+    let dir = temp();
+    project(dir.path(), &format!("s3-bucket: {BUCKET}\n"));
+    publish(&m, dir.path());
+    let r = run(
+        &m,
+        dir.path(),
+        &["--compatible-runtimes", "python3.12,python3.13"],
+    )
+    .assert_ok()
+    .json();
+    assert_eq!(r["published"], true);
+    assert_eq!(r["reason"], "settings_changed");
+    // The description alone is not a reason to publish.
+    let r = run(
+        &m,
+        dir.path(),
+        &[
+            "--compatible-runtimes",
+            "python3.12,python3.13",
+            "--description",
+            "new words",
+        ],
+    )
+    .assert_ok()
+    .json();
+    assert_eq!(r["published"], false);
+}
+
+#[test]
+fn without_a_manifest_a_changed_file_in_path_publishes() {
+    let m = moto();
+    let dir = temp();
+    write_file(dir.path(), "layer/bin/tool", b"#!/bin/sh\necho 1\n", 0o755);
+    let args = ["--layer-name", "tools", "--path", "layer"];
+    let first = run(&m, dir.path(), &args).assert_ok().json();
+    assert_eq!(first["layer_version"], 1);
+    assert_eq!(
+        run(&m, dir.path(), &args).assert_ok().json()["published"],
+        false
+    );
+    write_file(dir.path(), "layer/bin/tool", b"#!/bin/sh\necho 2\n", 0o755);
+    let r = run(&m, dir.path(), &args).assert_ok().json();
+    assert_eq!(r["published"], true);
+    assert_eq!(r["layer_version"], 2);
+    assert_eq!(
+        r["reason"], "fingerprint_changed",
+        "inline mode keeps no previous document"
+    );
+}
+
+#[test]
+fn inline_mode_publishes_without_a_bucket() {
+    let m = moto();
+    let dir = temp();
+    project(dir.path(), "");
+    let r = publish(&m, dir.path());
+    assert_eq!(r["published"], true);
+    assert_eq!(r["s3_uri"], serde_json::Value::Null);
+    assert_eq!(m.aws(&["code-sha256", "deps", "1"]), r["code_sha256"]);
+    assert_eq!(publish(&m, dir.path())["published"], false);
+}
+
+#[test]
+fn force_publishes_an_unchanged_layer() {
+    let m = moto();
+    let dir = temp();
+    project(dir.path(), "");
+    publish(&m, dir.path());
+    let r = run(&m, dir.path(), &["--force"]).assert_ok().json();
+    assert_eq!(
+        (
+            r["published"].as_bool(),
+            r["reason"].as_str(),
+            r["layer_version"].as_i64()
+        ),
+        (Some(true), Some("forced"), Some(2))
+    );
+}
+
+#[test]
+fn plan_and_dry_run_publish_nothing_and_write_nothing() {
+    let m = moto();
+    m.aws(&["create-bucket", BUCKET]);
+    let dir = temp();
+    project(dir.path(), &format!("s3-bucket: {BUCKET}\n"));
+    for args in [&["plan"][..], &["publish", "--dry-run"][..]] {
+        let r = run(&m, dir.path(), args);
+        let j = r.assert_ok().json();
+        assert_eq!(j["published"], false);
+        assert_eq!(j["dry_run"], true);
+        assert_eq!(j["reason"], "first_version");
+        assert!(
+            r.stderr
+                .contains("plan: deps would publish a new version (first version)"),
+            "{}",
+            r.stderr
+        );
+    }
+    assert!(m.versions("deps").is_empty());
+    assert!(m.keys(BUCKET).is_empty());
+    assert!(
+        !dir.path().join("deps.zip").exists(),
+        "a plan does not even package"
+    );
+}
+
+#[test]
+fn a_version_published_by_another_tool_counts_as_changed() {
+    let m = moto();
+    let dir = temp();
+    project(dir.path(), "");
+    write_file(dir.path(), "foreign/x.txt", b"x", 0o644);
+    run(
+        &m,
+        dir.path(),
+        &[
+            "package",
+            "--layer-name",
+            "other",
+            "--path",
+            "foreign",
+            "--zip-path",
+            "foreign.zip",
+        ],
+    )
+    .assert_ok();
+    m.aws(&[
+        "publish-foreign",
+        "deps",
+        &path_str(&dir.path().join("foreign.zip")),
+    ]);
+    let r = run(&m, dir.path(), &[]);
+    let j = r.assert_ok().json();
+    assert_eq!(j["published"], true);
+    assert_eq!(j["reason"], "no_marker");
+    assert!(
+        r.stderr
+            .contains("warning: version 1 of deps has no layerpub marker"),
+        "{}",
+        r.stderr
+    );
+}
+
+#[test]
+fn two_concurrent_runs_publish_one_version() {
+    let m = moto();
+    m.aws(&["create-bucket", BUCKET]);
+    let dir = temp();
+    project(dir.path(), &format!("s3-bucket: {BUCKET}\n"));
+    let spawn = |zip: &str| {
+        let mut c = Command::new(BIN);
+        c.args(["--output", "json", "--zip-path", zip])
+            .current_dir(dir.path())
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        for (k, v) in m.env() {
+            c.env(k, v);
+        }
+        c.spawn().unwrap()
+    };
+    let (a, b) = (spawn("a.zip"), spawn("b.zip"));
+    let results: Vec<serde_json::Value> = [a, b]
+        .into_iter()
+        .map(|c| {
+            let out = c.wait_with_output().unwrap();
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            serde_json::from_slice(&out.stdout).unwrap()
+        })
+        .collect();
+    assert_eq!(
+        m.versions("deps").len(),
+        1,
+        "exactly one version: {results:?}"
+    );
+    let published: Vec<bool> = results
+        .iter()
+        .map(|r| r["published"].as_bool().unwrap())
+        .collect();
+    assert_eq!(published.iter().filter(|p| **p).count(), 1, "{results:?}");
+    for r in &results {
+        assert_eq!(r["layer_version"], 1);
+    }
+    assert!(
+        m.keys(BUCKET).iter().all(|k| !k.contains("/claims/")),
+        "claims released"
+    );
+}
+
+#[test]
+fn a_stale_claim_from_a_dead_run_is_taken_over() {
+    let m = moto();
+    m.aws(&["create-bucket", BUCKET]);
+    let dir = temp();
+    project(
+        dir.path(),
+        &format!("s3-bucket: {BUCKET}\nclaim-timeout: 1\n"),
+    );
+    let fp = run(&m, dir.path(), &["fingerprint"]).assert_ok().json()["fingerprint"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    m.aws(&[
+        "put",
+        BUCKET,
+        &format!("layerpub/deps/claims/{fp}.claim"),
+        "{\"pid\": 1}",
+    ]);
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    let r = publish(&m, dir.path());
+    assert_eq!(r["published"], true);
+    assert_eq!(m.versions("deps").len(), 1);
+    assert!(m.keys(BUCKET).iter().all(|k| !k.contains("/claims/")));
+}
+
+#[test]
+fn a_failed_publish_is_rerun_into_exactly_one_version() {
+    let m = moto();
+    let dir = temp();
+    project(dir.path(), &format!("s3-bucket: {BUCKET}\n"));
+    // The bucket does not exist yet: the run fails before publishing anything.
+    let failed = run(&m, dir.path(), &[]);
+    assert_eq!(failed.code, 2, "{}", failed.stderr);
+    assert!(failed.stderr.contains("NoSuchBucket"), "{}", failed.stderr);
+    assert!(
+        failed
+            .stderr
+            .contains("create the bucket (in the layer's region) or fix s3-bucket"),
+        "{}",
+        failed.stderr
+    );
+    assert!(m.versions("deps").is_empty());
+
+    m.aws(&["create-bucket", BUCKET]);
+    assert_eq!(publish(&m, dir.path())["layer_version"], 1);
+    assert_eq!(publish(&m, dir.path())["published"], false);
+    assert_eq!(m.versions("deps").len(), 1);
+}
+
+#[test]
+fn a_large_zip_goes_up_in_parts_and_is_verified() {
+    let m = moto();
+    m.aws(&["create-bucket", BUCKET]);
+    let dir = temp();
+    project(dir.path(), &format!("s3-bucket: {BUCKET}\n"));
+    write_file(
+        dir.path(),
+        "site-packages/model.bin",
+        &noise(20 << 20, 3),
+        0o644,
+    );
+    let r = publish(&m, dir.path());
+    assert_eq!(r["published"], true);
+    assert!(r["code_size"].as_u64().unwrap() > 16 << 20);
+    assert_eq!(m.aws(&["code-sha256", "deps", "1"]), r["code_sha256"]);
+    assert!(
+        m.aws(&["uploads", BUCKET]).as_array().unwrap().is_empty(),
+        "no incomplete upload left"
+    );
+    // A re-run with the same content (forced) finds the object there and does not send it again.
+    let again = run(&m, dir.path(), &["--force"]).assert_ok().json();
+    assert_eq!(again["s3_uri"], r["s3_uri"]);
+    assert_eq!(again["code_sha256"], r["code_sha256"]);
+}
+
+#[test]
+fn over_50_mb_without_a_bucket_is_refused_with_the_fix() {
+    let m = moto();
+    let dir = temp();
+    project(dir.path(), "");
+    write_file(
+        dir.path(),
+        "site-packages/big.bin",
+        &noise(51 << 20, 5),
+        0o644,
+    );
+    let r = run(&m, dir.path(), &[]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains("over the 52428800 bytes Lambda takes inline; set s3-bucket"),
+        "{}",
+        r.stderr
+    );
+    assert!(m.versions("deps").is_empty());
+}
+
+#[test]
+fn missing_credentials_and_region_are_bad_input() {
+    let m = moto();
+    let dir = temp();
+    project(dir.path(), "");
+    let no_region = layerpub(
+        dir.path(),
+        &[],
+        &[
+            ("AWS_ACCESS_KEY_ID", "x"),
+            ("AWS_SECRET_ACCESS_KEY", "y"),
+            ("AWS_ENDPOINT_URL", &m.endpoint),
+        ],
+    );
+    assert_eq!(no_region.code, 2, "{}", no_region.stderr);
+    assert!(
+        no_region.stderr.contains("region: not set"),
+        "{}",
+        no_region.stderr
+    );
+    let no_creds = layerpub(
+        dir.path(),
+        &[],
+        &[
+            ("AWS_REGION", "us-east-1"),
+            ("AWS_ENDPOINT_URL", &m.endpoint),
+            ("AWS_EC2_METADATA_DISABLED", "true"),
+        ],
+    );
+    assert_eq!(no_creds.code, 2, "{}", no_creds.stderr);
+    assert!(
+        no_creds.stderr.contains("no AWS credentials found"),
+        "{}",
+        no_creds.stderr
+    );
+}

@@ -1,0 +1,44 @@
+"""Test-side view of the emulator, through boto3 (installed with moto): sets up buckets and
+reads back what layerpub did. Prints JSON. Usage: aws.py ENDPOINT COMMAND [ARGS...]"""
+import base64
+import hashlib
+import json
+import sys
+
+import boto3
+from botocore.config import Config
+
+endpoint, command, args = sys.argv[1], sys.argv[2], sys.argv[3:]
+kw = dict(endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="testing",
+          aws_secret_access_key="testing")
+s3 = boto3.client("s3", config=Config(s3={"addressing_style": "path"}), **kw)
+lam = boto3.client("lambda", **kw)
+
+if command == "create-bucket":
+    s3.create_bucket(Bucket=args[0])
+    out = {}
+elif command == "versions":
+    out = [{"version": v["Version"], "description": v.get("Description", ""),
+            "arn": v["LayerVersionArn"]}
+           for v in lam.list_layer_versions(LayerName=args[0])["LayerVersions"]]
+elif command == "code-sha256":
+    out = lam.get_layer_version(LayerName=args[0], VersionNumber=int(args[1]))["Content"]["CodeSha256"]
+elif command == "keys":
+    out = sorted(o["Key"] for o in s3.list_objects_v2(Bucket=args[0]).get("Contents", []))
+elif command == "uploads":
+    out = [u["Key"] for u in s3.list_multipart_uploads(Bucket=args[0]).get("Uploads", [])]
+elif command == "get":
+    out = s3.get_object(Bucket=args[0], Key=args[1])["Body"].read().decode()
+elif command == "put":
+    s3.put_object(Bucket=args[0], Key=args[1], Body=args[2].encode())
+    out = {}
+elif command == "checksum":
+    h = s3.head_object(Bucket=args[0], Key=args[1], ChecksumMode="ENABLED")
+    out = h.get("ChecksumSHA256")
+elif command == "publish-foreign":
+    zip_bytes = open(args[1], "rb").read()
+    out = lam.publish_layer_version(LayerName=args[0], Description="uploaded by hand",
+                                    Content={"ZipFile": zip_bytes})["Version"]
+else:
+    sys.exit(f"unknown command {command}")
+print(json.dumps(out))
