@@ -6,10 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 RUNS=${BENCH_RUNS:-3}
-WORK=$PWD/bench/work
-TREE=$WORK/tree
-GEN_ARGS=(--files 7000 --mb 150 --seed 1)
-DOC=docs/benchmarks.md
+source bench/lib.sh
 
 # --- tools -------------------------------------------------------------------------------
 missing=()
@@ -24,19 +21,7 @@ fi
 cargo build --release --quiet
 LAYERPUB=$PWD/target/release/layerpub
 
-# --- tree: regenerate only when the generator or its arguments changed -----------------
-mkdir -p "$WORK"
-stamp="$(sha256sum bench/gen_tree.py | cut -d' ' -f1) ${GEN_ARGS[*]}"
-if [[ -d $TREE && "$(cat "$WORK/tree.stamp" 2>/dev/null)" == "$stamp" ]]; then
-  echo "tree: reusing $TREE" >&2
-else
-  echo "tree: generating $TREE" >&2
-  rm -rf "$TREE" "$WORK/tree.stamp"
-  python3 bench/gen_tree.py "$TREE" "${GEN_ARGS[@]}"
-  echo "$stamp" >"$WORK/tree.stamp"
-fi
-tree_files=$(find "$TREE" -type f | wc -l)
-tree_bytes=$(find "$TREE" -type f -printf '%s\n' | awk '{s += $1} END {print s}')
+ensure_tree
 
 # Python's zipfile, files only, in sorted order.
 PYZIP='
@@ -71,8 +56,7 @@ measure() {
     m=$(tail -n1 "$WORK/rss"); ((m > peak)) && peak=$m
   done
   names+=("$name") zips+=("$zip") rss+=("$peak") sizes+=("$(stat -c %s "$zip")")
-  walls+=("$(printf '%s\n' "${times[@]}" | sort -g |
-    awk '{a[NR] = $1} END {printf "%.2f", NR % 2 ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2}')")
+  walls+=("$(printf '%s\n' "${times[@]}" | median)")
   echo "$name: runs ${times[*]} s, peak ${peak} KiB, $(stat -c %s "$zip") bytes" >&2
 }
 
@@ -131,14 +115,7 @@ section=$(mktemp)
   echo
 } >"$section"
 
-# Replace the `## Packaging` section (up to the next `## ` header) or append it; keep the rest.
-[[ -f $DOC ]] || printf '# layerpub benchmarks\n\n' >"$DOC"
-awk -v sec="$section" '
-  /^## / { skip = 0 }
-  /^## Packaging[[:space:]]*$/ { while ((getline l < sec) > 0) print l; skip = 1; done = 1; next }
-  !skip { print; last = $0 }
-  END { if (!done) { if (last != "") print ""; while ((getline l < sec) > 0) print l } }
-' "$DOC" >"$DOC.tmp" && mv "$DOC.tmp" "$DOC"
+write_section Packaging "$section"
 cat "$section" >&2
 rm -f "$section"
 echo "bench/package.sh: done in ${SECONDS}s" >&2

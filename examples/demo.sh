@@ -1,40 +1,60 @@
 #!/usr/bin/env bash
-# The demo: packages the sample Python layer in examples/python-layer and shows what layerpub
-# promises. Needs only the Rust toolchain; runs in a temporary copy, so the repository stays
-# clean. Usage: bash examples/demo.sh
+# The demo: the whole job on this machine, with no AWS account. Starts a local moto emulator
+# (installed into target/moto-venv on first use), creates a bucket, publishes the sample Python
+# layer in examples/python-layer, re-runs to show the skip, and publishes version 2 after a lock
+# file change. Needs the Rust toolchain and python3. Usage: bash examples/demo.sh
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
-cargo build --quiet --manifest-path "$repo/Cargo.toml"
-layerpub="$repo/target/debug/layerpub"
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-cp -r "$repo/examples/python-layer/." "$work/"
-cd "$work"
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
-step "layerpub fingerprint: the manifest hash that decides whether to publish, without packaging"
-"$layerpub" fingerprint
+step "Building layerpub and installing the moto emulator (first run only)"
+cargo build --quiet --manifest-path "$repo/Cargo.toml"
+layerpub="$repo/target/debug/layerpub"
+python=$(bash "$repo/scripts/moto-venv.sh")
 
-step "layerpub package --output json: the zip, its CodeSha256 and sizes (report on stderr, JSON on stdout)"
-"$layerpub" package --output json | tee first.json
+work=$(mktemp -d)
+port=$("$python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+"$python" -m moto.server -H 127.0.0.1 -p "$port" >"$work/moto.log" 2>&1 &
+moto_pid=$!
+trap 'kill $moto_pid 2>/dev/null; rm -rf "$work"' EXIT
+export AWS_ENDPOINT_URL="http://127.0.0.1:$port" AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1 \
+  AWS_ACCESS_KEY_ID=demo AWS_SECRET_ACCESS_KEY=demo AWS_EC2_METADATA_DISABLED=true
+"$python" - <<'PY'
+import os, time, urllib.request, boto3
+for _ in range(200):
+    try:
+        urllib.request.urlopen(os.environ["AWS_ENDPOINT_URL"] + "/moto-api/"); break
+    except Exception:
+        time.sleep(0.05)
+boto3.client("s3", endpoint_url=os.environ["AWS_ENDPOINT_URL"]).create_bucket(Bucket="demo-layers")
+PY
+echo "moto at $AWS_ENDPOINT_URL with bucket demo-layers"
 
-step "Package again after touching every file: same bytes (mtimes never reach the zip)"
-find site-packages -exec touch -d '2001-02-03 04:05:06' {} +
-"$layerpub" package --output json > second.json 2>/dev/null
-sha() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["code_sha256"])' "$1"; }
-echo "first:  $(sha first.json)"
-echo "second: $(sha second.json)"
-[ "$(sha first.json)" = "$(sha second.json)" ] && echo "identical"
+cp -r "$repo/examples/python-layer/." "$work/"
+cd "$work"
+export LAYERPUB_S3_BUCKET=demo-layers
 
-step "What is inside (python/ prefix applied, __pycache__ left out, one fixed timestamp)"
-python3 -c 'import zipfile; [print(f"{i.filename:40} {oct(i.external_attr >> 16)} {i.date_time}") for i in zipfile.ZipFile("demo-python-deps.zip").infolist()]'
+step "layerpub plan: what would happen, calling only read APIs"
+"$layerpub" plan
 
-step "A changed lock file gives a new fingerprint; a CRLF-only change does not"
-before=$("$layerpub" fingerprint)
+step "layerpub (publish): version 1 — report on stderr, the result as JSON on stdout"
+"$layerpub" --output json
+
+step "Run again: nothing changed, nothing published (one ListLayerVersions call)"
+"$layerpub" --output json
+
+step "The lock file checked out with CRLF line endings: still nothing to publish"
 sed -i 's/$/\r/' requirements.txt
-crlf=$("$layerpub" fingerprint)
+"$layerpub"
+
+step "A new pin in the lock file (a real pipeline would also pip-install it): version 2, and the reason"
 sed -i 's/1.0.0/1.0.1/' requirements.txt
-changed=$("$layerpub" fingerprint)
-echo "original:   $before"
-echo "CRLF only:  $crlf"
-echo "new pin:    $changed"
+"$layerpub" --output json
+
+step "What Lambda now holds"
+"$python" - <<'PY'
+import os, boto3
+lam = boto3.client("lambda", endpoint_url=os.environ["AWS_ENDPOINT_URL"])
+for v in lam.list_layer_versions(LayerName="demo-python-deps")["LayerVersions"]:
+    print(f'version {v["Version"]}: {v["Description"]}')
+PY

@@ -7,6 +7,8 @@
 //! - `<prefix><layer>/<sha256 hex of the zip>.manifest.json`: the fingerprint document;
 //! - `<prefix><layer>/claims/<fingerprint>.claim`: held while a run publishes that fingerprint.
 
+use std::fs::File;
+use std::io::{self, Read, Seek, SeekFrom};
 use std::path::Path;
 use std::time::{Duration, SystemTime};
 
@@ -40,18 +42,27 @@ pub fn claim_key(prefix: &str, layer: &str, fingerprint: &str) -> String {
     format!("{prefix}{layer}/claims/{fingerprint}.claim")
 }
 
-/// The checksum S3 reports for the zip once uploaded: base64 SHA-256 of the whole object for
-/// a single PUT, or for multipart the composite: base64 SHA-256 of the parts' raw digests.
-/// Pure over the zip's bytes.
-pub fn expected_checksum(zip: &[u8]) -> String {
-    if zip.len() as u64 <= MULTIPART_THRESHOLD {
-        return STANDARD.encode(Sha256::digest(zip));
+/// The checksum S3 reports for a zip of `size` bytes once uploaded: base64 SHA-256 of the
+/// whole object for a single PUT, or for multipart the composite: base64 SHA-256 of the parts'
+/// raw digests. Reads the zip once, one part at a time.
+pub fn expected_checksum(mut zip: impl Read, size: u64) -> io::Result<String> {
+    if size <= MULTIPART_THRESHOLD {
+        let mut sha = Sha256::new();
+        io::copy(&mut zip, &mut sha)?;
+        return Ok(STANDARD.encode(sha.finalize()));
     }
     let mut outer = Sha256::new();
-    for part in zip.chunks(PART_SIZE as usize) {
-        outer.update(Sha256::digest(part));
+    let mut left = size;
+    while left > 0 {
+        let mut part = Sha256::new();
+        let n = io::copy(&mut (&mut zip).take(PART_SIZE.min(left)), &mut part)?;
+        if n == 0 {
+            return Err(io::ErrorKind::UnexpectedEof.into());
+        }
+        outer.update(part.finalize());
+        left -= n;
     }
-    STANDARD.encode(outer.finalize())
+    Ok(STANDARD.encode(outer.finalize()))
 }
 
 /// S3 writes a composite checksum as `…=-N` (moto leaves the suffix out on HEAD).
@@ -104,12 +115,15 @@ pub async fn upload_zip(
     key: &str,
     path: &Path,
 ) -> Result<Uploaded, Error> {
-    let bytes = tokio::fs::read(path).await.map_err(|e| Error::Io {
+    let read_error = |e| Error::Io {
         context: format!("cannot read `{}`", path.display()),
         source: e,
-    })?;
-    let expected = expected_checksum(&bytes);
-    let multipart = bytes.len() as u64 > MULTIPART_THRESHOLD;
+    };
+    let size = std::fs::metadata(path).map_err(read_error)?.len();
+    let expected = File::open(path)
+        .and_then(|f| expected_checksum(f, size))
+        .map_err(read_error)?;
+    let multipart = size > MULTIPART_THRESHOLD;
     if stored_checksum(s3, bucket, key).await?.flatten().as_deref() == Some(expected.as_str()) {
         tracing::info!("s3://{bucket}/{key} already holds this zip; not sent again");
         return Ok(Uploaded {
@@ -118,8 +132,9 @@ pub async fn upload_zip(
         });
     }
     if multipart {
-        upload_multipart(s3, bucket, key, bytes).await?;
+        upload_multipart(s3, bucket, key, path, size).await?;
     } else {
+        let bytes = std::fs::read(path).map_err(read_error)?;
         s3.put_object()
             .bucket(bucket)
             .key(key)
@@ -147,12 +162,14 @@ pub async fn upload_zip(
 }
 
 /// Parallel multipart upload with a SHA-256 checksum per part; aborted on any failure so no
-/// incomplete upload is left behind.
+/// incomplete upload is left behind. Each part is read from the file when its turn comes, so
+/// memory holds only the parts in flight.
 async fn upload_multipart(
     s3: &Client,
     bucket: &str,
     key: &str,
-    bytes: Vec<u8>,
+    path: &Path,
+    size: u64,
 ) -> Result<(), Error> {
     let created = s3
         .create_multipart_upload()
@@ -164,8 +181,7 @@ async fn upload_multipart(
         .await
         .map_err(|e| sdk_error(&format!("CreateMultipartUpload s3://{bucket}/{key}"), e))?;
     let upload_id = created.upload_id().unwrap_or_default().to_owned();
-    let result = send_parts(s3, bucket, key, &upload_id, bytes).await;
-    let parts = match result {
+    let parts = match send_parts(s3, bucket, key, &upload_id, path, size).await {
         Ok(parts) => parts,
         Err(e) => {
             abort(s3, bucket, key, &upload_id).await;
@@ -199,26 +215,31 @@ async fn send_parts(
     bucket: &str,
     key: &str,
     upload_id: &str,
-    bytes: Vec<u8>,
+    path: &Path,
+    size: u64,
 ) -> Result<Vec<CompletedPart>, Error> {
-    let bytes = bytes::Bytes::from(bytes);
-    let count = bytes.len().div_ceil(PART_SIZE as usize);
-    let mut parts = Vec::with_capacity(count);
+    let count = size.div_ceil(PART_SIZE);
+    let mut parts = Vec::with_capacity(count as usize);
     let mut in_flight = JoinSet::new();
     for index in 0..count {
         if in_flight.len() >= PARTS_IN_FLIGHT {
             parts.push(joined(in_flight.join_next().await)?);
         }
-        let start = index * PART_SIZE as usize;
-        let chunk = bytes.slice(start..(start + PART_SIZE as usize).min(bytes.len()));
-        let (s3, bucket, key, upload_id) = (
+        let (s3, bucket, key, upload_id, path) = (
             s3.clone(),
             bucket.to_owned(),
             key.to_owned(),
             upload_id.to_owned(),
+            path.to_path_buf(),
         );
         in_flight.spawn(async move {
             let number = index as i32 + 1;
+            let offset = index * PART_SIZE;
+            let chunk =
+                read_part(&path, offset, PART_SIZE.min(size - offset)).map_err(|e| Error::Io {
+                    context: format!("cannot read part {number} of `{}`", path.display()),
+                    source: e,
+                })?;
             let checksum = STANDARD.encode(Sha256::digest(&chunk));
             let out = s3
                 .upload_part()
@@ -246,6 +267,14 @@ async fn send_parts(
     }
     parts.sort_by_key(|p| p.part_number());
     Ok(parts)
+}
+
+fn read_part(path: &Path, offset: u64, len: u64) -> io::Result<Vec<u8>> {
+    let mut f = File::open(path)?;
+    f.seek(SeekFrom::Start(offset))?;
+    let mut buf = vec![0; len as usize];
+    f.read_exact(&mut buf)?;
+    Ok(buf)
 }
 
 fn joined(
@@ -400,22 +429,25 @@ mod tests {
     #[test]
     fn small_zips_have_the_whole_object_checksum() {
         assert_eq!(
-            expected_checksum(b"abc"),
+            expected_checksum(&b"abc"[..], 3).unwrap(),
             STANDARD.encode(Sha256::digest(b"abc"))
         );
     }
 
     #[test]
     fn large_zips_have_the_composite_checksum_of_their_parts() {
-        let zip = vec![7u8; (PART_SIZE * 2 + 10) as usize];
-        let parts: Vec<u8> = zip
-            .chunks(PART_SIZE as usize)
-            .flat_map(|p| Sha256::digest(p).to_vec())
-            .collect();
-        assert_eq!(
-            expected_checksum(&zip),
-            STANDARD.encode(Sha256::digest(&parts))
-        );
+        for len in [PART_SIZE * 2 + 10, PART_SIZE * 3] {
+            let zip: Vec<u8> = (0..len).map(|i| (i % 251) as u8).collect();
+            let parts: Vec<u8> = zip
+                .chunks(PART_SIZE as usize)
+                .flat_map(|p| Sha256::digest(p).to_vec())
+                .collect();
+            assert_eq!(
+                expected_checksum(&zip[..], len).unwrap(),
+                STANDARD.encode(Sha256::digest(&parts)),
+                "{len} bytes"
+            );
+        }
     }
 
     #[test]

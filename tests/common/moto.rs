@@ -1,5 +1,5 @@
-//! A real `moto_server` for the tests: installed into a virtualenv under `target/` when missing
-//! (pinned), started once per test binary on a free loopback port, reset before each test.
+//! A real `moto_server` for the tests: installed into target/moto-venv by scripts/moto-venv.sh
+//! when missing (pinned there), started once per test binary on a free loopback port, reset before each test.
 //! Tests that use it hold its lock, so they run one at a time against a clean emulator.
 
 use std::io::{Read, Write};
@@ -8,9 +8,6 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
-
-/// The emulator's version, pinned: its gaps are known (see the tests that work around them).
-pub const MOTO: &str = "moto[server]==5.2.5";
 
 pub struct Moto {
     pub endpoint: String,
@@ -88,65 +85,30 @@ impl Moto {
     }
 }
 
-fn venv_dir() -> PathBuf {
-    // target/, shared by every test binary and kept between runs of the same checkout.
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("target/moto-venv")
-}
-
-/// Installs moto into target/moto-venv unless it is there: built in a scratch folder and
-/// renamed into place, so a concurrent or interrupted install never leaves half a venv.
+/// The venv's python, after scripts/moto-venv.sh made sure the pinned moto is installed there
+/// (the same script the demo and the benchmarks use).
 fn ensure_installed() -> PathBuf {
-    let venv = venv_dir();
-    let server = venv.join("bin/python");
-    if has_moto(&server) {
-        return venv;
-    }
-    let scratch = venv.with_extension(format!("tmp{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&scratch);
-    let ok = Command::new("python3")
-        .args(["-m", "venv"])
-        .arg(&scratch)
-        .status()
-        .is_ok_and(|s| s.success())
-        && Command::new(scratch.join("bin/pip"))
-            .args(["install", "--quiet", "--disable-pip-version-check", MOTO])
-            .status()
-            .is_ok_and(|s| s.success());
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/moto-venv.sh");
+    let out = Command::new("bash")
+        .arg(&script)
+        .stderr(Stdio::inherit())
+        .output()
+        .expect("run scripts/moto-venv.sh");
     assert!(
-        ok,
-        "could not install {MOTO} into {} (needs python3 with venv and the PyPI registry)",
-        scratch.display()
+        out.status.success(),
+        "scripts/moto-venv.sh could not install moto (needs python3 with venv and the PyPI registry)"
     );
-    if std::fs::rename(&scratch, &venv).is_err() {
-        // Another test binary installed it first.
-        let _ = std::fs::remove_dir_all(&scratch);
-    }
-    assert!(
-        has_moto(&server),
-        "moto missing from {} after install",
-        venv.display()
-    );
-    venv
-}
-
-/// Whether this interpreter can import moto's server. (The venv is renamed into place, so its
-/// `bin/` scripts point at the scratch folder: we always go through `python -m`.)
-fn has_moto(python: &Path) -> bool {
-    Command::new(python)
-        .args(["-c", "import moto.server"])
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
+    PathBuf::from(String::from_utf8(out.stdout).unwrap().trim())
 }
 
 fn start() -> Moto {
-    let venv = ensure_installed();
+    let python = ensure_installed();
     let port = TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
         .unwrap()
         .port();
-    let child = Command::new(venv.join("bin/python"))
+    let child = Command::new(&python)
         .args([
             "-m",
             "moto.server",
@@ -171,7 +133,7 @@ fn start() -> Moto {
     Moto {
         endpoint,
         child: Mutex::new(child),
-        python: venv.join("bin/python"),
+        python,
     }
 }
 
