@@ -408,9 +408,15 @@ fn a_large_zip_goes_up_in_parts_and_is_verified() {
         "no incomplete upload left"
     );
     // A re-run with the same content (forced) finds the object there and does not send it again.
-    let again = run(&m, dir.path(), &["--force"]).assert_ok().json();
+    let mut env = m.env();
+    env.push(("LAYERPUB_LOG", "info".into()));
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let again = layerpub(dir.path(), &["--output", "json", "--force"], &env);
+    assert!(again.stderr.contains("already holds this zip; not sent again"), "{}", again.stderr);
+    let again = again.assert_ok().json();
     assert_eq!(again["s3_uri"], r["s3_uri"]);
     assert_eq!(again["code_sha256"], r["code_sha256"]);
+    assert_eq!(again["layer_version"], 2);
 }
 
 #[test]
