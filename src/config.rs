@@ -50,6 +50,11 @@ pub struct LayerConfig {
     pub force: bool,
     pub dry_run: bool,
     pub claim_timeout: std::time::Duration,
+    /// Run-level reporting settings (read from the first layer: set them at the top level).
+    pub github_token: Option<crate::secret::Secret>,
+    pub comment: bool,
+    pub pr_number: Option<u64>,
+    pub dotenv_file: Option<PathBuf>,
 }
 
 /// Default key prefix for uploads.
@@ -511,6 +516,10 @@ fn check_layer(s: Settings) -> Result<LayerConfig, Vec<Problem>> {
         claim_timeout: std::time::Duration::from_secs(
             s.claim_timeout.unwrap_or(DEFAULT_CLAIM_TIMEOUT_SECS),
         ),
+        github_token: s.github_token,
+        comment: s.comment.unwrap_or(true),
+        pr_number: s.pr_number,
+        dotenv_file: s.dotenv_file,
     })
 }
 

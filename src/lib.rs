@@ -9,6 +9,7 @@
 pub mod app;
 pub mod archive;
 pub mod aws;
+pub mod changes;
 pub mod config;
 pub mod env;
 pub mod error;
@@ -22,5 +23,6 @@ pub mod plan;
 pub mod publish;
 pub mod report;
 pub mod s3_store;
+pub mod secret;
 pub mod settings;
 pub mod walk;

@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 use tokio::runtime::Runtime;
 
 use crate::aws::Clients;
+use crate::changes::changes;
 use crate::config::LayerConfig;
 use crate::error::Error;
 use crate::fingerprint::{FingerprintDocument, hex};
@@ -61,6 +62,7 @@ pub fn publish_layer(
     let reason = match (&layer.s3_bucket, &previous) {
         (Some(bucket), Some(prev)) => {
             let prev_doc = rt.block_on(previous_document(clients, layer, bucket, prev))?;
+            result.changes = prev_doc.as_ref().map(|p| changes(p, &document));
             refine(reason, prev_doc.as_ref(), &document)
         }
         _ => reason,

@@ -69,6 +69,8 @@ pub struct PublishResult {
     pub s3_uri: Option<String>,
     pub region: String,
     pub reason: Reason,
+    /// What changed since the previous version, when its fingerprint document was readable.
+    pub changes: Option<crate::changes::Changes>,
     pub warnings: Vec<String>,
 }
 
@@ -90,6 +92,7 @@ impl PublishResult {
             s3_uri: None,
             region: region.to_owned(),
             reason: Reason::Unchanged,
+            changes: None,
             warnings: Vec::new(),
         }
     }
@@ -254,6 +257,7 @@ mod tests {
             s3_uri: None,
             region: "us-east-1".into(),
             reason: Reason::ManifestChanged,
+            changes: None,
             warnings: vec![],
         }
     }

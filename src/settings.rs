@@ -105,6 +105,23 @@ pub struct Settings {
     #[arg(long, global = true, value_name = "SECONDS")]
     pub claim_timeout: Option<u64>,
 
+    /// Token for the pull-request comment (the action passes `github.token`). Never logged.
+    #[arg(long, global = true, value_name = "TOKEN")]
+    pub github_token: Option<crate::secret::Secret>,
+
+    /// Post or update the sticky pull-request / merge-request comment (default true).
+    #[arg(long, global = true, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
+    #[serde(default, deserialize_with = "flexible_bool")]
+    pub comment: Option<bool>,
+
+    /// The pull request to comment on, when the event does not say (e.g. `workflow_dispatch`).
+    #[arg(long, global = true, value_name = "NUMBER")]
+    pub pr_number: Option<u64>,
+
+    /// Write the results as a dotenv file (GitLab `artifacts: reports: dotenv`).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub dotenv_file: Option<PathBuf>,
+
     /// Several layers in one file; the settings above them are their shared defaults.
     #[arg(skip)]
     #[serde(default)]
@@ -168,6 +185,10 @@ impl Settings {
             force,
             dry_run,
             claim_timeout,
+            github_token,
+            comment,
+            pr_number,
+            dotenv_file,
             layers,
         )
     }

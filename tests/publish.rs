@@ -412,7 +412,13 @@ fn a_large_zip_goes_up_in_parts_and_is_verified() {
     env.push(("LAYERPUB_LOG", "info".into()));
     let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let again = layerpub(dir.path(), &["--output", "json", "--force"], &env);
-    assert!(again.stderr.contains("already holds this zip; not sent again"), "{}", again.stderr);
+    assert!(
+        again
+            .stderr
+            .contains("already holds this zip; not sent again"),
+        "{}",
+        again.stderr
+    );
     let again = again.assert_ok().json();
     assert_eq!(again["s3_uri"], r["s3_uri"]);
     assert_eq!(again["code_sha256"], r["code_sha256"]);
