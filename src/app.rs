@@ -11,6 +11,7 @@ use crate::aws::{self, Clients};
 use crate::config::{self, ConfigError, LayerConfig, Problem};
 use crate::env::settings_from_env;
 use crate::error::Error;
+use crate::github_output;
 use crate::package::{PackageOptions, fingerprint_document, package};
 use crate::publish::publish_layer;
 use crate::report::{self, FingerprintReport, PackageReport};
@@ -111,6 +112,7 @@ pub fn run(cli: Cli, env: &[(String, String)], cwd: &Path, io: Io<'_>) -> Result
             if cli.output == OutputFormat::Json {
                 write(io.stdout, &report::json(&results))?;
             }
+            report_to_ci(env, &results, io.stderr)?;
         }
         Command::Package => {
             let mut reports = Vec::new();
@@ -146,6 +148,44 @@ pub fn run(cli: Cli, env: &[(String, String)], cwd: &Path, io: Io<'_>) -> Result
                     };
                     write(io.stdout, &text)?;
                 }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The value of an environment variable, when set and not empty.
+pub fn env_value<'a>(env: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    env.iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
+        .filter(|v| !v.is_empty())
+}
+
+/// Where the CI system looks: step outputs and annotations on GitHub.
+fn report_to_ci(
+    env: &[(String, String)],
+    results: &[crate::report::PublishResult],
+    stderr: &mut dyn Write,
+) -> Result<(), Error> {
+    if let Some(path) = env_value(env, "GITHUB_OUTPUT") {
+        let text = github_output::render_outputs(
+            &github_output::outputs(results),
+            &github_output::random_delimiter(),
+        )?;
+        github_output::append(Path::new(path), &text)?;
+    }
+    if env_value(env, "GITHUB_ACTIONS") == Some("true") {
+        for r in results {
+            for w in &r.warnings {
+                write(
+                    stderr,
+                    &github_output::annotation(
+                        "warning",
+                        &format!("layerpub: {}", r.layer_name),
+                        w,
+                    ),
+                )?;
             }
         }
     }

@@ -33,6 +33,13 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e}");
+            if layerpub::app::env_value(&env, "GITHUB_ACTIONS") == Some("true") {
+                // An annotation on the run's page; the plain line above stays in the log.
+                eprint!(
+                    "{}",
+                    layerpub::github_output::annotation("error", "layerpub failed", &e.to_string())
+                );
+            }
             ExitCode::from(e.exit_code())
         }
     }

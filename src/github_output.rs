@@ -1,0 +1,175 @@
+//! What the GitHub runner reads back from a step: `$GITHUB_OUTPUT` (step outputs) and workflow
+//! commands (annotations). Rendering is pure; [`append`] is the one write.
+//!
+//! Outputs always use the multi-line form `name<<DELIMITER` with a fresh random delimiter, and
+//! a value that contains the delimiter is refused: that is how the runner's own toolkit stops a
+//! value (a file name, a description) from injecting another output.
+
+use std::collections::hash_map::RandomState;
+use std::hash::{BuildHasher, Hasher};
+use std::io::Write;
+use std::path::Path;
+
+use crate::error::Error;
+use crate::report::{PublishResult, json};
+
+/// The step outputs of a run, in the order action.yml declares them. With several layers only
+/// `result-json` (all of them); with one, every single-layer output too.
+pub fn outputs(results: &[PublishResult]) -> Vec<(&'static str, String)> {
+    let mut out = Vec::new();
+    if let [r] = results {
+        let opt = |v: Option<String>| v.unwrap_or_default();
+        out.push(("layer-arn", opt(r.layer_arn.clone())));
+        out.push(("layer-version-arn", opt(r.layer_version_arn.clone())));
+        out.push(("layer-version", opt(r.layer_version.map(|v| v.to_string()))));
+        out.push(("published", r.published.to_string()));
+        out.push((
+            "previous-version",
+            opt(r.previous_version.map(|v| v.to_string())),
+        ));
+        out.push(("fingerprint", r.fingerprint.clone()));
+        out.push(("code-sha256", opt(r.code_sha256.clone())));
+        out.push(("code-size", opt(r.code_size.map(|v| v.to_string()))));
+        out.push((
+            "reason",
+            serde_json::to_value(r.reason)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_owned))
+                .unwrap_or_default(),
+        ));
+    }
+    out.push(("result-json", json(results).trim_end().to_owned()));
+    out
+}
+
+/// A delimiter no value can guess: 128 random bits from the standard library's per-process
+/// random hasher keys (no extra crate for a non-cryptographic need; values are also checked).
+pub fn random_delimiter() -> String {
+    let word = || RandomState::new().build_hasher().finish();
+    format!("ghadelimiter_{:016x}{:016x}", word(), word())
+}
+
+/// `name<<DELIM\nvalue\nDELIM\n` for each output; refuses a value holding the delimiter.
+pub fn render_outputs(outputs: &[(&str, String)], delimiter: &str) -> Result<String, Error> {
+    let mut text = String::new();
+    for (name, value) in outputs {
+        if value.contains(delimiter) || name.contains(delimiter) {
+            return Err(Error::bad_input(format!(
+                "the output {name} contains the delimiter {delimiter}; refusing to write it to GITHUB_OUTPUT"
+            )));
+        }
+        text.push_str(&format!("{name}<<{delimiter}\n{value}\n{delimiter}\n"));
+    }
+    Ok(text)
+}
+
+/// Appends to a runner file (`$GITHUB_OUTPUT`, `$GITHUB_STEP_SUMMARY`).
+pub fn append(path: &Path, text: &str) -> Result<(), Error> {
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .and_then(|mut f| f.write_all(text.as_bytes()))
+        .map_err(|source| Error::Io {
+            context: format!("cannot write `{}`", path.display()),
+            source,
+        })
+}
+
+/// A workflow command for an annotation: `::error title=…::message`, escaped as the runner's
+/// toolkit escapes, so a message cannot end the command early or start another.
+pub fn annotation(kind: &str, title: &str, message: &str) -> String {
+    format!(
+        "::{kind} title={}::{}\n",
+        escape_property(title),
+        escape_data(message)
+    )
+}
+
+/// Escaping of a command's message: `%`, CR, LF.
+pub fn escape_data(s: &str) -> String {
+    s.replace('%', "%25")
+        .replace('\r', "%0D")
+        .replace('\n', "%0A")
+}
+
+/// Escaping of a command's property: the message's, plus `:` and `,`.
+pub fn escape_property(s: &str) -> String {
+    escape_data(s).replace(':', "%3A").replace(',', "%2C")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::Reason;
+
+    fn result() -> PublishResult {
+        PublishResult {
+            layer_name: "deps".into(),
+            layer_arn: Some("arn:aws:lambda:us-east-1:123456789012:layer:deps".into()),
+            layer_version_arn: Some("arn:aws:lambda:us-east-1:123456789012:layer:deps:3".into()),
+            layer_version: Some(3),
+            published: true,
+            dry_run: false,
+            previous_version: Some(2),
+            fingerprint: "ab".repeat(32),
+            code_sha256: Some("x=".into()),
+            code_size: Some(10),
+            unzipped_size: Some(20),
+            zip_path: None,
+            s3_uri: None,
+            region: "us-east-1".into(),
+            reason: Reason::ManifestChanged,
+            changes: None,
+            warnings: vec!["line one\nline two".into()],
+        }
+    }
+
+    #[test]
+    fn one_layer_gets_every_output_and_several_only_result_json() {
+        let one = outputs(&[result()]);
+        let names: Vec<&str> = one.iter().map(|(n, _)| *n).collect();
+        assert_eq!(
+            names,
+            [
+                "layer-arn",
+                "layer-version-arn",
+                "layer-version",
+                "published",
+                "previous-version",
+                "fingerprint",
+                "code-sha256",
+                "code-size",
+                "reason",
+                "result-json"
+            ]
+        );
+        assert_eq!(one[2].1, "3");
+        assert_eq!(one[8].1, "manifest_changed");
+        let two = outputs(&[result(), result()]);
+        assert_eq!(two.len(), 1);
+        assert!(two[0].1.contains("\"layers\""));
+    }
+
+    #[test]
+    fn outputs_use_the_heredoc_form_and_refuse_the_delimiter() {
+        let text = render_outputs(&[("a", "x\ny".into())], "D").unwrap();
+        assert_eq!(text, "a<<D\nx\ny\nD\n");
+        let injected = "x\nD\nevil<<D\n1".to_owned();
+        assert!(render_outputs(&[("a", injected)], "D").is_err());
+    }
+
+    #[test]
+    fn delimiters_differ_between_calls() {
+        assert_ne!(random_delimiter(), random_delimiter());
+        assert!(random_delimiter().starts_with("ghadelimiter_"));
+    }
+
+    #[test]
+    fn annotations_cannot_be_broken_out_of() {
+        assert_eq!(
+            annotation("warning", "layer: a,b", "50%\r\n::error::owned"),
+            "::warning title=layer%3A a%2Cb::50%25%0D%0A::error::owned\n"
+        );
+    }
+}
