@@ -11,11 +11,11 @@ use crate::aws::{self, Clients};
 use crate::config::{self, ConfigError, LayerConfig, Problem};
 use crate::env::settings_from_env;
 use crate::error::Error;
-use crate::github_output;
 use crate::package::{PackageOptions, fingerprint_document, package};
 use crate::publish::publish_layer;
 use crate::report::{self, FingerprintReport, PackageReport};
 use crate::settings::Settings;
+use crate::{github_output, summary};
 
 /// Publish AWS Lambda layers from CI: a deterministic zip, and a new version only when the
 /// dependency manifest changed.
@@ -174,6 +174,9 @@ fn report_to_ci(
             &github_output::random_delimiter(),
         )?;
         github_output::append(Path::new(path), &text)?;
+    }
+    if let Some(path) = env_value(env, "GITHUB_STEP_SUMMARY") {
+        github_output::append(Path::new(path), &summary::summary_markdown(results))?;
     }
     if env_value(env, "GITHUB_ACTIONS") == Some("true") {
         for r in results {

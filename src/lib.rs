@@ -26,4 +26,5 @@ pub mod report;
 pub mod s3_store;
 pub mod secret;
 pub mod settings;
+pub mod summary;
 pub mod walk;

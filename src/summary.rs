@@ -1,0 +1,179 @@
+//! The job summary (`$GITHUB_STEP_SUMMARY`): a short Markdown table per layer. Pure.
+//!
+//! Every value that comes from a file, a lock file or a setting is put in a code span whose
+//! fence is longer than any run of backticks inside, with `|` escaped and new lines folded, so
+//! it cannot end the table cell, start markup, or inject HTML (code spans render `<` literally).
+
+use crate::package::human_bytes;
+use crate::report::PublishResult;
+
+/// At most this many changed lines per layer; the rest are counted.
+const MAX_CHANGE_LINES: usize = 20;
+
+/// Inert inline text for a table cell.
+pub fn code_span(text: &str) -> String {
+    let text = text.replace(['\r', '\n'], " ").replace('|', "\\|");
+    let longest = text.split(|c| c != '`').map(str::len).max().unwrap_or(0);
+    let fence = "`".repeat(longest + 1);
+    // A space on each side keeps a leading or trailing backtick from merging with the fence.
+    format!("{fence} {text} {fence}")
+}
+
+/// The summary section of every layer.
+pub fn summary_markdown(results: &[PublishResult]) -> String {
+    results
+        .iter()
+        .map(layer_section)
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn layer_section(r: &PublishResult) -> String {
+    let version = r
+        .layer_version
+        .map_or_else(|| "none".to_owned(), |v| v.to_string());
+    let outcome = if r.dry_run {
+        format!(
+            "plan: {} (newest version {version})",
+            if r.reason.as_str() == "unchanged" {
+                "nothing to publish"
+            } else {
+                "would publish"
+            }
+        )
+    } else if r.published {
+        format!("published version {version}")
+    } else {
+        format!("unchanged: version {version} stands")
+    };
+    let mut rows = vec![("Result", format!("{outcome} — {}", r.reason.as_str()))];
+    if let Some(arn) = &r.layer_version_arn {
+        rows.push(("Version ARN", code_span(arn)));
+    }
+    if let Some(p) = r.previous_version {
+        rows.push(("Previous version", p.to_string()));
+    }
+    if let (Some(size), Some(unzipped)) = (r.code_size, r.unzipped_size) {
+        rows.push((
+            "Size",
+            format!(
+                "{} zipped, {} unzipped",
+                human_bytes(size),
+                human_bytes(unzipped)
+            ),
+        ));
+    }
+    if let Some(sha) = &r.code_sha256 {
+        rows.push(("CodeSha256", code_span(sha)));
+    }
+    rows.push(("Fingerprint", code_span(&r.fingerprint)));
+    rows.push(("Region", code_span(&r.region)));
+    if let Some(c) = r.changes.as_ref().filter(|c| !c.is_empty()) {
+        let mut lines: Vec<String> = Vec::new();
+        lines.extend(
+            c.changed
+                .iter()
+                .map(|l| format!("changed {}", code_span(l))),
+        );
+        lines.extend(c.added.iter().map(|l| format!("added {}", code_span(l))));
+        lines.extend(
+            c.removed
+                .iter()
+                .map(|l| format!("removed {}", code_span(l))),
+        );
+        lines.extend(
+            c.settings
+                .iter()
+                .map(|s| format!("setting {}", code_span(s))),
+        );
+        let more = lines.len().saturating_sub(MAX_CHANGE_LINES);
+        lines.truncate(MAX_CHANGE_LINES);
+        if more > 0 {
+            lines.push(format!("and {more} more"));
+        }
+        rows.push(("What changed", lines.join("<br>")));
+    }
+    for w in &r.warnings {
+        rows.push(("Warning", code_span(w)));
+    }
+    let mut s = format!(
+        "### layerpub: {}\n\n| | |\n|---|---|\n",
+        code_span(&r.layer_name)
+    );
+    for (k, v) in rows {
+        s += &format!("| {k} | {v} |\n");
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::changes::Changes;
+    use crate::plan::Reason;
+
+    fn result() -> PublishResult {
+        PublishResult {
+            layer_name: "deps".into(),
+            layer_arn: None,
+            layer_version_arn: Some("arn:aws:lambda:us-east-1:123456789012:layer:deps:2".into()),
+            layer_version: Some(2),
+            published: true,
+            dry_run: false,
+            previous_version: Some(1),
+            fingerprint: "ab".repeat(32),
+            code_sha256: Some("x=".into()),
+            code_size: Some(2048),
+            unzipped_size: Some(4096),
+            zip_path: None,
+            s3_uri: None,
+            region: "us-east-1".into(),
+            reason: Reason::ManifestChanged,
+            changes: Some(Changes {
+                changed: vec!["requests==2.32.3 → requests==2.32.4".into()],
+                ..Changes::default()
+            }),
+            warnings: vec![],
+        }
+    }
+
+    #[test]
+    fn a_published_layer_gets_its_table() {
+        let md = summary_markdown(&[result()]);
+        assert!(md.starts_with("### layerpub: ` deps `\n\n| | |\n|---|---|\n| Result | published version 2 — manifest changed |\n"), "{md}");
+        assert!(
+            md.contains("| Size | 2.0 KiB zipped, 4.0 KiB unzipped |"),
+            "{md}"
+        );
+        assert!(
+            md.contains("| What changed | changed ` requests==2.32.3 → requests==2.32.4 ` |"),
+            "{md}"
+        );
+    }
+
+    #[test]
+    fn hostile_text_stays_inside_its_cell() {
+        let span = code_span("a|b`c``d\n</td><script>");
+        assert_eq!(span, "``` a\\|b`c``d </td><script> ```");
+        let mut r = result();
+        r.warnings = vec!["x | y\n## injected".into()];
+        let md = summary_markdown(&[r]);
+        assert!(md.contains("| Warning | ` x \\| y ## injected ` |"), "{md}");
+        assert_eq!(
+            md.lines().filter(|l| l.starts_with("##")).count(),
+            1,
+            "only our own heading: {md}"
+        );
+    }
+
+    #[test]
+    fn long_change_lists_are_cut() {
+        let mut r = result();
+        r.changes = Some(Changes {
+            added: (0..30).map(|i| format!("pkg{i:02}==1")).collect(),
+            ..Changes::default()
+        });
+        let md = summary_markdown(&[r]);
+        assert!(md.contains("<br>and 10 more |"), "{md}");
+    }
+}

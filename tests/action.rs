@@ -1,0 +1,387 @@
+//! The GitHub Action, run the way the runner runs a composite action: read action.yml, fill in
+//! the `${{ inputs.* }}` expressions of the step's `env:` from a `with:` block (defaults for
+//! the rest), run the step's script with bash and the runner's files (`GITHUB_OUTPUT`,
+//! `GITHUB_STEP_SUMMARY`, `GITHUB_EVENT_PATH`) in a temporary folder, against moto.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use common::moto::moto;
+use common::*;
+use serde_json::Value;
+
+const REPO: &str = env!("CARGO_MANIFEST_DIR");
+const TARGET_NAME: &str = "layerpub-x86_64-unknown-linux-musl";
+
+fn yaml(path: &Path) -> Value {
+    serde_saphyr::from_str(&fs::read_to_string(path).unwrap()).unwrap()
+}
+
+fn action() -> Value {
+    yaml(&Path::new(REPO).join("action.yml"))
+}
+
+fn step(action: &Value) -> &Value {
+    let steps = action["runs"]["steps"].as_array().unwrap();
+    assert_eq!(steps.len(), 1, "one composite step");
+    &steps[0]
+}
+
+/// A copy of the action as a release tag would hold it: action.yml, the launcher, a binary
+/// (this build's, under the release name) and its checksum.
+fn action_dir(dir: &Path, checksum_ok: bool) -> PathBuf {
+    let root = dir.join("action");
+    fs::create_dir_all(root.join("dist/bin")).unwrap();
+    fs::copy(Path::new(REPO).join("action.yml"), root.join("action.yml")).unwrap();
+    fs::copy(
+        Path::new(REPO).join("dist/run.sh"),
+        root.join("dist/run.sh"),
+    )
+    .unwrap();
+    fs::copy(BIN, root.join("dist/bin").join(TARGET_NAME)).unwrap();
+    let sha = format!(
+        "{:x}",
+        <sha2::Sha256 as sha2::Digest>::digest(fs::read(BIN).unwrap())
+    );
+    let sha = if checksum_ok { sha } else { "0".repeat(64) };
+    fs::write(
+        root.join("dist/checksums.txt"),
+        format!("{sha}  {TARGET_NAME}\n"),
+    )
+    .unwrap();
+    root
+}
+
+/// `${{ inputs.NAME }}` from `with` or the input's default; `${{ github.token }}` a fake.
+fn expand(expr: &str, with: &BTreeMap<String, String>, action: &Value) -> String {
+    let inner = expr
+        .trim()
+        .strip_prefix("${{")
+        .and_then(|e| e.strip_suffix("}}"))
+        .map(str::trim);
+    match inner {
+        None => expr.to_owned(),
+        Some("github.token") => "ghs_fake_token_for_tests".to_owned(),
+        Some(e) => {
+            let name = e
+                .strip_prefix("inputs.")
+                .unwrap_or_else(|| panic!("unsupported expression {expr}"));
+            match with.get(name) {
+                Some(v) => v.clone(),
+                None => {
+                    let default = action["inputs"][name]["default"]
+                        .as_str()
+                        .unwrap_or_else(|| panic!("no input {name}"));
+                    expand(default, with, action)
+                }
+            }
+        }
+    }
+}
+
+struct ActionRun {
+    run: Run,
+    outputs: BTreeMap<String, String>,
+    summary: String,
+}
+
+fn run_action(
+    action_root: &Path,
+    cwd: &Path,
+    with: &BTreeMap<String, String>,
+    extra: &[(&str, String)],
+) -> ActionRun {
+    let action = yaml(&action_root.join("action.yml"));
+    let step = step(&action);
+    let files = cwd.join(".runner");
+    fs::create_dir_all(&files).unwrap();
+    let (output, summary, event) = (
+        files.join("output"),
+        files.join("summary"),
+        files.join("event.json"),
+    );
+    fs::write(&output, "").unwrap();
+    fs::write(&summary, "").unwrap();
+    fs::write(&event, r#"{"ref": "refs/heads/main"}"#).unwrap();
+    let mut cmd = Command::new("bash");
+    cmd.arg("-c")
+        .arg(step["run"].as_str().unwrap())
+        .current_dir(cwd)
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("GITHUB_ACTION_PATH", action_root)
+        .env("GITHUB_ACTIONS", "true")
+        .env("RUNNER_OS", "Linux")
+        .env("RUNNER_ARCH", "X64")
+        .env("GITHUB_OUTPUT", &output)
+        .env("GITHUB_STEP_SUMMARY", &summary)
+        .env("GITHUB_EVENT_PATH", &event)
+        .env("GITHUB_EVENT_NAME", "push")
+        .env("GITHUB_REPOSITORY", "octo/layers");
+    for (k, v) in step["env"].as_object().unwrap() {
+        cmd.env(k, expand(v.as_str().unwrap(), with, &action));
+    }
+    for (k, v) in extra {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().unwrap();
+    ActionRun {
+        run: Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        },
+        outputs: parse_outputs(&fs::read_to_string(&output).unwrap()),
+        summary: fs::read_to_string(&summary).unwrap(),
+    }
+}
+
+/// Reads `$GITHUB_OUTPUT` as the runner does: `name=value` or `name<<DELIM` … `DELIM`.
+fn parse_outputs(text: &str) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    let mut lines = text.lines();
+    while let Some(line) = lines.next() {
+        if let Some((name, delim)) = line.split_once("<<") {
+            let mut value = Vec::new();
+            for l in lines.by_ref() {
+                if l == delim {
+                    break;
+                }
+                value.push(l);
+            }
+            assert!(
+                out.insert(name.to_owned(), value.join("\n")).is_none(),
+                "{name} written twice"
+            );
+        } else if let Some((name, value)) = line.split_once('=') {
+            out.insert(name.to_owned(), value.to_owned());
+        }
+    }
+    out
+}
+
+/// The `with:` block of the layerpub step of the example workflow the README shows.
+fn example_with() -> BTreeMap<String, String> {
+    let wf = yaml(&Path::new(REPO).join("examples/github/publish-layer.yml"));
+    let steps = wf["jobs"]["layer"]["steps"].as_array().unwrap();
+    let step = steps
+        .iter()
+        .find(|s| s["uses"].as_str().is_some_and(|u| u.contains("/layerpub@")))
+        .unwrap();
+    step["with"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .map(|(k, v)| (k.clone(), v.as_str().unwrap().to_owned()))
+        .collect()
+}
+
+#[test]
+fn every_setting_is_an_input_and_reaches_the_binary() {
+    let action = action();
+    let inputs = action["inputs"].as_object().unwrap();
+    let env = step(&action)["env"].as_object().unwrap();
+    for name in layerpub::settings::Settings::names()
+        .iter()
+        .filter(|n| **n != "layers")
+    {
+        assert!(inputs.contains_key(*name), "action.yml has no input {name}");
+        let key = format!("INPUT_{}", name.to_ascii_uppercase().replace('-', "_"));
+        assert_eq!(
+            env.get(&key).and_then(Value::as_str),
+            Some(format!("${{{{ inputs.{name} }}}}").as_str()),
+            "{key}"
+        );
+    }
+    for (name, spec) in inputs {
+        assert!(
+            spec["description"].as_str().is_some_and(|d| !d.is_empty()),
+            "{name} has no description"
+        );
+        let passed = env
+            .values()
+            .any(|v| v.as_str() == Some(&format!("${{{{ inputs.{name} }}}}")));
+        assert!(passed, "input {name} is not passed to the binary");
+    }
+}
+
+#[test]
+fn no_expression_is_pasted_into_a_script() {
+    for s in action()["runs"]["steps"].as_array().unwrap() {
+        assert!(!s["run"].as_str().unwrap_or("").contains("${{"), "{s}");
+    }
+}
+
+#[test]
+fn every_output_has_a_value_from_the_step() {
+    let action = action();
+    let outputs = action["outputs"].as_object().unwrap();
+    let written: Vec<&str> = layerpub::github_output::outputs(&[sample_result()])
+        .iter()
+        .map(|(n, _)| *n)
+        .collect();
+    for (name, spec) in outputs {
+        assert_eq!(
+            spec["value"].as_str(),
+            Some(format!("${{{{ steps.layerpub.outputs.{name} }}}}").as_str()),
+            "{name}"
+        );
+        assert!(
+            written.contains(&name.as_str()),
+            "the binary never writes output {name}"
+        );
+    }
+    for name in [
+        "layer-arn",
+        "layer-version-arn",
+        "layer-version",
+        "published",
+        "previous-version",
+        "fingerprint",
+        "code-sha256",
+        "code-size",
+        "result-json",
+    ] {
+        assert!(outputs.contains_key(name), "action.yml lacks output {name}");
+    }
+}
+
+fn sample_result() -> layerpub::report::PublishResult {
+    let mut r = layerpub::report::PublishResult {
+        layer_name: "x".into(),
+        layer_arn: None,
+        layer_version_arn: None,
+        layer_version: None,
+        published: false,
+        dry_run: false,
+        previous_version: None,
+        fingerprint: String::new(),
+        code_sha256: None,
+        code_size: None,
+        unzipped_size: None,
+        zip_path: None,
+        s3_uri: None,
+        region: String::new(),
+        reason: layerpub::plan::Reason::Unchanged,
+        changes: None,
+        warnings: vec![],
+    };
+    r.published = true;
+    r
+}
+
+#[test]
+fn the_example_workflow_publishes_then_skips_through_the_action() {
+    let m = moto();
+    m.aws(&["create-bucket", "my-layers-us-east-1"]);
+    let dir = temp();
+    let workspace = dir.path().join("workspace");
+    copy_tree(
+        &Path::new(REPO).join("examples/python-layer"),
+        &workspace.join("examples/python-layer"),
+    );
+    let root = action_dir(dir.path(), true);
+    let env: Vec<(&str, String)> = m.env();
+    let with = example_with();
+
+    let first = run_action(&root, &workspace, &with, &env);
+    first.run.assert_ok();
+    let o = &first.outputs;
+    assert_eq!(o["published"], "true");
+    assert_eq!(o["layer-version"], "1");
+    assert_eq!(
+        o["layer-version-arn"],
+        "arn:aws:lambda:us-east-1:123456789012:layer:demo-python-deps:1"
+    );
+    assert_eq!(
+        o["layer-arn"],
+        "arn:aws:lambda:us-east-1:123456789012:layer:demo-python-deps"
+    );
+    assert_eq!(o["reason"], "first_version");
+    assert_eq!(o["previous-version"], "");
+    assert_eq!(
+        o["code-sha256"],
+        m.aws(&["code-sha256", "demo-python-deps", "1"])
+            .as_str()
+            .unwrap()
+    );
+    let result: Value = serde_json::from_str(&o["result-json"]).unwrap();
+    assert_eq!(
+        result["fingerprint"].as_str(),
+        Some(o["fingerprint"].as_str())
+    );
+    assert_eq!(result["layer_version"], 1);
+    // Every output action.yml declares got a value.
+    for name in action()["outputs"].as_object().unwrap().keys() {
+        assert!(o.contains_key(name), "no value for output {name}: {o:?}");
+    }
+    // The multi-line runtimes input reached the binary as a list.
+    let versions = m.versions("demo-python-deps");
+    assert_eq!(versions.len(), 1);
+
+    let second = run_action(&root, &workspace, &with, &env);
+    second.run.assert_ok();
+    assert_eq!(second.outputs["published"], "false");
+    assert_eq!(second.outputs["layer-version"], "1");
+    assert_eq!(second.outputs["reason"], "unchanged");
+    assert_eq!(m.versions("demo-python-deps").len(), 1);
+    assert!(
+        first
+            .summary
+            .contains("| Result | published version 1 — first version |"),
+        "{}",
+        first.summary
+    );
+    assert!(
+        second
+            .summary
+            .contains("| Result | unchanged: version 1 stands — unchanged |"),
+        "{}",
+        second.summary
+    );
+}
+
+#[test]
+fn the_launcher_refuses_a_binary_whose_checksum_does_not_match() {
+    let m = moto();
+    let dir = temp();
+    let workspace = dir.path().join("workspace");
+    copy_tree(
+        &Path::new(REPO).join("examples/python-layer"),
+        &workspace.join("examples/python-layer"),
+    );
+    let root = action_dir(dir.path(), false);
+    let r = run_action(&root, &workspace, &example_with(), &m.env());
+    assert_eq!(r.run.code, 1);
+    assert!(
+        r.run
+            .stdout
+            .contains("::error title=layerpub::refusing to run layerpub-x86_64-unknown-linux-musl"),
+        "{}",
+        r.run.stdout
+    );
+    assert!(r.outputs.is_empty());
+    assert!(m.versions("demo-python-deps").is_empty(), "nothing ran");
+}
+
+#[test]
+fn the_launcher_names_the_runners_it_supports() {
+    let dir = temp();
+    let root = action_dir(dir.path(), true);
+    let out = Command::new("bash")
+        .arg(root.join("dist/run.sh"))
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("RUNNER_OS", "Windows")
+        .env("RUNNER_ARCH", "X64")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stdout).contains(
+        "no layerpub binary for Windows/X64: the action runs on Linux x64 and arm64 runners"
+    ));
+}
