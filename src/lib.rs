@@ -10,6 +10,7 @@ pub mod app;
 pub mod archive;
 pub mod aws;
 pub mod changes;
+pub mod comment;
 pub mod config;
 pub mod env;
 pub mod error;
