@@ -15,6 +15,7 @@ pub mod config;
 pub mod env;
 pub mod error;
 pub mod fingerprint;
+pub mod github;
 pub mod lambda_api;
 pub mod lambda_limits;
 pub mod layout;
