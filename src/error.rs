@@ -55,6 +55,9 @@ pub enum Error {
     /// AWS failed, or answered something we cannot accept.
     #[error("{0}")]
     Aws(String),
+    /// The GitHub API failed (after octocrab's retries), or answered something we cannot use.
+    #[error("{0}")]
+    GitHub(String),
 }
 
 impl Error {
@@ -76,9 +79,10 @@ impl Error {
             Error::Config(_) | Error::Package(PackageError::Input(_)) | Error::BadInput(_) => {
                 EXIT_BAD_INPUT
             }
-            Error::Package(PackageError::Io { .. }) | Error::Io { .. } | Error::Aws(_) => {
-                EXIT_FAILURE
-            }
+            Error::Package(PackageError::Io { .. })
+            | Error::Io { .. }
+            | Error::Aws(_)
+            | Error::GitHub(_) => EXIT_FAILURE,
         }
     }
 }
