@@ -55,6 +55,10 @@ pub enum Error {
     /// AWS failed, or answered something we cannot accept.
     #[error("{0}")]
     Aws(String),
+    /// The GitLab API failed or answered something we cannot accept, or a GitLab report could
+    /// not be written as GitLab requires.
+    #[error("{0}")]
+    GitLab(String),
 }
 
 impl Error {
@@ -76,9 +80,10 @@ impl Error {
             Error::Config(_) | Error::Package(PackageError::Input(_)) | Error::BadInput(_) => {
                 EXIT_BAD_INPUT
             }
-            Error::Package(PackageError::Io { .. }) | Error::Io { .. } | Error::Aws(_) => {
-                EXIT_FAILURE
-            }
+            Error::Package(PackageError::Io { .. })
+            | Error::Io { .. }
+            | Error::Aws(_)
+            | Error::GitLab(_) => EXIT_FAILURE,
         }
     }
 }
