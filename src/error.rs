@@ -58,6 +58,10 @@ pub enum Error {
     /// The GitHub API failed (after octocrab's retries), or answered something we cannot use.
     #[error("{0}")]
     GitHub(String),
+    /// The GitLab API failed or answered something we cannot accept, or a GitLab report could
+    /// not be written as GitLab requires.
+    #[error("{0}")]
+    GitLab(String),
 }
 
 impl Error {
@@ -82,7 +86,8 @@ impl Error {
             Error::Package(PackageError::Io { .. })
             | Error::Io { .. }
             | Error::Aws(_)
-            | Error::GitHub(_) => EXIT_FAILURE,
+            | Error::GitHub(_)
+            | Error::GitLab(_) => EXIT_FAILURE,
         }
     }
 }
