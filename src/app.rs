@@ -11,11 +11,14 @@ use crate::aws::{self, Clients};
 use crate::config::{self, ConfigError, LayerConfig, Problem};
 use crate::env::settings_from_env;
 use crate::error::Error;
+use crate::github::CommentOutcome;
+use crate::gitlab::NoteOutcome;
 use crate::package::{PackageOptions, fingerprint_document, package};
 use crate::publish::publish_layer;
+use crate::report::PublishResult;
 use crate::report::{self, FingerprintReport, PackageReport};
 use crate::settings::Settings;
-use crate::{github_output, summary};
+use crate::{comment, dotenv, github, github_output, gitlab, summary};
 
 /// Publish AWS Lambda layers from CI: a deterministic zip, and a new version only when the
 /// dependency manifest changed.
@@ -112,7 +115,7 @@ pub fn run(cli: Cli, env: &[(String, String)], cwd: &Path, io: Io<'_>) -> Result
             if cli.output == OutputFormat::Json {
                 write(io.stdout, &report::json(&results))?;
             }
-            report_to_ci(env, &results, io.stderr)?;
+            report_to_ci(&rt, env, &layers[0], &results, io.stderr)?;
         }
         Command::Package => {
             let mut reports = Vec::new();
@@ -162,12 +165,17 @@ pub fn env_value<'a>(env: &'a [(String, String)], name: &str) -> Option<&'a str>
         .filter(|v| !v.is_empty())
 }
 
-/// Where the CI system looks: step outputs and annotations on GitHub.
+/// Where the CI system looks: step outputs, the job summary, annotations and the sticky
+/// comment on GitHub; the dotenv report and the merge-request note on GitLab. `run` holds the
+/// run-level settings (github-token, comment, pr-number, dotenv-file).
 fn report_to_ci(
+    rt: &tokio::runtime::Runtime,
     env: &[(String, String)],
-    results: &[crate::report::PublishResult],
+    run: &LayerConfig,
+    results: &[PublishResult],
     stderr: &mut dyn Write,
 ) -> Result<(), Error> {
+    let on_github = env_value(env, "GITHUB_ACTIONS") == Some("true");
     if let Some(path) = env_value(env, "GITHUB_OUTPUT") {
         let text = github_output::render_outputs(
             &github_output::outputs(results),
@@ -178,21 +186,94 @@ fn report_to_ci(
     if let Some(path) = env_value(env, "GITHUB_STEP_SUMMARY") {
         github_output::append(Path::new(path), &summary::summary_markdown(results))?;
     }
-    if env_value(env, "GITHUB_ACTIONS") == Some("true") {
+    if on_github {
         for r in results {
             for w in &r.warnings {
-                write(
-                    stderr,
-                    &github_output::annotation(
-                        "warning",
-                        &format!("layerpub: {}", r.layer_name),
-                        w,
-                    ),
-                )?;
+                let title = format!("layerpub: {}", r.layer_name);
+                write(stderr, &github_output::annotation("warning", &title, w))?;
             }
         }
     }
+    if let Some(path) = &run.dotenv_file {
+        std::fs::write(path, dotenv::dotenv(results)?).map_err(|source| Error::Io {
+            context: format!("cannot write dotenv-file `{}`", path.display()),
+            source,
+        })?;
+    }
+    if !run.comment {
+        return Ok(());
+    }
+    if on_github {
+        match github::context(env, run.github_token.as_ref(), run.pr_number)? {
+            None => write(
+                stderr,
+                "no pull request for this event: no comment posted\n",
+            )?,
+            Some(ctx) => {
+                for r in results {
+                    let body = comment::comment_body(r);
+                    let outcome = rt.block_on(github::upsert_comment(&ctx, &r.layer_name, &body));
+                    let said = match outcome {
+                        Ok(CommentOutcome::Created(id)) => {
+                            format!("pull request comment {id} created")
+                        }
+                        Ok(CommentOutcome::Updated(id)) => {
+                            format!("pull request comment {id} updated")
+                        }
+                        Ok(CommentOutcome::Unchanged(id)) => {
+                            format!("pull request comment {id} already up to date")
+                        }
+                        Ok(CommentOutcome::Forbidden(why)) => {
+                            comment_warning(&r.layer_name, &why, on_github)
+                        }
+                        Err(e) => failed_comment(e, &r.layer_name, on_github)?,
+                    };
+                    write(stderr, &format!("{said}\n"))?;
+                }
+            }
+        }
+    } else if env_value(env, "GITLAB_CI") == Some("true")
+        && let Some(mut ctx) = gitlab::context(env)?
+    {
+        if let Some(n) = run.pr_number {
+            ctx.mr_iid = n;
+        }
+        for r in results {
+            let body = comment::comment_body(r);
+            let marker = comment::marker(&r.layer_name);
+            let said = match rt.block_on(gitlab::upsert_note(&ctx, &marker, &body)) {
+                Ok(NoteOutcome::Created(id)) => format!("merge request note {id} created"),
+                Ok(NoteOutcome::Updated(id)) => format!("merge request note {id} updated"),
+                Ok(NoteOutcome::Unchanged(id)) => {
+                    format!("merge request note {id} already up to date")
+                }
+                Ok(NoteOutcome::Forbidden(why)) => comment_warning(&r.layer_name, &why, false),
+                Err(e) => failed_comment(e, &r.layer_name, false)?,
+            };
+            write(stderr, &format!("{said}\n"))?;
+        }
+    }
     Ok(())
+}
+
+/// A comment that could not be written is a warning: the layer is published, and failing the
+/// job now would skip the steps that deploy it.
+fn comment_warning(layer: &str, why: &str, annotate: bool) -> String {
+    let text = format!("warning: the comment for {layer} was not written: {why}");
+    if annotate {
+        text + "\n" + github_output::annotation("warning", "layerpub comment", why).trim_end()
+    } else {
+        text
+    }
+}
+
+/// A failure of the GitHub or GitLab API is a warning (see [`comment_warning`]); a mistake in
+/// the settings (a token GitHub refuses, a wrong pull-request number) stays an error.
+fn failed_comment(e: Error, layer: &str, annotate: bool) -> Result<String, Error> {
+    match e.exit_code() {
+        crate::error::EXIT_BAD_INPUT => Err(e),
+        _ => Ok(comment_warning(layer, &e.to_string(), annotate)),
+    }
 }
 
 fn write(w: &mut dyn Write, text: &str) -> Result<(), Error> {

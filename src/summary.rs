@@ -1,8 +1,8 @@
 //! The job summary (`$GITHUB_STEP_SUMMARY`): a short Markdown table per layer. Pure.
 //!
-//! Every value that comes from a file, a lock file or a setting is put in a code span whose
-//! fence is longer than any run of backticks inside, with `|` escaped and new lines folded, so
-//! it cannot end the table cell, start markup, or inject HTML (code spans render `<` literally).
+//! Every value that comes from a file, a lock file or a setting is put in a code span (the
+//! comment's, see `comment::code_span`) with `|` escaped, so it cannot end the table cell,
+//! start markup, or inject HTML (code spans render `<` literally).
 
 use crate::package::human_bytes;
 use crate::report::PublishResult;
@@ -10,13 +10,10 @@ use crate::report::PublishResult;
 /// At most this many changed lines per layer; the rest are counted.
 const MAX_CHANGE_LINES: usize = 20;
 
-/// Inert inline text for a table cell.
+/// Inert inline text for a table cell: the comment's code span (fence longer than any backtick
+/// run inside, control characters made visible), with `|` escaped so it cannot end the cell.
 pub fn code_span(text: &str) -> String {
-    let text = text.replace(['\r', '\n'], " ").replace('|', "\\|");
-    let longest = text.split(|c| c != '`').map(str::len).max().unwrap_or(0);
-    let fence = "`".repeat(longest + 1);
-    // A space on each side keeps a leading or trailing backtick from merging with the fence.
-    format!("{fence} {text} {fence}")
+    crate::comment::code_span(text).replace('|', "\\|")
 }
 
 /// The summary section of every layer.
@@ -140,13 +137,13 @@ mod tests {
     #[test]
     fn a_published_layer_gets_its_table() {
         let md = summary_markdown(&[result()]);
-        assert!(md.starts_with("### layerpub: ` deps `\n\n| | |\n|---|---|\n| Result | published version 2 — manifest changed |\n"), "{md}");
+        assert!(md.starts_with("### layerpub: `deps`\n\n| | |\n|---|---|\n| Result | published version 2 — manifest changed |\n"), "{md}");
         assert!(
             md.contains("| Size | 2.0 KiB zipped, 4.0 KiB unzipped |"),
             "{md}"
         );
         assert!(
-            md.contains("| What changed | changed ` requests==2.32.3 → requests==2.32.4 ` |"),
+            md.contains("| What changed | changed `requests==2.32.3 → requests==2.32.4` |"),
             "{md}"
         );
     }
@@ -154,11 +151,11 @@ mod tests {
     #[test]
     fn hostile_text_stays_inside_its_cell() {
         let span = code_span("a|b`c``d\n</td><script>");
-        assert_eq!(span, "``` a\\|b`c``d </td><script> ```");
+        assert_eq!(span, "```a\\|b`c``d\\n</td><script>```");
         let mut r = result();
         r.warnings = vec!["x | y\n## injected".into()];
         let md = summary_markdown(&[r]);
-        assert!(md.contains("| Warning | ` x \\| y ## injected ` |"), "{md}");
+        assert!(md.contains("| Warning | `x \\| y\\n## injected` |"), "{md}");
         assert_eq!(
             md.lines().filter(|l| l.starts_with("##")).count(),
             1,

@@ -89,11 +89,24 @@ struct ActionRun {
     summary: String,
 }
 
+/// The push event the runs use unless a test gives another.
+const PUSH: (&str, &str) = ("push", r#"{"ref": "refs/heads/main"}"#);
+
 fn run_action(
     action_root: &Path,
     cwd: &Path,
     with: &BTreeMap<String, String>,
     extra: &[(&str, String)],
+) -> ActionRun {
+    run_action_on(action_root, cwd, with, extra, PUSH)
+}
+
+fn run_action_on(
+    action_root: &Path,
+    cwd: &Path,
+    with: &BTreeMap<String, String>,
+    extra: &[(&str, String)],
+    (event_name, event_json): (&str, &str),
 ) -> ActionRun {
     let action = yaml(&action_root.join("action.yml"));
     let step = step(&action);
@@ -106,7 +119,7 @@ fn run_action(
     );
     fs::write(&output, "").unwrap();
     fs::write(&summary, "").unwrap();
-    fs::write(&event, r#"{"ref": "refs/heads/main"}"#).unwrap();
+    fs::write(&event, event_json).unwrap();
     let mut cmd = Command::new("bash");
     cmd.arg("-c")
         .arg(step["run"].as_str().unwrap())
@@ -120,7 +133,7 @@ fn run_action(
         .env("GITHUB_OUTPUT", &output)
         .env("GITHUB_STEP_SUMMARY", &summary)
         .env("GITHUB_EVENT_PATH", &event)
-        .env("GITHUB_EVENT_NAME", "push")
+        .env("GITHUB_EVENT_NAME", event_name)
         .env("GITHUB_REPOSITORY", "octo/layers");
     for (k, v) in step["env"].as_object().unwrap() {
         cmd.env(k, expand(v.as_str().unwrap(), with, &action));
@@ -384,4 +397,176 @@ fn the_launcher_names_the_runners_it_supports() {
     assert!(String::from_utf8_lossy(&out.stdout).contains(
         "no layerpub binary for Windows/X64: the action runs on Linux x64 and arm64 runners"
     ));
+}
+
+#[test]
+fn on_a_pull_request_the_sticky_comment_is_created_once_and_then_left_alone() {
+    use wiremock::matchers::{header, method, path, query_param};
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+
+    let m = moto();
+    m.aws(&["create-bucket", "my-layers-us-east-1"]);
+    let dir = temp();
+    let workspace = dir.path().join("workspace");
+    copy_tree(
+        &Path::new(REPO).join("examples/python-layer"),
+        &workspace.join("examples/python-layer"),
+    );
+    let root = action_dir(dir.path(), true);
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let github = rt.block_on(MockServer::start());
+    let mut env = m.env();
+    env.push(("GITHUB_API_URL", github.uri()));
+    let event = (
+        "pull_request",
+        r#"{"number": 7, "pull_request": {"number": 7}}"#,
+    );
+    let comments = "/repos/octo/layers/issues/7/comments";
+    let auth = "Bearer ghs_fake_token_for_tests";
+
+    // The workflow's own token cannot read /user: layerpub then looks for the Actions bot.
+    let user = Mock::given(method("GET"))
+        .and(path("/user"))
+        .respond_with(ResponseTemplate::new(403));
+    rt.block_on(user.mount(&github));
+    rt.block_on(
+        Mock::given(method("GET"))
+            .and(path(comments))
+            .and(query_param("per_page", "100"))
+            .and(header("authorization", auth))
+            .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!([])))
+            .expect(1)
+            .mount(&github),
+    );
+    rt.block_on(
+        Mock::given(method("POST"))
+            .and(path(comments))
+            .and(header("authorization", auth))
+            .respond_with(
+                ResponseTemplate::new(201).set_body_json(serde_json::json!({"id": 41, "body": ""})),
+            )
+            .expect(1)
+            .mount(&github),
+    );
+    let first = run_action_on(&root, &workspace, &example_with(), &env, event);
+    first.run.assert_ok();
+    assert!(
+        first.run.stderr.contains("pull request comment 41 created"),
+        "{}",
+        first.run.stderr
+    );
+    let posted = rt.block_on(github.received_requests()).unwrap();
+    let post = posted.iter().find(|r| r.method.as_str() == "POST").unwrap();
+    let body = serde_json::from_slice::<Value>(&post.body).unwrap()["body"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        body.starts_with("<!-- layerpub:demo-python-deps -->"),
+        "{body}"
+    );
+    assert!(
+        body.contains("arn:aws:lambda:us-east-1:123456789012:layer:demo-python-deps:1"),
+        "{body}"
+    );
+    assert!(!body.contains("ghs_fake_token_for_tests"));
+    rt.block_on(github.verify());
+
+    // Second run: our comment is there with the body this run would write? No: the layer is
+    // unchanged now, so the body differs and is updated in place, never posted again.
+    rt.block_on(github.reset());
+    rt.block_on(
+        Mock::given(method("GET"))
+            .and(path("/user"))
+            .respond_with(ResponseTemplate::new(403))
+            .mount(&github),
+    );
+    rt.block_on(
+        Mock::given(method("GET"))
+            .and(path(comments))
+            .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!([
+                {"id": 41, "body": body, "user": {"login": "github-actions[bot]"}}
+            ])))
+            .mount(&github),
+    );
+    rt.block_on(
+        Mock::given(method("POST"))
+            .respond_with(ResponseTemplate::new(201))
+            .expect(0)
+            .mount(&github),
+    );
+    rt.block_on(
+        Mock::given(method("PATCH"))
+            .and(path("/repos/octo/layers/issues/comments/41"))
+            .respond_with(
+                ResponseTemplate::new(200).set_body_json(serde_json::json!({"id": 41, "body": ""})),
+            )
+            .expect(1)
+            .mount(&github),
+    );
+    let second = run_action_on(&root, &workspace, &example_with(), &env, event);
+    second.run.assert_ok();
+    assert!(
+        second
+            .run
+            .stderr
+            .contains("pull request comment 41 updated"),
+        "{}",
+        second.run.stderr
+    );
+    rt.block_on(github.verify());
+}
+
+#[test]
+fn a_forbidden_comment_is_a_warning_and_the_publish_stands() {
+    use wiremock::matchers::{method, path};
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+
+    let m = moto();
+    m.aws(&["create-bucket", "my-layers-us-east-1"]);
+    let dir = temp();
+    let workspace = dir.path().join("workspace");
+    copy_tree(
+        &Path::new(REPO).join("examples/python-layer"),
+        &workspace.join("examples/python-layer"),
+    );
+    let root = action_dir(dir.path(), true);
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let github = rt.block_on(MockServer::start());
+    rt.block_on(
+        Mock::given(method("GET"))
+            .and(path("/user"))
+            .respond_with(ResponseTemplate::new(403))
+            .mount(&github),
+    );
+    rt.block_on(
+        Mock::given(method("GET"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!([])))
+            .mount(&github),
+    );
+    rt.block_on(
+        Mock::given(method("POST"))
+            .respond_with(ResponseTemplate::new(403).set_body_json(
+                serde_json::json!({"message": "Resource not accessible by integration"}),
+            ))
+            .expect(1)
+            .mount(&github),
+    );
+    let mut env = m.env();
+    env.push(("GITHUB_API_URL", github.uri()));
+    let r = run_action_on(
+        &root,
+        &workspace,
+        &example_with(),
+        &env,
+        ("pull_request", r#"{"number": 7}"#),
+    );
+    r.run.assert_ok();
+    assert_eq!(r.outputs["published"], "true");
+    assert!(
+        r.run.stderr.contains("::warning title=layerpub comment::"),
+        "{}",
+        r.run.stderr
+    );
+    assert_eq!(m.versions("demo-python-deps").len(), 1);
 }

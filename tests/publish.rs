@@ -483,3 +483,78 @@ fn missing_credentials_and_region_are_bad_input() {
         no_creds.stderr
     );
 }
+
+#[test]
+fn in_a_gitlab_merge_request_pipeline_it_writes_the_dotenv_report_and_the_note() {
+    use wiremock::matchers::{header, method, path};
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+
+    let m = moto();
+    let dir = temp();
+    project(dir.path(), "dotenv-file: layerpub.env\n");
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let gitlab = rt.block_on(MockServer::start());
+    let notes = "/api/v4/projects/5/merge_requests/3/notes";
+    let ours = |p: &'static str, verb: &'static str| {
+        Mock::given(method(verb))
+            .and(path(p))
+            .and(header("PRIVATE-TOKEN", "glpat-test"))
+    };
+    rt.block_on(
+        ours("/api/v4/user", "GET")
+            .respond_with(
+                ResponseTemplate::new(200)
+                    .set_body_json(serde_json::json!({"id": 9, "username": "layer-bot"})),
+            )
+            .mount(&gitlab),
+    );
+    rt.block_on(
+        ours(notes, "GET")
+            .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!([])))
+            .expect(1)
+            .mount(&gitlab),
+    );
+    rt.block_on(
+        ours(notes, "POST")
+            .respond_with(
+                ResponseTemplate::new(201).set_body_json(serde_json::json!({"id": 77, "body": ""})),
+            )
+            .expect(1)
+            .mount(&gitlab),
+    );
+
+    let mut env = m.env();
+    env.extend([
+        ("GITLAB_CI", "true".to_owned()),
+        ("CI_API_V4_URL", format!("{}/api/v4", gitlab.uri())),
+        ("CI_PROJECT_ID", "5".to_owned()),
+        ("CI_MERGE_REQUEST_IID", "3".to_owned()),
+        ("GITLAB_TOKEN", "glpat-test".to_owned()),
+        ("CI_JOB_TOKEN", "must-not-be-used".to_owned()),
+    ]);
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let r = layerpub(dir.path(), &[], &env);
+    r.assert_ok();
+    assert!(
+        r.stderr.contains("merge request note 77 created"),
+        "{}",
+        r.stderr
+    );
+    rt.block_on(gitlab.verify());
+    let posted = rt.block_on(gitlab.received_requests()).unwrap();
+    assert!(
+        posted
+            .iter()
+            .all(|p| !String::from_utf8_lossy(&p.body).contains("must-not-be-used"))
+    );
+
+    let dotenv = fs::read_to_string(dir.path().join("layerpub.env")).unwrap();
+    assert!(dotenv.contains("LAYERPUB_LAYER_VERSION=1\n"), "{dotenv}");
+    assert!(dotenv.contains("LAYERPUB_PUBLISHED=true\n"), "{dotenv}");
+    assert!(
+        dotenv.contains(
+            "LAYERPUB_LAYER_VERSION_ARN=arn:aws:lambda:us-east-1:123456789012:layer:deps:1\n"
+        ),
+        "{dotenv}"
+    );
+}
