@@ -12,14 +12,11 @@ source bench/lib.sh
 cargo build --release --quiet
 LAYERPUB=$PWD/target/release/layerpub
 ensure_tree
-python=$(bash scripts/moto-venv.sh)
-
-port=$("$python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-"$python" -m moto.server -H 127.0.0.1 -p "$port" >"$WORK/moto.log" 2>&1 &
-moto_pid=$!
-trap 'kill $moto_pid 2>/dev/null' EXIT
-export AWS_ENDPOINT_URL="http://127.0.0.1:$port" AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1 \
-  AWS_ACCESS_KEY_ID=bench AWS_SECRET_ACCESS_KEY=bench AWS_EC2_METADATA_DISABLED=true
+MOTO_LOG=$WORK/moto.log
+export MOTO_LOG
+eval "$(bash scripts/moto-up.sh)"
+python=$MOTO_PYTHON
+trap 'kill $MOTO_PID 2>/dev/null' EXIT
 # reset: a clean emulator with the bench bucket, so that every first publish is a first.
 reset() {
   "$python" - <<'PY'

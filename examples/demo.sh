@@ -10,24 +10,10 @@ step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 step "Building layerpub and installing the moto emulator (first run only)"
 cargo build --quiet --manifest-path "$repo/Cargo.toml"
 layerpub="$repo/target/debug/layerpub"
-python=$(bash "$repo/scripts/moto-venv.sh")
-
+eval "$(bash "$repo/scripts/moto-up.sh" demo-layers)"
+python=$MOTO_PYTHON
 work=$(mktemp -d)
-port=$("$python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-"$python" -m moto.server -H 127.0.0.1 -p "$port" >"$work/moto.log" 2>&1 &
-moto_pid=$!
-trap 'kill $moto_pid 2>/dev/null; rm -rf "$work"' EXIT
-export AWS_ENDPOINT_URL="http://127.0.0.1:$port" AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1 \
-  AWS_ACCESS_KEY_ID=demo AWS_SECRET_ACCESS_KEY=demo AWS_EC2_METADATA_DISABLED=true
-"$python" - <<'PY'
-import os, time, urllib.request, boto3
-for _ in range(200):
-    try:
-        urllib.request.urlopen(os.environ["AWS_ENDPOINT_URL"] + "/moto-api/"); break
-    except Exception:
-        time.sleep(0.05)
-boto3.client("s3", endpoint_url=os.environ["AWS_ENDPOINT_URL"]).create_bucket(Bucket="demo-layers")
-PY
+trap 'kill $MOTO_PID 2>/dev/null; rm -rf "$work"' EXIT
 echo "moto at $AWS_ENDPOINT_URL with bucket demo-layers"
 
 cp -r "$repo/examples/python-layer/." "$work/"

@@ -125,7 +125,7 @@ pub fn layer_arn_of(version_arn: &str) -> String {
 
 /// The text report of one publish (or plan).
 pub fn publish_text(r: &PublishResult) -> String {
-    let version = |v: Option<i64>| v.map_or_else(|| "-".to_owned(), |v| v.to_string());
+    let version = |v: Option<i64>| v.map_or_else(|| "none".to_owned(), |v| v.to_string());
     let mut s = if r.dry_run {
         match r.reason {
             Reason::Unchanged | Reason::PublishedConcurrently => format!(

@@ -570,3 +570,30 @@ fn a_forbidden_comment_is_a_warning_and_the_publish_stands() {
     );
     assert_eq!(m.versions("demo-python-deps").len(), 1);
 }
+
+#[test]
+fn workflows_pin_every_third_party_action_by_commit_sha() {
+    let mut files: Vec<PathBuf> = fs::read_dir(Path::new(REPO).join(".github/workflows"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    files.push(Path::new(REPO).join("examples/github/publish-layer.yml"));
+    for file in files {
+        for line in fs::read_to_string(&file).unwrap().lines() {
+            let Some(uses) = line.trim().trim_start_matches("- ").strip_prefix("uses: ") else {
+                continue;
+            };
+            if uses.starts_with("./") || uses.starts_with("layerpub/layerpub@") {
+                continue;
+            }
+            let sha = uses
+                .split_once('@')
+                .map(|(_, r)| r.split_whitespace().next().unwrap_or(""));
+            assert!(
+                sha.is_some_and(|s| s.len() == 40 && s.bytes().all(|b| b.is_ascii_hexdigit())),
+                "{}: `{uses}` is not pinned by commit SHA",
+                file.display()
+            );
+        }
+    }
+}

@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Builds the fully static x86_64 Linux binary the action ships, and checks that it is static:
+# `file` says statically linked, `ldd` says it is not a dynamic executable, and it runs in an
+# empty environment. Prints the binary's path and size.
+#   bash scripts/static-build.sh [OUT_DIR]     (default dist/bin)
+#
+# musl is the target (no glibc NSS modules loaded at run time); when the musl target cannot be
+# installed (rustup needs the Rust distribution server), the glibc target with +crt-static is
+# the fallback, and the script says so.
+set -euo pipefail
+repo=$(cd "$(dirname "$0")/.." && pwd)
+out=${1:-$repo/dist/bin}
+cd "$repo"
+
+target=x86_64-unknown-linux-musl
+if ! rustup target list --installed 2>/dev/null | grep -qx "$target"; then
+  rustup target add "$target" >&2 || target=""
+fi
+if [[ -n $target ]] && ! command -v musl-gcc >/dev/null; then
+  # ring compiles C and assembly: it needs musl's C toolchain.
+  (apt-get install -y -qq musl-tools >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq musl-tools; }) >&2 || target=""
+fi
+if [[ -n $target ]]; then
+  cargo build --locked --release --target "$target" >&2
+else
+  echo "static-build: musl unavailable here; falling back to glibc with +crt-static" >&2
+  target=x86_64-unknown-linux-gnu
+  RUSTFLAGS="-C target-feature=+crt-static" cargo build --locked --release --target "$target" >&2
+fi
+bin="target/$target/release/layerpub"
+
+file "$bin" | grep -Eq 'statically linked|static-pie linked' || { echo "static-build: $bin is not static: $(file "$bin")" >&2; exit 1; }
+if ldd "$bin" >/dev/null 2>&1; then echo "static-build: ldd finds dynamic dependencies in $bin" >&2; ldd "$bin" >&2; exit 1; fi
+env -i "$bin" --version >/dev/null || { echo "static-build: $bin does not run in an empty environment" >&2; exit 1; }
+
+mkdir -p "$out"
+cp "$bin" "$out/layerpub-x86_64-unknown-linux-musl"
+echo "$out/layerpub-x86_64-unknown-linux-musl $(stat -c %s "$bin") bytes ($target)"
