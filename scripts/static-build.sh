@@ -30,9 +30,13 @@ fi
 bin="target/$target/release/layerpub"
 
 file "$bin" | grep -Eq 'statically linked|static-pie linked' || { echo "static-build: $bin is not static: $(file "$bin")" >&2; exit 1; }
-if ldd "$bin" >/dev/null 2>&1; then echo "static-build: ldd finds dynamic dependencies in $bin" >&2; ldd "$bin" >&2; exit 1; fi
+# glibc's ldd says "not a dynamic executable" for a static binary, "statically linked" for a
+# static-pie one; anything else lists shared libraries.
+ldd_says=$(ldd "$bin" 2>&1 || true)
+grep -Eq 'not a dynamic executable|statically linked' <<<"$ldd_says" ||
+  { echo "static-build: ldd finds dynamic dependencies in $bin: $ldd_says" >&2; exit 1; }
 env -i "$bin" --version >/dev/null || { echo "static-build: $bin does not run in an empty environment" >&2; exit 1; }
 
 mkdir -p "$out"
-cp "$bin" "$out/layerpub-x86_64-unknown-linux-musl"
-echo "$out/layerpub-x86_64-unknown-linux-musl $(stat -c %s "$bin") bytes ($target)"
+cp "$bin" "$out/layerpub-$target"
+echo "$out/layerpub-$target $(stat -c %s "$bin") bytes ($target)"
