@@ -251,30 +251,7 @@ mod tests {
     use super::*;
 
     fn result() -> PublishResult {
-        PublishResult {
-            layer_name: "deps".into(),
-            layer_arn: Some("arn:aws:lambda:us-east-1:123456789012:layer:deps".into()),
-            layer_version_arn: Some("arn:aws:lambda:us-east-1:123456789012:layer:deps:2".into()),
-            layer_version: Some(2),
-            published: true,
-            dry_run: false,
-            previous_version: Some(1),
-            fingerprint: "ab".repeat(32),
-            code_sha256: Some("WLZSxnGTsHhPKSv8j9f1UBbWn628NfWBHtS+k15RpCs=".into()),
-            code_size: Some(2048),
-            unzipped_size: Some(4096),
-            zip_path: Some("deps.zip".into()),
-            s3_uri: Some("s3://bucket/layerpub/deps/abc.zip".into()),
-            region: "us-east-1".into(),
-            reason: Reason::ManifestChanged,
-            changes: Some(Changes {
-                added: vec!["idna==3.7".into()],
-                removed: vec!["urllib3==2.2.2".into()],
-                changed: vec!["requests==2.32.3 → requests==2.32.4".into()],
-                settings: vec!["compatible-runtimes".into()],
-            }),
-            warnings: vec![],
-        }
+        crate::report::example_result()
     }
 
     fn heading_of(r: &PublishResult) -> String {

@@ -101,28 +101,9 @@ pub fn escape_property(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plan::Reason;
 
     fn result() -> PublishResult {
-        PublishResult {
-            layer_name: "deps".into(),
-            layer_arn: Some("arn:aws:lambda:us-east-1:123456789012:layer:deps".into()),
-            layer_version_arn: Some("arn:aws:lambda:us-east-1:123456789012:layer:deps:3".into()),
-            layer_version: Some(3),
-            published: true,
-            dry_run: false,
-            previous_version: Some(2),
-            fingerprint: "ab".repeat(32),
-            code_sha256: Some("x=".into()),
-            code_size: Some(10),
-            unzipped_size: Some(20),
-            zip_path: None,
-            s3_uri: None,
-            region: "us-east-1".into(),
-            reason: Reason::ManifestChanged,
-            changes: None,
-            warnings: vec!["line one\nline two".into()],
-        }
+        crate::report::example_result()
     }
 
     #[test]
@@ -144,7 +125,7 @@ mod tests {
                 "result-json"
             ]
         );
-        assert_eq!(one[2].1, "3");
+        assert_eq!(one[2].1, "2");
         assert_eq!(one[8].1, "manifest_changed");
         let two = outputs(&[result(), result()]);
         assert_eq!(two.len(), 1);

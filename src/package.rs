@@ -368,29 +368,12 @@ fn compress_spooled(entry: &Entry, want_sha: bool) -> Result<Compressed, Package
     let spool =
         tempfile::tempfile().map_err(|e| PackageError::io("cannot create a temporary file", e))?;
     let mut enc = DeflateEncoder::new(BufWriter::new(spool), Compression::new(LEVEL));
-    let mut crc = crc32fast::Hasher::new();
-    let mut sha = want_sha.then(Sha256::new);
-    let mut buf = vec![0u8; 1 << 18];
-    let mut total = 0u64;
-    let mut reader = src.take(entry.size + 1);
-    loop {
-        let n = reader
-            .read(&mut buf)
-            .map_err(|e| read_error(&entry.source, e))?;
-        if n == 0 {
-            break;
-        }
-        total += n as u64;
-        crc.update(&buf[..n]);
-        if let Some(s) = sha.as_mut() {
-            s.update(&buf[..n]);
-        }
-        enc.write_all(&buf[..n])
-            .map_err(|e| PackageError::io("cannot write a temporary file", e))?;
-    }
-    if total != entry.size {
-        return Err(changed_error(&entry.source));
-    }
+    let mut digests = Digests::new(want_sha);
+    stream(entry, src.take(entry.size + 1), &mut digests, |bytes| {
+        enc.write_all(bytes)
+            .map_err(|e| PackageError::io("cannot write a temporary file", e))
+    })?;
+    let (crc32, content_sha256) = digests.finish(entry)?;
     let spool = enc
         .finish()
         .and_then(|w| w.into_inner().map_err(|e| e.into_error()))
@@ -409,9 +392,9 @@ fn compress_spooled(entry: &Entry, want_sha: bool) -> Result<Compressed, Package
     };
     Ok(Compressed {
         method,
-        crc32: crc.finalize(),
+        crc32,
         data,
-        content_sha256: sha.map(|s| s.finalize().into()),
+        content_sha256,
     })
 }
 
@@ -435,37 +418,70 @@ fn stored_from_source(
     head: Vec<u8>,
     want_sha: bool,
 ) -> Result<Compressed, PackageError> {
-    let mut crc = crc32fast::Hasher::new();
-    let mut sha = want_sha.then(Sha256::new);
-    let mut total = head.len() as u64;
-    crc.update(&head);
-    if let Some(s) = sha.as_mut() {
-        s.update(&head);
+    let mut digests = Digests::new(want_sha);
+    digests.update(&head);
+    let rest = (entry.size + 1).saturating_sub(head.len() as u64);
+    stream(entry, src.take(rest), &mut digests, |_| Ok(()))?;
+    let (crc32, content_sha256) = digests.finish(entry)?;
+    Ok(Compressed {
+        method: Method::Stored,
+        crc32,
+        data: Data::Source(entry.source.clone(), entry.size),
+        content_sha256,
+    })
+}
+
+/// CRC-32 (and SHA-256 when the tree fingerprint needs it) of an entry's bytes as they stream
+/// by, with their count, so a file that grew or shrank since the walk is caught.
+struct Digests {
+    crc: crc32fast::Hasher,
+    sha: Option<Sha256>,
+    total: u64,
+}
+
+impl Digests {
+    fn new(want_sha: bool) -> Self {
+        Digests {
+            crc: crc32fast::Hasher::new(),
+            sha: want_sha.then(Sha256::new),
+            total: 0,
+        }
     }
+
+    fn update(&mut self, bytes: &[u8]) {
+        self.total += bytes.len() as u64;
+        self.crc.update(bytes);
+        if let Some(s) = self.sha.as_mut() {
+            s.update(bytes);
+        }
+    }
+
+    fn finish(self, entry: &Entry) -> Result<(u32, Option<[u8; 32]>), PackageError> {
+        if self.total != entry.size {
+            return Err(changed_error(&entry.source));
+        }
+        Ok((self.crc.finalize(), self.sha.map(|s| s.finalize().into())))
+    }
+}
+
+/// Reads `src` to its end through `digests`, handing each chunk to `sink`.
+fn stream(
+    entry: &Entry,
+    mut src: impl Read,
+    digests: &mut Digests,
+    mut sink: impl FnMut(&[u8]) -> Result<(), PackageError>,
+) -> Result<(), PackageError> {
     let mut buf = vec![0u8; 1 << 18];
-    let mut reader = src.take(entry.size + 1 - total.min(entry.size + 1));
     loop {
-        let n = reader
+        let n = src
             .read(&mut buf)
             .map_err(|e| read_error(&entry.source, e))?;
         if n == 0 {
-            break;
+            return Ok(());
         }
-        total += n as u64;
-        crc.update(&buf[..n]);
-        if let Some(s) = sha.as_mut() {
-            s.update(&buf[..n]);
-        }
+        digests.update(&buf[..n]);
+        sink(&buf[..n])?;
     }
-    if total != entry.size {
-        return Err(changed_error(&entry.source));
-    }
-    Ok(Compressed {
-        method: Method::Stored,
-        crc32: crc.finalize(),
-        data: Data::Source(entry.source.clone(), entry.size),
-        content_sha256: sha.map(|s| s.finalize().into()),
-    })
 }
 
 /// SHA-256 of an entry's content (a link's target text for a link).

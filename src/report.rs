@@ -223,6 +223,35 @@ pub fn json<T: Serialize>(reports: &[T]) -> String {
     text.expect("reports always serialise") + "\n"
 }
 
+/// A published layer with every field set, for the tests of the modules that render results.
+#[cfg(test)]
+pub(crate) fn example_result() -> PublishResult {
+    PublishResult {
+        layer_name: "deps".into(),
+        layer_arn: Some("arn:aws:lambda:us-east-1:123456789012:layer:deps".into()),
+        layer_version_arn: Some("arn:aws:lambda:us-east-1:123456789012:layer:deps:2".into()),
+        layer_version: Some(2),
+        published: true,
+        dry_run: false,
+        previous_version: Some(1),
+        fingerprint: "ab".repeat(32),
+        code_sha256: Some("WLZSxnGTsHhPKSv8j9f1UBbWn628NfWBHtS+k15RpCs=".into()),
+        code_size: Some(2048),
+        unzipped_size: Some(4096),
+        zip_path: Some("deps.zip".into()),
+        s3_uri: Some("s3://bucket/layerpub/deps/abc.zip".into()),
+        region: "us-east-1".into(),
+        reason: Reason::ManifestChanged,
+        changes: Some(crate::changes::Changes {
+            added: vec!["idna==3.7".into()],
+            removed: vec!["urllib3==2.2.2".into()],
+            changed: vec!["requests==2.32.3 → requests==2.32.4".into()],
+            settings: vec!["compatible-runtimes".into()],
+        }),
+        warnings: vec![],
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -241,25 +270,7 @@ mod tests {
     }
 
     fn publish_result() -> PublishResult {
-        PublishResult {
-            layer_name: "deps".into(),
-            layer_arn: Some("arn:aws:lambda:us-east-1:123456789012:layer:deps".into()),
-            layer_version_arn: Some("arn:aws:lambda:us-east-1:123456789012:layer:deps:2".into()),
-            layer_version: Some(2),
-            published: true,
-            dry_run: false,
-            previous_version: Some(1),
-            fingerprint: "ab".repeat(32),
-            code_sha256: Some("x=".into()),
-            code_size: Some(2048),
-            unzipped_size: Some(4096),
-            zip_path: Some("deps.zip".into()),
-            s3_uri: None,
-            region: "us-east-1".into(),
-            reason: Reason::ManifestChanged,
-            changes: None,
-            warnings: vec![],
-        }
+        example_result()
     }
 
     #[test]

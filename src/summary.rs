@@ -107,30 +107,14 @@ fn layer_section(r: &PublishResult) -> String {
 mod tests {
     use super::*;
     use crate::changes::Changes;
-    use crate::plan::Reason;
 
     fn result() -> PublishResult {
         PublishResult {
-            layer_name: "deps".into(),
-            layer_arn: None,
-            layer_version_arn: Some("arn:aws:lambda:us-east-1:123456789012:layer:deps:2".into()),
-            layer_version: Some(2),
-            published: true,
-            dry_run: false,
-            previous_version: Some(1),
-            fingerprint: "ab".repeat(32),
-            code_sha256: Some("x=".into()),
-            code_size: Some(2048),
-            unzipped_size: Some(4096),
-            zip_path: None,
-            s3_uri: None,
-            region: "us-east-1".into(),
-            reason: Reason::ManifestChanged,
             changes: Some(Changes {
                 changed: vec!["requests==2.32.3 → requests==2.32.4".into()],
                 ..Changes::default()
             }),
-            warnings: vec![],
+            ..crate::report::example_result()
         }
     }
 

@@ -209,23 +209,41 @@ fn the_component_never_uses_the_job_token() {
 
 #[test]
 fn the_readme_example_uses_only_declared_inputs_and_sets_the_required_ones() {
-    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/gitlab/gitlab-ci.yml")).unwrap();
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/examples/gitlab/gitlab-ci.yml"
+    ))
+    .unwrap();
     let example: Value = serde_saphyr::from_str(&text).unwrap();
     let include = &example["include"][0];
-    assert!(include["component"].as_str().unwrap().ends_with("/layerpub/layerpub@1.0.0"));
+    assert!(
+        include["component"]
+            .as_str()
+            .unwrap()
+            .ends_with("/layerpub/layerpub@1.0.0")
+    );
     let used = include["inputs"].as_object().unwrap();
     let declared = inputs();
     for name in used.keys() {
-        assert!(declared.contains_key(name), "the example sets `{name}`, which the component does not declare");
+        assert!(
+            declared.contains_key(name),
+            "the example sets `{name}`, which the component does not declare"
+        );
     }
     for (name, spec) in &declared {
         if spec.get("default").is_none() {
-            assert!(used.contains_key(name), "the example omits the required input `{name}`");
+            assert!(
+                used.contains_key(name),
+                "the example omits the required input `{name}`"
+            );
         }
     }
     // The later job reads what the component's dotenv report provides.
     let job_name = job_name_default();
-    assert_eq!(example["roll-out"]["needs"][0].as_str(), Some(job_name.as_str()));
+    assert_eq!(
+        example["roll-out"]["needs"][0].as_str(),
+        Some(job_name.as_str())
+    );
 }
 
 fn job_name_default() -> String {
