@@ -75,6 +75,7 @@ pub struct Io<'a> {
 /// Runs one invocation: `env` is the process environment, `cwd` the working directory.
 pub fn run(cli: Cli, env: &[(String, String)], cwd: &Path, io: Io<'_>) -> Result<(), Error> {
     let mut layers = load_layers(&cli, env, cwd)?;
+    mask_secrets(env, &layers, io.stderr)?;
     let threads = 0;
     let options = PackageOptions {
         stamp: source_date(env)?,
@@ -251,6 +252,24 @@ fn report_to_ci(
                 Err(e) => failed_comment(e, &r.layer_name, false)?,
             };
             write(stderr, &format!("{said}\n"))?;
+        }
+    }
+    Ok(())
+}
+
+/// On GitHub, asks the runner to mask every token layerpub was given, before anything else is
+/// printed: a token passed as a plain input (not `${{ secrets.* }}`) is otherwise not masked.
+fn mask_secrets(
+    env: &[(String, String)],
+    layers: &[LayerConfig],
+    stderr: &mut dyn Write,
+) -> Result<(), Error> {
+    if env_value(env, "GITHUB_ACTIONS") != Some("true") {
+        return Ok(());
+    }
+    for token in layers.iter().filter_map(|l| l.github_token.as_ref()) {
+        for line in token.expose().lines().filter(|l| !l.trim().is_empty()) {
+            write(stderr, &format!("::add-mask::{line}\n"))?;
         }
     }
     Ok(())

@@ -45,18 +45,28 @@ fn main() -> ExitCode {
     }
 }
 
-/// Logs go to stderr at the level in LAYERPUB_LOG (default `warn`); colour only on a terminal
-/// and never with NO_COLOR.
+/// Logs go to stderr at the level in LAYERPUB_LOG (default `warn`) for layerpub's own events;
+/// other crates stay at `warn` whatever the level, because the HTTP and signing crates log
+/// headers and canonical requests (session tokens among them) at debug and trace. Colour only
+/// on a terminal and never with NO_COLOR.
 fn init_logging() {
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
     let level = std::env::var("LAYERPUB_LOG")
         .ok()
         .and_then(|l| l.parse::<tracing::Level>().ok())
         .unwrap_or(tracing::Level::WARN);
     let colour = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
-    tracing_subscriber::fmt()
-        .with_max_level(level)
-        .with_writer(std::io::stderr)
-        .with_ansi(colour)
-        .with_target(false)
+    let filter = tracing_subscriber::filter::Targets::new()
+        .with_target("layerpub", level)
+        .with_default(tracing::Level::WARN);
+    tracing_subscriber::registry()
+        .with(
+            tracing_subscriber::fmt::layer()
+                .with_writer(std::io::stderr)
+                .with_ansi(colour)
+                .with_target(false),
+        )
+        .with(filter)
         .init();
 }

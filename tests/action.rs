@@ -597,3 +597,41 @@ fn workflows_pin_every_third_party_action_by_commit_sha() {
         }
     }
 }
+
+#[test]
+fn a_token_given_as_an_input_is_masked_and_never_printed() {
+    let m = moto();
+    m.aws(&["create-bucket", "my-layers-us-east-1"]);
+    let dir = temp();
+    let workspace = dir.path().join("workspace");
+    copy_tree(
+        &Path::new(REPO).join("examples/python-layer"),
+        &workspace.join("examples/python-layer"),
+    );
+    let root = action_dir(dir.path(), true);
+    let secret = "ghp_0123456789abcdefSECRETtoken";
+    let mut with = example_with();
+    with.insert("github-token".into(), secret.into());
+    let r = run_action(&root, &workspace, &with, &m.env());
+    r.run.assert_ok();
+    let mask = format!("::add-mask::{secret}");
+    assert_eq!(
+        r.run.stderr.lines().filter(|l| *l == mask).count(),
+        1,
+        "{}",
+        r.run.stderr
+    );
+    let everything = format!(
+        "{}{}{}{:?}",
+        r.run.stdout,
+        r.run.stderr.replace(&mask, ""),
+        r.summary,
+        r.outputs
+    );
+    assert!(
+        !everything.contains(secret),
+        "the token leaked: {everything}"
+    );
+    // Masking must come first, before any line that could carry it.
+    assert!(r.run.stderr.starts_with(&mask), "{}", r.run.stderr);
+}

@@ -558,3 +558,40 @@ fn in_a_gitlab_merge_request_pipeline_it_writes_the_dotenv_report_and_the_note()
         "{dotenv}"
     );
 }
+
+#[test]
+fn trace_logging_never_prints_credentials() {
+    let m = moto();
+    m.aws(&["create-bucket", BUCKET]);
+    let dir = temp();
+    project(dir.path(), &format!("s3-bucket: {BUCKET}\n"));
+    let (key, secret, session) = (
+        "AKIAFAKEKEY123456789",
+        "fakeSecretKey/abc+123",
+        "FakeSessionTokenXYZ987",
+    );
+    let env = [
+        ("AWS_ACCESS_KEY_ID", key),
+        ("AWS_SECRET_ACCESS_KEY", secret),
+        ("AWS_SESSION_TOKEN", session),
+        ("AWS_REGION", "us-east-1"),
+        ("AWS_ENDPOINT_URL", m.endpoint.as_str()),
+        ("AWS_EC2_METADATA_DISABLED", "true"),
+        ("LAYERPUB_LOG", "trace"),
+    ];
+    for args in [
+        &["--output", "json"][..],
+        &["--output", "json"][..],
+        &["--force", "--output", "json"][..],
+    ] {
+        let r = layerpub(dir.path(), args, &env);
+        r.assert_ok();
+        for s in [key, secret, session] {
+            assert!(
+                !r.stdout.contains(s) && !r.stderr.contains(s),
+                "{s} leaked:\n{}",
+                r.stderr
+            );
+        }
+    }
+}
