@@ -13,6 +13,7 @@ use crate::env::settings_from_env;
 use crate::error::Error;
 use crate::github::CommentOutcome;
 use crate::gitlab::NoteOutcome;
+use crate::interrupt::Interrupt;
 use crate::package::{PackageOptions, fingerprint_document, package};
 use crate::publish::publish_layer;
 use crate::report::PublishResult;
@@ -94,6 +95,7 @@ pub fn run(cli: Cli, env: &[(String, String)], cwd: &Path, io: Io<'_>) -> Result
                     context: "cannot start the async runtime".into(),
                     source,
                 })?;
+            let interrupt = Interrupt::install(&rt)?;
             // Layers that share a region and an endpoint share clients (and connections).
             let mut clients: Vec<Clients> = Vec::new();
             let mut results = Vec::new();
@@ -109,7 +111,7 @@ pub fn run(cli: Cli, env: &[(String, String)], cwd: &Path, io: Io<'_>) -> Result
                         c
                     }
                 };
-                let r = publish_layer(&rt, &c, layer, &options)?;
+                let r = publish_layer(&rt, &c, layer, &options, &interrupt)?;
                 write(io.stderr, &report::publish_text(&r))?;
                 results.push(r);
             }

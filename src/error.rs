@@ -48,6 +48,9 @@ pub enum Error {
         #[source]
         source: io::Error,
     },
+    /// SIGINT or SIGTERM stopped the run after cleaning up.
+    #[error("stopped by {}: the upload was aborted and nothing was published by this run", .0.name())]
+    Interrupted(crate::interrupt::Signal),
     /// A setting or state the user can fix, found while running (a missing region, a bucket
     /// that does not exist, credentials that do not work).
     #[error("{0}")]
@@ -80,6 +83,7 @@ pub const EXIT_BAD_INPUT: u8 = 2;
 impl Error {
     pub fn exit_code(&self) -> u8 {
         match self {
+            Error::Interrupted(s) => s.exit_code(),
             Error::Config(_) | Error::Package(PackageError::Input(_)) | Error::BadInput(_) => {
                 EXIT_BAD_INPUT
             }

@@ -19,6 +19,7 @@ pub mod fingerprint;
 pub mod github;
 pub mod github_output;
 pub mod gitlab;
+pub mod interrupt;
 pub mod lambda_api;
 pub mod lambda_limits;
 pub mod layout;

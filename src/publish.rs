@@ -19,6 +19,7 @@ use crate::changes::changes;
 use crate::config::LayerConfig;
 use crate::error::Error;
 use crate::fingerprint::{FingerprintDocument, hex};
+use crate::interrupt::Interrupt;
 use crate::lambda_api::{self, Content, PublishRequest};
 use crate::lambda_limits::INLINE_ZIP_MAX;
 use crate::marker::{description, fingerprint_in};
@@ -36,8 +37,10 @@ pub fn publish_layer(
     clients: &Clients,
     layer: &LayerConfig,
     options: &PackageOptions,
+    interrupt: &Interrupt,
 ) -> Result<PublishResult, Error> {
     let document = fingerprint_document(layer, options.threads)?;
+    interrupt.check()?;
     let fingerprint = document.fingerprint();
     let latest = rt.block_on(lambda_api::latest_version(
         &clients.lambda,
@@ -79,24 +82,26 @@ pub fn publish_layer(
     }
 
     let Some(bucket) = layer.s3_bucket.as_deref() else {
-        return publish_now(rt, clients, layer, options, &fingerprint, result);
+        return publish_now(rt, clients, layer, options, &fingerprint, result, interrupt);
     };
     let claim_key = s3_store::claim_key(&layer.s3_prefix, layer.short_name(), &fingerprint);
     let seen = previous.as_ref().map(|p| p.version);
-    match rt.block_on(acquire_claim(
+    let claim = acquire_claim(
         clients,
         layer,
         bucket,
         &claim_key,
         &fingerprint,
         seen,
-    ))? {
+        interrupt,
+    );
+    match rt.block_on(claim)? {
         Claimed::No(v) => {
             result.unchanged(&v, Reason::PublishedConcurrently);
             Ok(result)
         }
         Claimed::Yes => {
-            let outcome = publish_now(rt, clients, layer, options, &fingerprint, result);
+            let outcome = publish_now(rt, clients, layer, options, &fingerprint, result, interrupt);
             if let Err(e) = rt.block_on(s3_store::delete(&clients.s3, bucket, &claim_key)) {
                 tracing::warn!(
                     "could not release the claim s3://{bucket}/{claim_key}: {e}; later runs take it over after claim-timeout"
@@ -115,8 +120,10 @@ fn publish_now(
     options: &PackageOptions,
     fingerprint: &str,
     mut result: PublishResult,
+    interrupt: &Interrupt,
 ) -> Result<PublishResult, Error> {
     let packaged = package(layer, options)?;
+    interrupt.check()?;
     let packaged_fp = packaged.document.fingerprint();
     if packaged_fp != fingerprint {
         return Err(Error::bad_input(format!(
@@ -130,7 +137,7 @@ fn publish_now(
 
     let content = match layer.s3_bucket.as_deref() {
         Some(bucket) => {
-            let (key, _) = rt.block_on(upload(clients, layer, bucket, &packaged))?;
+            let (key, _) = rt.block_on(upload(clients, layer, bucket, &packaged, interrupt))?;
             result.s3_uri = Some(format!("s3://{bucket}/{key}"));
             Content::S3 {
                 bucket: bucket.to_owned(),
@@ -157,6 +164,8 @@ fn publish_now(
         license_info: layer.license_info.as_deref(),
         content,
     };
+    // The last moment to stop: once PublishLayerVersion is sent, it is let to finish.
+    interrupt.check()?;
     let published = rt.block_on(lambda_api::publish(&clients.lambda, request))?;
     if published.code_sha256 != local_sha {
         return Err(Error::Aws(format!(
@@ -177,10 +186,12 @@ async fn upload(
     layer: &LayerConfig,
     bucket: &str,
     packaged: &Packaged,
+    interrupt: &Interrupt,
 ) -> Result<(String, bool), Error> {
     let sha_hex = hex(&packaged.sha256);
     let key = s3_store::zip_key(&layer.s3_prefix, layer.short_name(), &sha_hex);
-    let uploaded = s3_store::upload_zip(&clients.s3, bucket, &key, &packaged.zip_path).await?;
+    let uploaded =
+        s3_store::upload_zip(&clients.s3, bucket, &key, &packaged.zip_path, interrupt).await?;
     let doc_key = s3_store::manifest_key(&layer.s3_prefix, layer.short_name(), &sha_hex);
     let doc = serde_json::to_vec_pretty(&packaged.document).expect("a document serialises");
     s3_store::put_document(&clients.s3, bucket, &doc_key, doc).await?;
@@ -227,6 +238,7 @@ async fn acquire_claim(
     key: &str,
     fingerprint: &str,
     seen: Option<i64>,
+    interrupt: &Interrupt,
 ) -> Result<Claimed, Error> {
     let started = Instant::now();
     let body = serde_json::to_vec(&serde_json::json!({
@@ -270,7 +282,10 @@ async fn acquire_claim(
                     )));
                 }
                 tracing::info!("another run is publishing this fingerprint; waiting");
-                tokio::time::sleep(CLAIM_POLL).await;
+                tokio::select! {
+                    _ = tokio::time::sleep(CLAIM_POLL) => {}
+                    s = interrupt.wait() => return Err(Error::Interrupted(s)),
+                }
             }
         }
     }

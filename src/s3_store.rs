@@ -22,6 +22,7 @@ use tokio::task::JoinSet;
 
 use crate::aws::sdk_error;
 use crate::error::Error;
+use crate::interrupt::Interrupt;
 
 /// Zips above this go up as a multipart upload.
 pub const MULTIPART_THRESHOLD: u64 = 16 << 20;
@@ -114,6 +115,7 @@ pub async fn upload_zip(
     bucket: &str,
     key: &str,
     path: &Path,
+    interrupt: &Interrupt,
 ) -> Result<Uploaded, Error> {
     let read_error = |e| Error::Io {
         context: format!("cannot read `{}`", path.display()),
@@ -132,19 +134,22 @@ pub async fn upload_zip(
         });
     }
     if multipart {
-        upload_multipart(s3, bucket, key, path, size).await?;
+        upload_multipart(s3, bucket, key, path, size, interrupt).await?;
     } else {
         let bytes = std::fs::read(path).map_err(read_error)?;
-        s3.put_object()
+        let put = s3
+            .put_object()
             .bucket(bucket)
             .key(key)
             .checksum_algorithm(ChecksumAlgorithm::Sha256)
             .checksum_sha256(expected.clone())
             .content_type("application/zip")
             .body(ByteStream::from(bytes))
-            .send()
-            .await
-            .map_err(|e| sdk_error(&format!("PutObject s3://{bucket}/{key}"), e))?;
+            .send();
+        tokio::select! {
+            r = put => { r.map_err(|e| sdk_error(&format!("PutObject s3://{bucket}/{key}"), e))?; }
+            s = interrupt.wait() => return Err(Error::Interrupted(s)),
+        }
     }
     match stored_checksum(s3, bucket, key).await? {
         Some(Some(c)) if c == expected => Ok(Uploaded {
@@ -170,6 +175,7 @@ async fn upload_multipart(
     key: &str,
     path: &Path,
     size: u64,
+    interrupt: &Interrupt,
 ) -> Result<(), Error> {
     let created = s3
         .create_multipart_upload()
@@ -181,7 +187,17 @@ async fn upload_multipart(
         .await
         .map_err(|e| sdk_error(&format!("CreateMultipartUpload s3://{bucket}/{key}"), e))?;
     let upload_id = created.upload_id().unwrap_or_default().to_owned();
-    let parts = match send_parts(s3, bucket, key, &upload_id, path, size).await {
+    tracing::info!(
+        "uploading s3://{bucket}/{key} in {} parts",
+        size.div_ceil(PART_SIZE)
+    );
+    // Dropping send_parts on a signal drops its JoinSet, which cancels the parts in flight;
+    // the upload itself is then aborted below, like any failed one.
+    let sent = tokio::select! {
+        r = send_parts(s3, bucket, key, &upload_id, path, size) => r,
+        s = interrupt.wait() => Err(Error::Interrupted(s)),
+    };
+    let parts = match sent {
         Ok(parts) => parts,
         Err(e) => {
             abort(s3, bucket, key, &upload_id).await;

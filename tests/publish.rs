@@ -595,3 +595,67 @@ fn trace_logging_never_prints_credentials() {
         }
     }
 }
+
+#[test]
+fn sigterm_during_a_multipart_upload_aborts_it_releases_the_claim_and_exits_143() {
+    use std::io::{BufRead, BufReader};
+
+    let m = moto();
+    m.aws(&["create-bucket", BUCKET]);
+    let dir = temp();
+    project(dir.path(), &format!("s3-bucket: {BUCKET}\n"));
+    // Large and incompressible: a multipart upload of about 15 parts, long enough to interrupt.
+    write_file(
+        dir.path(),
+        "site-packages/model.bin",
+        &noise(120 << 20, 11),
+        0o644,
+    );
+    let mut cmd = Command::new(BIN);
+    cmd.current_dir(dir.path())
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("LAYERPUB_LOG", "info")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    for (k, v) in m.env() {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.spawn().unwrap();
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut log = String::new();
+    loop {
+        let mut line = String::new();
+        assert!(
+            stderr.read_line(&mut line).unwrap() > 0,
+            "no upload started: {log}"
+        );
+        log.push_str(&line);
+        if line.contains("uploading s3://") {
+            break;
+        }
+    }
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut stderr, &mut rest).unwrap();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(143), "{log}{rest}");
+    assert!(rest.contains("stopped by SIGTERM"), "{rest}");
+
+    assert!(m.versions("deps").is_empty(), "nothing published");
+    assert!(
+        m.aws(&["uploads", BUCKET]).as_array().unwrap().is_empty(),
+        "the multipart upload was aborted"
+    );
+    assert!(
+        m.keys(BUCKET).iter().all(|k| !k.contains("/claims/")),
+        "the claim was released"
+    );
+
+    // A re-run converges on exactly one version.
+    assert_eq!(publish(&m, dir.path())["layer_version"], 1);
+    assert_eq!(m.versions("deps").len(), 1);
+}
