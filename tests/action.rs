@@ -56,6 +56,26 @@ fn action_dir(dir: &Path, checksum_ok: bool) -> PathBuf {
     root
 }
 
+/// A clean emulator (with the example's bucket when asked), a workspace holding the example
+/// project, and the action as a release would ship it.
+fn workspace(
+    bucket: bool,
+    checksum_ok: bool,
+) -> (common::moto::MotoGuard, tempfile::TempDir, PathBuf, PathBuf) {
+    let m = moto();
+    if bucket {
+        m.aws(&["create-bucket", "my-layers-us-east-1"]);
+    }
+    let dir = temp();
+    let workspace = dir.path().join("workspace");
+    copy_tree(
+        &Path::new(REPO).join("examples/python-layer"),
+        &workspace.join("examples/python-layer"),
+    );
+    let root = action_dir(dir.path(), checksum_ok);
+    (m, dir, workspace, root)
+}
+
 /// `${{ inputs.NAME }}` from `with` or the input's default; `${{ github.token }}` a fake.
 fn expand(expr: &str, with: &BTreeMap<String, String>, action: &Value) -> String {
     let inner = expr
@@ -289,15 +309,7 @@ fn sample_result() -> layerpub::report::PublishResult {
 
 #[test]
 fn the_example_workflow_publishes_then_skips_through_the_action() {
-    let m = moto();
-    m.aws(&["create-bucket", "my-layers-us-east-1"]);
-    let dir = temp();
-    let workspace = dir.path().join("workspace");
-    copy_tree(
-        &Path::new(REPO).join("examples/python-layer"),
-        &workspace.join("examples/python-layer"),
-    );
-    let root = action_dir(dir.path(), true);
+    let (m, _dir, workspace, root) = workspace(true, true);
     let env: Vec<(&str, String)> = m.env();
     let with = example_with();
 
@@ -360,14 +372,7 @@ fn the_example_workflow_publishes_then_skips_through_the_action() {
 
 #[test]
 fn the_launcher_refuses_a_binary_whose_checksum_does_not_match() {
-    let m = moto();
-    let dir = temp();
-    let workspace = dir.path().join("workspace");
-    copy_tree(
-        &Path::new(REPO).join("examples/python-layer"),
-        &workspace.join("examples/python-layer"),
-    );
-    let root = action_dir(dir.path(), false);
+    let (m, _dir, workspace, root) = workspace(false, false);
     let r = run_action(&root, &workspace, &example_with(), &m.env());
     assert_eq!(r.run.code, 1);
     assert!(
@@ -404,15 +409,7 @@ fn on_a_pull_request_the_sticky_comment_is_created_once_and_then_left_alone() {
     use wiremock::matchers::{header, method, path, query_param};
     use wiremock::{Mock, MockServer, ResponseTemplate};
 
-    let m = moto();
-    m.aws(&["create-bucket", "my-layers-us-east-1"]);
-    let dir = temp();
-    let workspace = dir.path().join("workspace");
-    copy_tree(
-        &Path::new(REPO).join("examples/python-layer"),
-        &workspace.join("examples/python-layer"),
-    );
-    let root = action_dir(dir.path(), true);
+    let (m, _dir, workspace, root) = workspace(true, true);
     let rt = tokio::runtime::Runtime::new().unwrap();
     let github = rt.block_on(MockServer::start());
     let mut env = m.env();
@@ -522,15 +519,7 @@ fn a_forbidden_comment_is_a_warning_and_the_publish_stands() {
     use wiremock::matchers::{method, path};
     use wiremock::{Mock, MockServer, ResponseTemplate};
 
-    let m = moto();
-    m.aws(&["create-bucket", "my-layers-us-east-1"]);
-    let dir = temp();
-    let workspace = dir.path().join("workspace");
-    copy_tree(
-        &Path::new(REPO).join("examples/python-layer"),
-        &workspace.join("examples/python-layer"),
-    );
-    let root = action_dir(dir.path(), true);
+    let (m, _dir, workspace, root) = workspace(true, true);
     let rt = tokio::runtime::Runtime::new().unwrap();
     let github = rt.block_on(MockServer::start());
     rt.block_on(
@@ -600,15 +589,7 @@ fn workflows_pin_every_third_party_action_by_commit_sha() {
 
 #[test]
 fn a_token_given_as_an_input_is_masked_and_never_printed() {
-    let m = moto();
-    m.aws(&["create-bucket", "my-layers-us-east-1"]);
-    let dir = temp();
-    let workspace = dir.path().join("workspace");
-    copy_tree(
-        &Path::new(REPO).join("examples/python-layer"),
-        &workspace.join("examples/python-layer"),
-    );
-    let root = action_dir(dir.path(), true);
+    let (m, _dir, workspace, root) = workspace(true, true);
     let secret = "ghp_0123456789abcdefSECRETtoken";
     let mut with = example_with();
     with.insert("github-token".into(), secret.into());

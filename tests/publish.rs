@@ -42,6 +42,22 @@ fn run(m: &Moto, dir: &Path, args: &[&str]) -> Run {
     layerpub(dir, &all, &env)
 }
 
+/// The binary started in `dir` against the emulator (not waited for), its output piped.
+fn spawn(m: &Moto, dir: &Path, args: &[&str], extra: &[(&str, &str)]) -> std::process::Child {
+    let mut c = Command::new(BIN);
+    c.args(args)
+        .current_dir(dir)
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    for (k, v) in m.env() {
+        c.env(k, v);
+    }
+    c.envs(extra.iter().copied());
+    c.spawn().unwrap()
+}
+
 fn publish(m: &Moto, dir: &Path) -> serde_json::Value {
     run(m, dir, &[]).assert_ok().json()
 }
@@ -292,20 +308,15 @@ fn two_concurrent_runs_publish_one_version() {
     m.aws(&["create-bucket", BUCKET]);
     let dir = temp();
     project(dir.path(), &format!("s3-bucket: {BUCKET}\n"));
-    let spawn = |zip: &str| {
-        let mut c = Command::new(BIN);
-        c.args(["--output", "json", "--zip-path", zip])
-            .current_dir(dir.path())
-            .env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        for (k, v) in m.env() {
-            c.env(k, v);
-        }
-        c.spawn().unwrap()
+    let run = |zip: &str| {
+        spawn(
+            &m,
+            dir.path(),
+            &["--output", "json", "--zip-path", zip],
+            &[],
+        )
     };
-    let (a, b) = (spawn("a.zip"), spawn("b.zip"));
+    let (a, b) = (run("a.zip"), run("b.zip"));
     let results: Vec<serde_json::Value> = [a, b]
         .into_iter()
         .map(|c| {
@@ -611,17 +622,7 @@ fn sigterm_during_a_multipart_upload_aborts_it_releases_the_claim_and_exits_143(
         &noise(120 << 20, 11),
         0o644,
     );
-    let mut cmd = Command::new(BIN);
-    cmd.current_dir(dir.path())
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("LAYERPUB_LOG", "info")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped());
-    for (k, v) in m.env() {
-        cmd.env(k, v);
-    }
-    let mut child = cmd.spawn().unwrap();
+    let mut child = spawn(&m, dir.path(), &[], &[("LAYERPUB_LOG", "info")]);
     let mut stderr = BufReader::new(child.stderr.take().unwrap());
     let mut log = String::new();
     loop {
