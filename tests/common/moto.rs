@@ -11,16 +11,8 @@ use std::time::{Duration, Instant};
 
 pub struct Moto {
     pub endpoint: String,
-    child: Mutex<Child>,
+    _watchdog: Mutex<Child>,
     python: PathBuf,
-}
-
-impl Drop for Moto {
-    fn drop(&mut self) {
-        if let Ok(mut c) = self.child.lock() {
-            let _ = c.kill();
-        }
-    }
 }
 
 /// Held by a test for its whole run: the emulator is reset and belongs to that test.
@@ -101,6 +93,17 @@ fn ensure_installed() -> PathBuf {
     PathBuf::from(String::from_utf8(out.stdout).unwrap().trim())
 }
 
+/// `sh -c WATCHDOG PYTHON PORT`: runs moto, and stops it when the parent (the test process)
+/// is gone.
+const WATCHDOG: &str = r#"
+parent=$PPID
+"$0" -m moto.server -H 127.0.0.1 -p "$1" >/dev/null 2>&1 &
+server=$!
+trap 'kill $server 2>/dev/null' EXIT
+trap 'exit 0' TERM INT
+while kill -0 "$parent" 2>/dev/null; do sleep 0.5; done
+"#;
+
 fn start() -> Moto {
     let python = ensure_installed();
     let port = TcpListener::bind("127.0.0.1:0")
@@ -108,15 +111,13 @@ fn start() -> Moto {
         .local_addr()
         .unwrap()
         .port();
-    let child = Command::new(&python)
-        .args([
-            "-m",
-            "moto.server",
-            "-H",
-            "127.0.0.1",
-            "-p",
-            &port.to_string(),
-        ])
+    // The server lives in a `static`, which Rust never drops: a watchdog shell stops it once
+    // this test process has exited, so test runs leave no emulator behind.
+    let child = Command::new("sh")
+        .arg("-c")
+        .arg(WATCHDOG)
+        .arg(&python)
+        .arg(port.to_string())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -132,7 +133,7 @@ fn start() -> Moto {
     }
     Moto {
         endpoint,
-        child: Mutex::new(child),
+        _watchdog: Mutex::new(child),
         python,
     }
 }
