@@ -34,6 +34,15 @@ fn project(dir: &Path, extra_yaml: &str) {
     .unwrap();
 }
 
+/// A clean emulator with the bucket, and a project that uploads to it (plus `extra_yaml`).
+fn bucket_project(extra_yaml: &str) -> (common::moto::MotoGuard, tempfile::TempDir) {
+    let m = moto();
+    m.aws(&["create-bucket", BUCKET]);
+    let dir = temp();
+    project(dir.path(), &format!("s3-bucket: {BUCKET}\n{extra_yaml}"));
+    (m, dir)
+}
+
 fn run(m: &Moto, dir: &Path, args: &[&str]) -> Run {
     let env = m.env();
     let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
@@ -64,10 +73,7 @@ fn publish(m: &Moto, dir: &Path) -> serde_json::Value {
 
 #[test]
 fn first_run_publishes_version_1_and_a_rerun_publishes_nothing() {
-    let m = moto();
-    m.aws(&["create-bucket", BUCKET]);
-    let dir = temp();
-    project(dir.path(), &format!("s3-bucket: {BUCKET}\n"));
+    let (m, dir) = bucket_project("");
 
     let first = publish(&m, dir.path());
     assert_eq!(first["published"], true);
@@ -137,10 +143,7 @@ fn first_run_publishes_version_1_and_a_rerun_publishes_nothing() {
 
 #[test]
 fn a_changed_lock_file_publishes_version_2_and_a_crlf_checkout_does_not() {
-    let m = moto();
-    m.aws(&["create-bucket", BUCKET]);
-    let dir = temp();
-    project(dir.path(), &format!("s3-bucket: {BUCKET}\n"));
+    let (m, dir) = bucket_project("");
     publish(&m, dir.path());
 
     fs::write(dir.path().join("requirements.txt"), "requests==2.32.3\r\n").unwrap();
@@ -157,10 +160,7 @@ fn a_changed_lock_file_publishes_version_2_and_a_crlf_checkout_does_not() {
 
 #[test]
 fn a_changed_setting_publishes_and_says_so() {
-    let m = moto();
-    m.aws(&["create-bucket", BUCKET]);
-    let dir = temp();
-    project(dir.path(), &format!("s3-bucket: {BUCKET}\n"));
+    let (m, dir) = bucket_project("");
     publish(&m, dir.path());
     let r = run(
         &m,
@@ -240,10 +240,7 @@ fn force_publishes_an_unchanged_layer() {
 
 #[test]
 fn plan_and_dry_run_publish_nothing_and_write_nothing() {
-    let m = moto();
-    m.aws(&["create-bucket", BUCKET]);
-    let dir = temp();
-    project(dir.path(), &format!("s3-bucket: {BUCKET}\n"));
+    let (m, dir) = bucket_project("");
     for args in [&["plan"][..], &["publish", "--dry-run"][..]] {
         let r = run(&m, dir.path(), args);
         let j = r.assert_ok().json();
@@ -304,10 +301,7 @@ fn a_version_published_by_another_tool_counts_as_changed() {
 
 #[test]
 fn two_concurrent_runs_publish_one_version() {
-    let m = moto();
-    m.aws(&["create-bucket", BUCKET]);
-    let dir = temp();
-    project(dir.path(), &format!("s3-bucket: {BUCKET}\n"));
+    let (m, dir) = bucket_project("");
     let run = |zip: &str| {
         spawn(
             &m,
@@ -350,13 +344,7 @@ fn two_concurrent_runs_publish_one_version() {
 
 #[test]
 fn a_stale_claim_from_a_dead_run_is_taken_over() {
-    let m = moto();
-    m.aws(&["create-bucket", BUCKET]);
-    let dir = temp();
-    project(
-        dir.path(),
-        &format!("s3-bucket: {BUCKET}\nclaim-timeout: 1\n"),
-    );
+    let (m, dir) = bucket_project("claim-timeout: 1\n");
     let fp = run(&m, dir.path(), &["fingerprint"]).assert_ok().json()["fingerprint"]
         .as_str()
         .unwrap()
@@ -400,10 +388,7 @@ fn a_failed_publish_is_rerun_into_exactly_one_version() {
 
 #[test]
 fn a_large_zip_goes_up_in_parts_and_is_verified() {
-    let m = moto();
-    m.aws(&["create-bucket", BUCKET]);
-    let dir = temp();
-    project(dir.path(), &format!("s3-bucket: {BUCKET}\n"));
+    let (m, dir) = bucket_project("");
     write_file(
         dir.path(),
         "site-packages/model.bin",
@@ -572,10 +557,7 @@ fn in_a_gitlab_merge_request_pipeline_it_writes_the_dotenv_report_and_the_note()
 
 #[test]
 fn trace_logging_never_prints_credentials() {
-    let m = moto();
-    m.aws(&["create-bucket", BUCKET]);
-    let dir = temp();
-    project(dir.path(), &format!("s3-bucket: {BUCKET}\n"));
+    let (m, dir) = bucket_project("");
     let (key, secret, session) = (
         "AKIAFAKEKEY123456789",
         "fakeSecretKey/abc+123",
@@ -611,10 +593,7 @@ fn trace_logging_never_prints_credentials() {
 fn sigterm_during_a_multipart_upload_aborts_it_releases_the_claim_and_exits_143() {
     use std::io::{BufRead, BufReader};
 
-    let m = moto();
-    m.aws(&["create-bucket", BUCKET]);
-    let dir = temp();
-    project(dir.path(), &format!("s3-bucket: {BUCKET}\n"));
+    let (m, dir) = bucket_project("");
     // Large and incompressible: a multipart upload of about 15 parts, long enough to interrupt.
     write_file(
         dir.path(),
