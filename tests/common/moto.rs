@@ -51,10 +51,16 @@ impl Moto {
         ]
     }
 
-    /// Runs tests/support/aws.py (boto3) and parses its JSON answer.
+    /// Runs tests/support/aws.py (boto3) in us-east-1 and parses its JSON answer.
     pub fn aws(&self, args: &[&str]) -> serde_json::Value {
+        self.aws_in("us-east-1", args)
+    }
+
+    /// Runs tests/support/aws.py (boto3) in `region` and parses its JSON answer.
+    pub fn aws_in(&self, region: &str, args: &[&str]) -> serde_json::Value {
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/aws.py");
         let out = Command::new(&self.python)
+            .env("AWS_TEST_REGION", region)
             .arg(script)
             .arg(&self.endpoint)
             .args(args)

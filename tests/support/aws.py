@@ -1,21 +1,28 @@
 """Test-side view of the emulator, through boto3 (installed with moto): sets up buckets and
-reads back what layerpub did. Prints JSON. Usage: aws.py ENDPOINT COMMAND [ARGS...]"""
+reads back what layerpub did. Prints JSON. Usage: aws.py ENDPOINT COMMAND [ARGS...]
+The region is us-east-1 unless AWS_TEST_REGION says otherwise."""
 import base64
 import hashlib
 import json
+import os
 import sys
 
 import boto3
 from botocore.config import Config
 
 endpoint, command, args = sys.argv[1], sys.argv[2], sys.argv[3:]
-kw = dict(endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="testing",
+kw = dict(endpoint_url=endpoint, region_name=os.environ.get("AWS_TEST_REGION", "us-east-1"), aws_access_key_id="testing",
           aws_secret_access_key="testing")
 s3 = boto3.client("s3", config=Config(s3={"addressing_style": "path"}), **kw)
 lam = boto3.client("lambda", **kw)
 
 if command == "create-bucket":
-    s3.create_bucket(Bucket=args[0])
+    region = s3.meta.region_name
+    if region == "us-east-1":
+        s3.create_bucket(Bucket=args[0])
+    else:
+        s3.create_bucket(Bucket=args[0],
+                         CreateBucketConfiguration={"LocationConstraint": region})
     out = {}
 elif command == "versions":
     out = [{"version": v["Version"], "description": v.get("Description", ""),
