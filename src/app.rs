@@ -7,7 +7,6 @@ use std::path::{Path, PathBuf};
 use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::archive::DosTime;
-use crate::aws::{self, Clients};
 use crate::config::{self, ConfigError, LayerConfig, Problem};
 use crate::env::settings_from_env;
 use crate::error::Error;
@@ -15,7 +14,7 @@ use crate::github::CommentOutcome;
 use crate::gitlab::NoteOutcome;
 use crate::interrupt::Interrupt;
 use crate::package::{PackageOptions, fingerprint_document, package};
-use crate::publish::publish_layer;
+use crate::publish::{Outcome, publish_all};
 use crate::report::PublishResult;
 use crate::report::{self, FingerprintReport, PackageReport};
 use crate::settings::Settings;
@@ -96,29 +95,22 @@ pub fn run(cli: Cli, env: &[(String, String)], cwd: &Path, io: Io<'_>) -> Result
                     source,
                 })?;
             let interrupt = Interrupt::install(&rt)?;
-            // Layers that share a region and an endpoint share clients (and connections).
-            let mut clients: Vec<Clients> = Vec::new();
-            let mut results = Vec::new();
-            for layer in &layers {
-                let c = match clients.iter().find(|c| c.serves(layer)) {
-                    Some(c) => c.clone(),
-                    None => {
-                        let c = rt.block_on(aws::clients(
-                            layer.region.as_deref(),
-                            layer.endpoint_url.as_deref(),
-                        ))?;
-                        clients.push(c.clone());
-                        c
-                    }
-                };
-                let r = publish_layer(&rt, &c, layer, &options, &interrupt)?;
-                write(io.stderr, &report::publish_text(&r))?;
-                results.push(r);
+            let outcomes = publish_all(&rt, &layers, &options, &interrupt)?;
+            for o in &outcomes {
+                write(io.stderr, &report::publish_text(&o.result))?;
             }
+            let results: Vec<PublishResult> = outcomes.iter().map(|o| o.result.clone()).collect();
             if cli.output == OutputFormat::Json {
                 write(io.stdout, &report::json(&results))?;
             }
+            let failure = run_failure(outcomes);
+            if let Some(e @ Error::Interrupted(_)) = failure {
+                return Err(e);
+            }
             report_to_ci(&rt, env, &layers[0], &results, io.stderr)?;
+            if let Some(e) = failure {
+                return Err(e);
+            }
         }
         Command::Package => {
             let mut reports = Vec::new();
@@ -158,6 +150,46 @@ pub fn run(cli: Cli, env: &[(String, String)], cwd: &Path, io: Io<'_>) -> Result
         }
     }
     Ok(())
+}
+
+/// The error a run ends with when targets failed: the target's own error when the run had
+/// one target (its exit code and message unchanged), an interruption as such, else one error
+/// listing the failed targets, exit 1 (some published, or failures of different kinds) or the
+/// failures' common exit code when every target failed the same way.
+fn run_failure(outcomes: Vec<Outcome>) -> Option<Error> {
+    let total = outcomes.len();
+    let failed: Vec<(PublishResult, Error)> = outcomes
+        .into_iter()
+        .filter_map(|o| o.error.map(|e| (o.result, e)))
+        .collect();
+    if failed.is_empty() {
+        return None;
+    }
+    if let Some(i) = failed
+        .iter()
+        .position(|(_, e)| matches!(e, Error::Interrupted(_)))
+    {
+        return failed.into_iter().nth(i).map(|(_, e)| e);
+    }
+    if total == 1 {
+        return failed.into_iter().next().map(|(_, e)| e);
+    }
+    let codes: std::collections::BTreeSet<u8> = failed.iter().map(|(_, e)| e.exit_code()).collect();
+    let exit_code = match (failed.len() == total, codes.len()) {
+        (true, 1) => codes
+            .into_iter()
+            .next()
+            .unwrap_or(crate::error::EXIT_FAILURE),
+        _ => crate::error::EXIT_FAILURE,
+    };
+    let mut message = format!(
+        "{} of {total} layer publishes failed (the others are reported above); fix the cause and run again: a re-run publishes only what is missing",
+        failed.len()
+    );
+    for (r, e) in &failed {
+        message += &format!("\n  - {} in {}: {e}", r.layer_name, r.region);
+    }
+    Some(Error::Targets { message, exit_code })
 }
 
 /// The value of an environment variable, when set and not empty.
@@ -213,9 +245,9 @@ fn report_to_ci(
                 "no pull request for this event: no comment posted\n",
             )?,
             Some(ctx) => {
-                for r in results {
-                    let body = comment::comment_body(r);
-                    let outcome = rt.block_on(github::upsert_comment(&ctx, &r.layer_name, &body));
+                for (name, group) in by_layer(results) {
+                    let body = comment::layer_comment_body(&group);
+                    let outcome = rt.block_on(github::upsert_comment(&ctx, name, &body));
                     let said = match outcome {
                         Ok(CommentOutcome::Created(id)) => {
                             format!("pull request comment {id} created")
@@ -227,9 +259,9 @@ fn report_to_ci(
                             format!("pull request comment {id} already up to date")
                         }
                         Ok(CommentOutcome::Forbidden(why)) => {
-                            comment_warning(&r.layer_name, &why, on_github)
+                            comment_warning(name, &why, on_github)
                         }
-                        Err(e) => failed_comment(e, &r.layer_name, on_github)?,
+                        Err(e) => failed_comment(e, name, on_github)?,
                     };
                     write(stderr, &format!("{said}\n"))?;
                 }
@@ -241,22 +273,35 @@ fn report_to_ci(
         if let Some(n) = run.pr_number {
             ctx.mr_iid = n;
         }
-        for r in results {
-            let body = comment::comment_body(r);
-            let marker = comment::marker(&r.layer_name);
+        for (name, group) in by_layer(results) {
+            let body = comment::layer_comment_body(&group);
+            let marker = comment::marker(name);
             let said = match rt.block_on(gitlab::upsert_note(&ctx, &marker, &body)) {
                 Ok(NoteOutcome::Created(id)) => format!("merge request note {id} created"),
                 Ok(NoteOutcome::Updated(id)) => format!("merge request note {id} updated"),
                 Ok(NoteOutcome::Unchanged(id)) => {
                     format!("merge request note {id} already up to date")
                 }
-                Ok(NoteOutcome::Forbidden(why)) => comment_warning(&r.layer_name, &why, false),
-                Err(e) => failed_comment(e, &r.layer_name, false)?,
+                Ok(NoteOutcome::Forbidden(why)) => comment_warning(name, &why, false),
+                Err(e) => failed_comment(e, name, false)?,
             };
             write(stderr, &format!("{said}\n"))?;
         }
     }
     Ok(())
+}
+
+/// The results grouped by layer name, in the order the layers first appear: one comment per
+/// layer, with a section per region.
+fn by_layer(results: &[PublishResult]) -> Vec<(&str, Vec<&PublishResult>)> {
+    let mut groups: Vec<(&str, Vec<&PublishResult>)> = Vec::new();
+    for r in results {
+        match groups.iter_mut().find(|(n, _)| *n == r.layer_name) {
+            Some((_, g)) => g.push(r),
+            None => groups.push((&r.layer_name, vec![r])),
+        }
+    }
+    groups
 }
 
 /// On GitHub, asks the runner to mask every token layerpub was given, before anything else is

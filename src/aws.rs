@@ -27,9 +27,9 @@ pub struct Clients {
 }
 
 impl Clients {
-    /// Whether these clients were built for the layer's region and endpoint settings.
-    pub fn serves(&self, layer: &crate::config::LayerConfig) -> bool {
-        self.settings == (layer.region.clone(), layer.endpoint_url.clone())
+    /// Whether these clients were built for this region and endpoint setting.
+    pub fn serves(&self, region: Option<&str>, endpoint_url: Option<&str>) -> bool {
+        self.settings.0.as_deref() == region && self.settings.1.as_deref() == endpoint_url
     }
 }
 

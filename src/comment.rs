@@ -50,9 +50,58 @@ pub fn marker(layer_name: &str) -> String {
     format!("<!-- layerpub:{encoded} -->")
 }
 
+/// The comment of one layer: its results in every region it was published in (one or more,
+/// all with this layer name). The first line is [`marker`]; with several regions each gets its
+/// own section under one heading.
+pub fn layer_comment_body(results: &[&PublishResult]) -> String {
+    match results {
+        [one] => comment_body(one),
+        many => {
+            let name = many.first().map_or("", |r| r.layer_name.as_str());
+            let failed = many.iter().filter(|r| r.error.is_some()).count();
+            let published = many.iter().filter(|r| r.published).count();
+            let mut lines = vec![
+                marker(name),
+                format!(
+                    "### layerpub: {} in {} regions ({published} published{})",
+                    code_span(name),
+                    many.len(),
+                    if failed > 0 {
+                        format!(", {failed} failed")
+                    } else {
+                        String::new()
+                    }
+                ),
+            ];
+            for r in many {
+                lines.push(String::new());
+                lines.extend(
+                    result_lines(r)
+                        .into_iter()
+                        .map(|l| match l.strip_prefix("### ") {
+                            Some(h) => format!("#### {h} in {}", code_span(&r.region)),
+                            None => l,
+                        }),
+                );
+            }
+            join_capped(&lines, MAX_BODY_BYTES)
+        }
+    }
+}
+
 /// The whole comment for one layer's result. The first line is [`marker`].
 pub fn comment_body(result: &PublishResult) -> String {
-    let mut lines = vec![marker(&result.layer_name), heading(result), String::new()];
+    let mut lines = vec![marker(&result.layer_name)];
+    lines.extend(result_lines(result));
+    join_capped(&lines, MAX_BODY_BYTES)
+}
+
+/// One result's heading, facts, changes and warnings.
+fn result_lines(result: &PublishResult) -> Vec<String> {
+    let mut lines = vec![heading(result), String::new()];
+    if let Some(e) = &result.error {
+        lines.push(format!("- **error**: {}", escape_markdown(&shorten(e))));
+    }
     lines.extend(facts(result));
     if let Some(changes) = result.changes.as_ref().filter(|c| !c.is_empty()) {
         lines.push(String::new());
@@ -73,7 +122,7 @@ pub fn comment_body(result: &PublishResult) -> String {
             "warnings",
         ));
     }
-    join_capped(&lines, MAX_BODY_BYTES)
+    lines
 }
 
 /// One heading line: what this run did (or would do) to the layer.
@@ -81,6 +130,9 @@ fn heading(r: &PublishResult) -> String {
     let name = code_span(&r.layer_name);
     let version = |v: Option<i64>| v.map_or_else(|| "none".to_owned(), |v| v.to_string());
     let stands = matches!(r.reason, Reason::Unchanged | Reason::PublishedConcurrently);
+    if r.error.is_some() {
+        return format!("### Failed to publish {name}");
+    }
     match (r.dry_run, r.published, stands) {
         (true, _, true) => format!(
             "### Plan: {name} is unchanged, version {} stands",
@@ -252,6 +304,44 @@ mod tests {
 
     fn result() -> PublishResult {
         crate::report::example_result()
+    }
+
+    #[test]
+    fn a_layer_in_several_regions_gets_one_comment_with_a_section_per_region() {
+        let mut eu = result();
+        eu.region = "eu-west-1".into();
+        eu.published = false;
+        eu.error = Some("PutObject failed: NoSuchBucket <b>".into());
+        let us = result();
+        let body = layer_comment_body(&[&us, &eu]);
+        let lines: Vec<&str> = body.lines().collect();
+        assert_eq!(
+            lines[0],
+            marker(&us.layer_name),
+            "one marker: one comment per layer"
+        );
+        assert_eq!(body.matches("<!-- layerpub:").count(), 1);
+        assert!(
+            lines[1].contains("in 2 regions (1 published, 1 failed)"),
+            "{}",
+            lines[1]
+        );
+        assert!(
+            body.contains(&format!(
+                "#### Published `deps`: new version 2 in `{}`",
+                us.region
+            )),
+            "{body}"
+        );
+        assert!(
+            body.contains("#### Failed to publish `deps` in `eu-west-1`"),
+            "{body}"
+        );
+        assert!(
+            body.contains("- **error**: PutObject failed\\: NoSuchBucket \\<b\\>"),
+            "{body}"
+        );
+        assert_eq!(layer_comment_body(&[&us]), comment_body(&us));
     }
 
     fn heading_of(r: &PublishResult) -> String {

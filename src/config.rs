@@ -24,8 +24,11 @@ pub const DEFAULT_CONFIG_FILES: &[&str] = &["layerpub.yml", "layerpub.yaml"];
 /// One layer, every setting resolved and checked.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LayerConfig {
-    /// As given: a plain name or a layer ARN.
+    /// As given: a plain name or a layer ARN; for a layer declared once per architecture, the
+    /// name with the architecture appended (`deps-arm64`, see [`resolve`]).
     pub layer_name: String,
+    /// The name the user declared: `layer_name` without an architecture suffix.
+    pub logical_name: String,
     pub path: PathBuf,
     /// Folder inside the zip, without leading or trailing `/`; empty for the zip's root.
     pub prefix: String,
@@ -40,10 +43,12 @@ pub struct LayerConfig {
     pub description: Option<String>,
     pub symlinks: SymlinkPolicy,
     pub zip_path: PathBuf,
-    /// `None`: the SDK's region (AWS_REGION, the profile).
-    pub region: Option<String>,
+    /// The regions to publish in, in the order given; empty: the SDK's region (AWS_REGION,
+    /// the profile).
+    pub regions: Vec<String>,
     /// `None`: the SDK's endpoint (AWS_ENDPOINT_URL when set, else AWS).
     pub endpoint_url: Option<String>,
+    /// May hold `{region}`: see [`LayerConfig::bucket_in`].
     pub s3_bucket: Option<String>,
     /// Empty, or ends with `/`.
     pub s3_prefix: String,
@@ -62,10 +67,21 @@ pub const DEFAULT_S3_PREFIX: &str = "layerpub/";
 /// Default age after which an unfinished claim is taken over.
 pub const DEFAULT_CLAIM_TIMEOUT_SECS: u64 = 900;
 
+/// Replaced by each region in `s3-bucket`: Lambda reads a layer's zip only from a bucket in
+/// the region it publishes in, so several regions need one bucket each.
+pub const REGION_PLACEHOLDER: &str = "{region}";
+
 impl LayerConfig {
     /// The layer's plain name (the last part of an ARN).
     pub fn short_name(&self) -> &str {
         limits::short_layer_name(&self.layer_name)
+    }
+
+    /// The bucket to upload to for publishing in `region`.
+    pub fn bucket_in(&self, region: &str) -> Option<String> {
+        self.s3_bucket
+            .as_deref()
+            .map(|b| b.replace(REGION_PLACEHOLDER, region))
     }
 }
 
@@ -244,7 +260,7 @@ pub fn resolve(
         None => (Settings::default(), vec![Settings::default()]),
     };
     let several = entries.len() > 1;
-    let mut layers = Vec::new();
+    let mut merged = Vec::new();
     for (i, entry) in entries.into_iter().enumerate() {
         let label = several.then(|| {
             entry
@@ -260,13 +276,23 @@ pub fn resolve(
                     .into(),
             });
         }
-        let merged = defaults
+        let settings = defaults
             .clone()
             .overlay(entry)
             .overlay(env.clone())
             .overlay(flags.clone());
-        match check_layer(merged) {
-            Ok(layer) => layers.push(layer),
+        merged.push((label, settings));
+    }
+    let logical = name_per_architecture(&mut merged);
+    let mut layers = Vec::new();
+    for ((label, settings), logical_name) in merged.into_iter().zip(logical) {
+        match check_layer(settings) {
+            Ok(mut layer) => {
+                if let Some(name) = logical_name {
+                    layer.logical_name = name;
+                }
+                layers.push(layer)
+            }
             Err(ps) => problems.extend(ps.into_iter().map(|mut p| {
                 p.layer = p.layer.or_else(|| label.clone());
                 p
@@ -279,6 +305,49 @@ pub fn resolve(
     } else {
         Err(ConfigError(problems))
     }
+}
+
+/// A layer declared once per architecture: entries that share a `layer-name`, each with exactly
+/// one architecture and no two the same, are published as separate layers named
+/// `<layer-name>-<architecture>` (`deps-arm64`, `deps-x86_64`). Separate names, not versions of
+/// one name: each has its own newest version to compare its own fingerprint with, so the two
+/// builds never make each other look changed. Renames those entries in place (before their
+/// defaults, such as the zip path, are derived) and returns, per entry, the declared name of
+/// the renamed ones. Any other repeated name is left for [`check_distinct`] to refuse.
+fn name_per_architecture(entries: &mut [(Option<String>, Settings)]) -> Vec<Option<String>> {
+    let mut groups: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+    for (i, (_, s)) in entries.iter().enumerate() {
+        if let Some(name) = s.layer_name.as_deref().map(str::trim) {
+            groups.entry(name.to_owned()).or_default().push(i);
+        }
+    }
+    let mut logical = vec![None; entries.len()];
+    for (name, members) in groups.into_iter().filter(|(_, m)| m.len() > 1) {
+        let archs: Vec<Option<String>> = members
+            .iter()
+            .map(
+                |&i| match entries[i].1.compatible_architectures.as_deref() {
+                    Some([one]) => Some(one.trim().to_owned()),
+                    _ => None,
+                },
+            )
+            .collect();
+        let distinct = archs
+            .iter()
+            .flatten()
+            .collect::<std::collections::BTreeSet<_>>();
+        let per_arch = !name.starts_with("arn:")
+            && archs.iter().all(Option::is_some)
+            && distinct.len() == members.len();
+        if !per_arch {
+            continue;
+        }
+        for (&i, arch) in members.iter().zip(archs.into_iter().flatten()) {
+            entries[i].1.layer_name = Some(format!("{name}-{arch}"));
+            logical[i] = Some(name.clone());
+        }
+    }
+    logical
 }
 
 /// Two layers with one name or one zip path would overwrite each other; this also catches a
@@ -296,7 +365,7 @@ fn check_distinct(layers: &[LayerConfig]) -> Vec<Problem> {
             input: "layer-name".into(),
             layer: None,
             message: format!(
-                "{n} layers are named `{name}`; give each layer its own name in the file (a layer-name from the environment or a flag applies to every layer)"
+                "{n} layers are named `{name}`; give each layer its own name in the file (a layer-name from the environment or a flag applies to every layer), or, for one layer built per architecture, give each entry one different `compatible-architectures` so they publish as `{name}-arm64` and `{name}-x86_64`"
             ),
         });
     }
@@ -451,13 +520,9 @@ fn check_layer(s: Settings) -> Result<LayerConfig, Vec<Problem>> {
         crate::marker::DESCRIPTION_ROOM,
         "the rest of Lambda's 256 holds the fingerprint marker (` layerpub:sha256:` and 64 hex digits); shorten it",
     );
-    if let Some(bucket) = s.s3_bucket.as_deref()
-        && !is_valid_bucket_name(bucket)
-    {
-        problems.push(problem(
-            "s3-bucket",
-            format!("`{bucket}` is not a valid S3 bucket name; use 3 to 63 lowercase letters, digits, '.' or '-', starting and ending with a letter or digit (the bucket's name, not an s3:// URL or ARN)"),
-        ));
+    let regions = check_regions(&mut problems, s.region, s.regions);
+    if let Some(bucket) = s.s3_bucket.as_deref() {
+        check_bucket(&mut problems, bucket, &regions);
     }
     let s3_prefix = match normalise_prefix(s.s3_prefix.as_deref().unwrap_or(DEFAULT_S3_PREFIX)) {
         Ok(p) if p.is_empty() => String::new(),
@@ -471,14 +536,6 @@ fn check_layer(s: Settings) -> Result<LayerConfig, Vec<Problem>> {
         && let Err(msg) = check_endpoint_url(url)
     {
         problems.push(problem("endpoint-url", msg));
-    }
-    if let Some(region) = s.region.as_deref()
-        && !is_valid_region(region)
-    {
-        problems.push(problem(
-            "region",
-            format!("`{region}` is not an AWS region name; use e.g. `us-east-1` or `eu-west-1`"),
-        ));
     }
     if s.claim_timeout == Some(0) {
         problems.push(problem(
@@ -495,6 +552,7 @@ fn check_layer(s: Settings) -> Result<LayerConfig, Vec<Problem>> {
         .zip_path
         .unwrap_or_else(|| PathBuf::from(format!("{}.zip", limits::short_layer_name(&layer_name))));
     Ok(LayerConfig {
+        logical_name: layer_name.clone(),
         layer_name,
         path: s.path.unwrap_or_default(),
         prefix,
@@ -507,7 +565,7 @@ fn check_layer(s: Settings) -> Result<LayerConfig, Vec<Problem>> {
         description: s.description,
         symlinks: s.symlinks.unwrap_or_default(),
         zip_path,
-        region: s.region,
+        regions,
         endpoint_url: s.endpoint_url,
         s3_bucket: s.s3_bucket,
         s3_prefix,
@@ -521,6 +579,64 @@ fn check_layer(s: Settings) -> Result<LayerConfig, Vec<Problem>> {
         pr_number: s.pr_number,
         dotenv_file: s.dotenv_file,
     })
+}
+
+/// `region` (one) or `regions` (a list), checked; empty when neither is set.
+fn check_regions(
+    problems: &mut Vec<Problem>,
+    region: Option<String>,
+    regions: Option<Vec<String>>,
+) -> Vec<String> {
+    let (input, list) = match (region, regions) {
+        (Some(_), Some(_)) => {
+            problems.push(problem(
+                "regions",
+                "both `region` and `regions` are set; use `regions: [us-east-1, eu-west-1]` alone for several regions, or `region` for one".into(),
+            ));
+            return Vec::new();
+        }
+        (Some(r), None) => ("region", vec![r.trim().to_owned()]),
+        (None, Some(list)) => (
+            "regions",
+            list.iter().map(|r| r.trim().to_owned()).collect(),
+        ),
+        (None, None) => return Vec::new(),
+    };
+    if list.is_empty() {
+        problems.push(problem(
+            "regions",
+            "lists no region; give at least one, e.g. `regions: [us-east-1, eu-west-1]`, or remove it to use AWS_REGION".into(),
+        ));
+    }
+    let mut seen = Vec::new();
+    for r in list {
+        if !is_valid_region(&r) {
+            problems.push(problem(
+                input,
+                format!("`{r}` is not an AWS region name; use e.g. `us-east-1` or `eu-west-1`"),
+            ));
+        } else if !seen.contains(&r) {
+            seen.push(r);
+        }
+    }
+    seen
+}
+
+/// The bucket's name, with `{region}` standing for each region.
+fn check_bucket(problems: &mut Vec<Problem>, bucket: &str, regions: &[String]) {
+    // The longest region name AWS has is 14 characters; `us-east-1` stands for all here.
+    let sample = bucket.replace(REGION_PLACEHOLDER, "us-east-1");
+    if !is_valid_bucket_name(&sample) {
+        problems.push(problem(
+            "s3-bucket",
+            format!("`{bucket}` is not a valid S3 bucket name; use 3 to 63 lowercase letters, digits, '.' or '-', starting and ending with a letter or digit (the bucket's name, not an s3:// URL or ARN), with `{REGION_PLACEHOLDER}` where the region goes for one bucket per region"),
+        ));
+    } else if regions.len() > 1 && !bucket.contains(REGION_PLACEHOLDER) {
+        problems.push(problem(
+            "s3-bucket",
+            format!("`{bucket}` is one bucket, but the layer is published in {} regions and Lambda reads a layer's zip only from a bucket in the region it publishes in; name one bucket per region with `{REGION_PLACEHOLDER}`, e.g. `{bucket}-{REGION_PLACEHOLDER}`, or leave s3-bucket unset to send zips up to 50 MB inline", regions.len()),
+        ));
+    }
 }
 
 /// S3's bucket naming rules (general purpose buckets).
@@ -621,6 +737,113 @@ mod tests {
 
     fn problems_of(s: Settings) -> Vec<Problem> {
         resolve(None, Settings::default(), s).unwrap_err().0
+    }
+
+    #[test]
+    fn regions_are_checked_and_a_shared_bucket_needs_the_placeholder() {
+        let l = resolve(
+            None,
+            Settings::default(),
+            Settings {
+                regions: Some(vec![
+                    "eu-west-1".into(),
+                    "us-east-1".into(),
+                    "eu-west-1".into(),
+                ]),
+                s3_bucket: Some("layers-{region}".into()),
+                ..base()
+            },
+        )
+        .unwrap()
+        .remove(0);
+        assert_eq!(
+            l.regions,
+            ["eu-west-1", "us-east-1"],
+            "given order, once each"
+        );
+        assert_eq!(
+            l.bucket_in("eu-west-1").as_deref(),
+            Some("layers-eu-west-1")
+        );
+
+        let m = only_message(Settings {
+            regions: Some(vec!["eu-west-1".into(), "us-east-1".into()]),
+            s3_bucket: Some("layers".into()),
+            ..base()
+        });
+        assert!(
+            m.starts_with(
+                "s3-bucket: `layers` is one bucket, but the layer is published in 2 regions"
+            ),
+            "{m}"
+        );
+        assert!(m.contains("`layers-{region}`"), "{m}");
+        let m = only_message(Settings {
+            region: Some("eu-west-1".into()),
+            regions: Some(vec!["us-east-1".into()]),
+            ..base()
+        });
+        assert!(
+            m.starts_with("regions: both `region` and `regions` are set"),
+            "{m}"
+        );
+        let m = only_message(Settings {
+            regions: Some(vec!["Ireland".into()]),
+            ..base()
+        });
+        assert!(
+            m.starts_with("regions: `Ireland` is not an AWS region name"),
+            "{m}"
+        );
+        let m = only_message(Settings {
+            regions: Some(vec![]),
+            ..base()
+        });
+        assert!(m.starts_with("regions: lists no region"), "{m}");
+        let m = only_message(Settings {
+            s3_bucket: Some("Layers-{region}".into()),
+            ..base()
+        });
+        assert!(m.contains("is not a valid S3 bucket name"), "{m}");
+    }
+
+    fn file_with(yaml: &str) -> ConfigFile {
+        parse_config_file(yaml, Path::new("layerpub.yml")).unwrap()
+    }
+
+    #[test]
+    fn one_name_per_architecture_becomes_one_layer_name_each() {
+        let f = file_with(
+            "layers:\n  - {layer-name: deps, path: a, compatible-architectures: [arm64]}\n  - {layer-name: deps, path: b, compatible-architectures: [x86_64]}\n  - {layer-name: other, path: c}\n",
+        );
+        let ls = resolve(Some(&f), Settings::default(), Settings::default()).unwrap();
+        let names: Vec<(&str, &str, &Path)> = ls
+            .iter()
+            .map(|l| {
+                (
+                    l.layer_name.as_str(),
+                    l.logical_name.as_str(),
+                    l.zip_path.as_path(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            names,
+            [
+                ("deps-arm64", "deps", Path::new("deps-arm64.zip")),
+                ("deps-x86_64", "deps", Path::new("deps-x86_64.zip")),
+                ("other", "other", Path::new("other.zip")),
+            ]
+        );
+        // One name with two entries that do not each name one different architecture: refused.
+        for second in ["[arm64]", "[x86_64, arm64]"] {
+            let f = file_with(&format!(
+                "layers:\n  - {{layer-name: deps, path: a, compatible-architectures: [arm64]}}\n  - {{layer-name: deps, path: b, compatible-architectures: {second}}}\n"
+            ));
+            let e = resolve(Some(&f), Settings::default(), Settings::default()).unwrap_err();
+            assert!(e.to_string().contains("2 layers are named `deps`"), "{e}");
+            assert!(e.to_string().contains("`deps-arm64`"), "{e}");
+        }
     }
 
     fn only_message(s: Settings) -> String {
@@ -813,16 +1036,16 @@ mod tests {
         let inputs: Vec<&str> = ps.iter().map(|p| p.input.as_str()).collect();
         assert_eq!(
             inputs,
-            ["s3-bucket", "endpoint-url", "region", "claim-timeout"]
+            ["region", "s3-bucket", "endpoint-url", "claim-timeout"]
         );
         assert!(
-            ps[0]
+            ps[1]
                 .message
                 .starts_with("`s3://My_Bucket` is not a valid S3 bucket name"),
             "{}",
-            ps[0]
+            ps[1]
         );
-        assert!(ps[1].message.contains("http://127.0.0.1:5000"), "{}", ps[1]);
+        assert!(ps[2].message.contains("http://127.0.0.1:5000"), "{}", ps[2]);
     }
 
     #[test]

@@ -34,16 +34,25 @@ const PREFIX: &str = "LAYERPUB_";
 /// (no version before a first publish, no zip when unchanged) is empty.
 ///
 /// With several layers each layer gets the same keys followed by `_` and its [`key_suffix`]:
-/// `py-deps` gives `LAYERPUB_LAYER_VERSION_ARN_PY_DEPS`. Two layers whose keys would coincide
+/// `py-deps` gives `LAYERPUB_LAYER_VERSION_ARN_PY_DEPS`. A layer published in several regions
+/// adds the region the same way: `LAYERPUB_LAYER_VERSION_ARN_PY_DEPS_EU_WEST_1`, or with one
+/// layer `LAYERPUB_LAYER_VERSION_ARN_EU_WEST_1`. Two layers whose keys would coincide
 /// (`py-deps` and `py_deps`) are refused rather than one silently overwriting the other.
 pub fn dotenv(results: &[PublishResult]) -> Result<String, Error> {
     let mut owners: BTreeMap<String, &str> = BTreeMap::new();
     let mut out = String::new();
+    let count = |name: &str| results.iter().filter(|r| r.layer_name == name).count();
+    let several_layers = results
+        .iter()
+        .any(|r| r.layer_name != results[0].layer_name);
     for r in results {
-        let suffix = match results {
-            [_] => String::new(),
-            _ => format!("_{}", key_suffix(&r.layer_name)),
-        };
+        let mut suffix = String::new();
+        if several_layers {
+            suffix += &format!("_{}", key_suffix(&r.layer_name));
+        }
+        if count(&r.layer_name) > 1 {
+            suffix += &format!("_{}", key_suffix(&r.region));
+        }
         for (field, value) in fields(r) {
             let key = format!("{PREFIX}{field}{suffix}");
             if let Some(other) = owners.insert(key.clone(), &r.layer_name) {
@@ -162,6 +171,7 @@ mod tests {
             reason: Reason::ManifestChanged,
             changes: None,
             warnings: vec![],
+            error: None,
         }
     }
 
@@ -183,6 +193,27 @@ mod tests {
                  LAYERPUB_REGION=eu-west-1\n"
             )
         );
+    }
+
+    #[test]
+    fn a_layer_in_several_regions_suffixes_keys_with_the_region() {
+        let mut us = result("deps");
+        us.region = "us-east-1".into();
+        let text = dotenv(&[result("deps"), us.clone()]).unwrap();
+        assert!(
+            text.contains("LAYERPUB_LAYER_VERSION_EU_WEST_1=3\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("LAYERPUB_REGION_US_EAST_1=us-east-1\n"),
+            "{text}"
+        );
+        let text = dotenv(&[result("deps"), us, result("tools")]).unwrap();
+        assert!(
+            text.contains("LAYERPUB_PUBLISHED_DEPS_US_EAST_1=true\n"),
+            "{text}"
+        );
+        assert!(text.contains("LAYERPUB_PUBLISHED_TOOLS=true\n"), "{text}");
     }
 
     #[test]

@@ -65,6 +65,9 @@ pub enum Error {
     /// not be written as GitLab requires.
     #[error("{0}")]
     GitLab(String),
+    /// Some of a run's targets (layers × regions) failed; the others are reported.
+    #[error("{message}")]
+    Targets { message: String, exit_code: u8 },
 }
 
 impl Error {
@@ -84,6 +87,7 @@ impl Error {
     pub fn exit_code(&self) -> u8 {
         match self {
             Error::Interrupted(s) => s.exit_code(),
+            Error::Targets { exit_code, .. } => *exit_code,
             Error::Config(_) | Error::Package(PackageError::Input(_)) | Error::BadInput(_) => {
                 EXIT_BAD_INPUT
             }

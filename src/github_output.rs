@@ -13,10 +13,14 @@ use std::path::Path;
 use crate::error::Error;
 use crate::report::{PublishResult, json};
 
-/// The step outputs of a run, in the order action.yml declares them. With several layers only
-/// `result-json` (all of them); with one, every single-layer output too.
+/// The step outputs of a run, in the order action.yml declares them. With one layer in one
+/// region, every single-layer output; with several layers or regions, `published` (any of
+/// them); always `layer-version-arns` and `result-json` (all of them).
 pub fn outputs(results: &[PublishResult]) -> Vec<(&'static str, String)> {
     let mut out = Vec::new();
+    if !matches!(results, [_]) {
+        out.push(("published", results.iter().any(|r| r.published).to_string()));
+    }
     if let [r] = results {
         let opt = |v: Option<String>| v.unwrap_or_default();
         out.push(("layer-arn", opt(r.layer_arn.clone())));
@@ -38,8 +42,23 @@ pub fn outputs(results: &[PublishResult]) -> Vec<(&'static str, String)> {
                 .unwrap_or_default(),
         ));
     }
+    out.push(("layer-version-arns", version_arns(results)));
     out.push(("result-json", json(results).trim_end().to_owned()));
     out
+}
+
+/// `{"LAYER": {"REGION": "ARN"}}` for every result that has a version (a failed first publish
+/// has none); one shape whatever the number of layers and regions, so a workflow's expression
+/// does not change when a region is added.
+pub fn version_arns(results: &[PublishResult]) -> String {
+    let mut map: std::collections::BTreeMap<&str, std::collections::BTreeMap<&str, &str>> =
+        std::collections::BTreeMap::new();
+    for r in results {
+        if let Some(arn) = &r.layer_version_arn {
+            map.entry(&r.layer_name).or_default().insert(&r.region, arn);
+        }
+    }
+    serde_json::to_string(&map).expect("a map of strings serialises")
 }
 
 /// A delimiter no value can guess: 128 random bits from the standard library's per-process
@@ -107,7 +126,7 @@ mod tests {
     }
 
     #[test]
-    fn one_layer_gets_every_output_and_several_only_result_json() {
+    fn one_target_gets_every_output_and_several_the_run_level_ones() {
         let one = outputs(&[result()]);
         let names: Vec<&str> = one.iter().map(|(n, _)| *n).collect();
         assert_eq!(
@@ -122,14 +141,31 @@ mod tests {
                 "code-sha256",
                 "code-size",
                 "reason",
+                "layer-version-arns",
                 "result-json"
             ]
         );
         assert_eq!(one[2].1, "2");
         assert_eq!(one[8].1, "manifest_changed");
-        let two = outputs(&[result(), result()]);
-        assert_eq!(two.len(), 1);
-        assert!(two[0].1.contains("\"layers\""));
+        let mut unchanged = result();
+        unchanged.published = false;
+        unchanged.region = "eu-west-1".into();
+        unchanged.layer_version_arn = Some("arn:eu:deps:1".into());
+        let two = outputs(&[unchanged.clone(), result()]);
+        let names: Vec<&str> = two.iter().map(|(n, _)| *n).collect();
+        assert_eq!(names, ["published", "layer-version-arns", "result-json"]);
+        assert_eq!(
+            two[0].1, "true",
+            "published: true when any target published"
+        );
+        assert_eq!(outputs(&[unchanged.clone(), unchanged])[0].1, "false");
+        let arns: serde_json::Value = serde_json::from_str(&two[1].1).unwrap();
+        assert_eq!(arns["deps"]["eu-west-1"], "arn:eu:deps:1");
+        assert_eq!(
+            arns["deps"][&result().region].as_str(),
+            result().layer_version_arn.as_deref()
+        );
+        assert!(two[2].1.contains("\"layers\""));
     }
 
     #[test]

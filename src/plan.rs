@@ -15,7 +15,7 @@ pub struct RemoteVersion {
 }
 
 /// Why a run publishes, or does not.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Reason {
     /// The layer has no version yet.
@@ -32,6 +32,7 @@ pub enum Reason {
     /// `--force`.
     Forced,
     /// The newest version carries this fingerprint: nothing to do.
+    #[default]
     Unchanged,
     /// Another run published this fingerprint while this one waited for its claim.
     PublishedConcurrently,

@@ -1,6 +1,12 @@
-//! One layer's publish, top to bottom: fingerprint, read the newest version (the one API call
-//! of an unchanged run), decide, and only when publishing: claim, package, upload, publish,
-//! verify, release.
+//! Publishing layers: fingerprint, read the newest version (the one API call of an unchanged
+//! run), decide, and only when publishing: package, claim, upload, publish, verify, release.
+//!
+//! Several layers and regions: every (layer, region) pair is a [`Target`]. A run fingerprints
+//! each layer once, reads every target's newest version at once (the only calls of an
+//! unchanged run, so it costs one round trip however many targets there are), packages each
+//! layer that publishes somewhere once, and only then writes: every packaging mistake is found
+//! before anything is published. Targets are then published concurrently, [`MAX_IN_FLIGHT`] at
+//! a time; one failing does not stop the others, and its result says why.
 //!
 //! Concurrency: with a bucket, a run publishes only while it holds the claim object for its
 //! fingerprint (created with `If-None-Match: *`, so S3 lets one run in), and re-reads the
@@ -10,11 +16,13 @@
 //! shared place to claim in: two inline runs at the same moment can both publish; use a bucket
 //! or serialise the jobs (a CI concurrency group) when that matters.
 
+use std::future::Future;
 use std::time::{Duration, Instant};
 
+use futures_util::StreamExt;
 use tokio::runtime::Runtime;
 
-use crate::aws::Clients;
+use crate::aws::{self, Clients};
 use crate::changes::changes;
 use crate::config::LayerConfig;
 use crate::error::Error;
@@ -31,42 +39,175 @@ use crate::s3_store::{self, Claim};
 /// How often a run waiting on another run's claim looks again.
 const CLAIM_POLL: Duration = Duration::from_secs(1);
 
-/// Publishes one layer if its fingerprint changed (or says what it would do, with dry-run).
-pub fn publish_layer(
+/// Targets worked on at once. Lambda's control plane throttles bursts of writes per account
+/// and region; the SDK's retry (see `aws`) absorbs the odd `TooManyRequestsException`.
+pub const MAX_IN_FLIGHT: usize = 4;
+
+/// One layer in one region: what is decided, published and reported.
+pub struct Target<'a> {
+    pub layer: &'a LayerConfig,
+    /// Index of `layer` in the run's list.
+    pub index: usize,
+    pub clients: Clients,
+    /// The bucket in this region (`{region}` replaced), or `None` for inline uploads.
+    pub bucket: Option<String>,
+}
+
+/// What became of one target.
+#[derive(Debug)]
+pub struct Outcome {
+    pub result: PublishResult,
+    pub error: Option<Error>,
+}
+
+/// What reading a target decided.
+enum Planned {
+    /// Nothing to write: unchanged, or a dry run.
+    Done(PublishResult),
+    Publish {
+        result: PublishResult,
+        previous: Option<RemoteVersion>,
+    },
+}
+
+/// Publishes every layer in every region that needs it. `Err` only when the run as a whole
+/// cannot go on (a layer that cannot be packaged, no region); a target's own failure is in its
+/// [`Outcome`].
+pub fn publish_all(
     rt: &Runtime,
-    clients: &Clients,
-    layer: &LayerConfig,
+    layers: &[LayerConfig],
     options: &PackageOptions,
     interrupt: &Interrupt,
-) -> Result<PublishResult, Error> {
-    let document = fingerprint_document(layer, options.threads)?;
+) -> Result<Vec<Outcome>, Error> {
+    let documents = layers
+        .iter()
+        .map(|l| fingerprint_document(l, options.threads))
+        .collect::<Result<Vec<_>, _>>()?;
     interrupt.check()?;
-    let fingerprint = document.fingerprint();
-    let latest = rt.block_on(lambda_api::latest_version(
-        &clients.lambda,
-        &layer.layer_name,
-    ))?;
-    let mut result = PublishResult::new(layer, &clients.region, &fingerprint);
+    let targets = rt.block_on(targets(layers))?;
+    let fingerprints: Vec<String> = documents.iter().map(|d| d.fingerprint()).collect();
+    let documents = &documents;
+    let planned = rt.block_on(in_flight(targets.iter().map(|t| {
+        let fingerprint = &fingerprints[t.index];
+        async move {
+            plan(t, &documents[t.index], fingerprint)
+                .await
+                .map_err(|e| failed(t, fingerprint, e))
+        }
+    })));
 
-    let (reason, previous) = match decide(latest, &fingerprint, layer.force) {
+    // Package every layer that publishes somewhere, before the first write.
+    let mut packaged: Vec<Option<Packaged>> = layers.iter().map(|_| None).collect();
+    for (t, p) in targets.iter().zip(&planned) {
+        if matches!(p, Ok(Planned::Publish { .. })) && packaged[t.index].is_none() {
+            packaged[t.index] = Some(package_checked(t.layer, options, &fingerprints[t.index])?);
+            interrupt.check()?;
+        }
+    }
+
+    let packaged = &packaged;
+    let outcomes = rt.block_on(in_flight(targets.iter().zip(planned).map(|(t, p)| {
+        let fingerprint = &fingerprints[t.index];
+        let zip = packaged[t.index].as_ref();
+        async move {
+            match p {
+                Err(outcome) => outcome,
+                Ok(Planned::Done(result)) => Outcome {
+                    result,
+                    error: None,
+                },
+                Ok(Planned::Publish { result, previous }) => {
+                    let zip = zip.expect("packaged before publishing");
+                    match publish_target(t, zip, fingerprint, result, previous, interrupt).await {
+                        Ok(result) => Outcome {
+                            result,
+                            error: None,
+                        },
+                        Err(e) => failed(t, fingerprint, e),
+                    }
+                }
+            }
+        }
+    })));
+    Ok(outcomes)
+}
+
+/// Runs the futures [`MAX_IN_FLIGHT`] at a time; the outputs keep the input's order.
+async fn in_flight<F: Future>(futures: impl IntoIterator<Item = F>) -> Vec<F::Output> {
+    futures_util::stream::iter(futures)
+        .buffered(MAX_IN_FLIGHT)
+        .collect()
+        .await
+}
+
+/// Every (layer, region) pair, with clients shared by the targets of one region and endpoint.
+async fn targets(layers: &[LayerConfig]) -> Result<Vec<Target<'_>>, Error> {
+    let mut clients: Vec<Clients> = Vec::new();
+    let mut targets = Vec::new();
+    for (index, layer) in layers.iter().enumerate() {
+        let regions: Vec<Option<&str>> = match layer.regions.as_slice() {
+            [] => vec![None],
+            many => many.iter().map(|r| Some(r.as_str())).collect(),
+        };
+        for region in regions {
+            let endpoint = layer.endpoint_url.as_deref();
+            let c = match clients.iter().find(|c| c.serves(region, endpoint)) {
+                Some(c) => c.clone(),
+                None => {
+                    let c = aws::clients(region, endpoint).await?;
+                    clients.push(c.clone());
+                    c
+                }
+            };
+            targets.push(Target {
+                layer,
+                index,
+                bucket: layer.bucket_in(&c.region),
+                clients: c,
+            });
+        }
+    }
+    Ok(targets)
+}
+
+/// A target's result when it failed: what is known, and the error's message.
+fn failed(t: &Target<'_>, fingerprint: &str, e: Error) -> Outcome {
+    let mut result = PublishResult::new(t.layer, &t.clients.region, fingerprint);
+    result.error = Some(e.to_string());
+    Outcome {
+        result,
+        error: Some(e),
+    }
+}
+
+/// Reads the target's newest version and decides; read-only.
+async fn plan(
+    t: &Target<'_>,
+    document: &FingerprintDocument,
+    fingerprint: &str,
+) -> Result<Planned, Error> {
+    let (layer, clients) = (t.layer, &t.clients);
+    let latest = lambda_api::latest_version(&clients.lambda, &layer.layer_name).await?;
+    let mut result = PublishResult::new(layer, &clients.region, fingerprint);
+    let (reason, previous) = match decide(latest, fingerprint, layer.force) {
         Decision::Unchanged(v) => {
             result.unchanged(&v, Reason::Unchanged);
-            return Ok(result);
+            return Ok(Planned::Done(result));
         }
         Decision::Publish { reason, previous } => (reason, previous),
     };
     if reason == Reason::NoMarker {
         let v = previous.as_ref().map_or(0, |p| p.version);
         result.warnings.push(format!(
-            "version {v} of {} has no layerpub marker in its description (published by another tool?): publishing a new version",
-            layer.layer_name
+            "version {v} of {} in {} has no layerpub marker in its description (published by another tool?): publishing a new version",
+            layer.layer_name, clients.region
         ));
     }
-    let reason = match (&layer.s3_bucket, &previous) {
+    let reason = match (&t.bucket, &previous) {
         (Some(bucket), Some(prev)) => {
-            let prev_doc = rt.block_on(previous_document(clients, layer, bucket, prev))?;
-            result.changes = prev_doc.as_ref().map(|p| changes(p, &document));
-            refine(reason, prev_doc.as_ref(), &document)
+            let prev_doc = previous_document(clients, layer, bucket, prev).await?;
+            result.changes = prev_doc.as_ref().map(|p| changes(p, document));
+            refine(reason, prev_doc.as_ref(), document)
         }
         _ => reason,
     };
@@ -78,31 +219,61 @@ pub fn publish_layer(
             result.layer_version = Some(p.version);
             result.layer_version_arn = Some(p.layer_version_arn.clone());
         }
-        return Ok(result);
+        return Ok(Planned::Done(result));
     }
+    Ok(Planned::Publish { result, previous })
+}
 
-    let Some(bucket) = layer.s3_bucket.as_deref() else {
-        return publish_now(rt, clients, layer, options, &fingerprint, result, interrupt);
+/// Packages the layer and checks its files did not change since they were fingerprinted.
+fn package_checked(
+    layer: &LayerConfig,
+    options: &PackageOptions,
+    fingerprint: &str,
+) -> Result<Packaged, Error> {
+    let packaged = package(layer, options)?;
+    let packaged_fp = packaged.document.fingerprint();
+    if packaged_fp != fingerprint {
+        return Err(Error::bad_input(format!(
+            "the files of {} changed while layerpub was reading them (fingerprint {fingerprint}, then {packaged_fp}); run layerpub after the build step has finished",
+            layer.layer_name
+        )));
+    }
+    Ok(packaged)
+}
+
+/// Publishes one target: with a bucket, only while holding the claim on its fingerprint.
+async fn publish_target(
+    t: &Target<'_>,
+    packaged: &Packaged,
+    fingerprint: &str,
+    result: PublishResult,
+    previous: Option<RemoteVersion>,
+    interrupt: &Interrupt,
+) -> Result<PublishResult, Error> {
+    let (layer, clients) = (t.layer, &t.clients);
+    let Some(bucket) = t.bucket.as_deref() else {
+        return publish_now(t, packaged, fingerprint, result, interrupt).await;
     };
-    let claim_key = s3_store::claim_key(&layer.s3_prefix, layer.short_name(), &fingerprint);
+    let claim_key = s3_store::claim_key(&layer.s3_prefix, layer.short_name(), fingerprint);
     let seen = previous.as_ref().map(|p| p.version);
     let claim = acquire_claim(
         clients,
         layer,
         bucket,
         &claim_key,
-        &fingerprint,
+        fingerprint,
         seen,
         interrupt,
     );
-    match rt.block_on(claim)? {
+    match claim.await? {
         Claimed::No(v) => {
+            let mut result = result;
             result.unchanged(&v, Reason::PublishedConcurrently);
             Ok(result)
         }
         Claimed::Yes => {
-            let outcome = publish_now(rt, clients, layer, options, &fingerprint, result, interrupt);
-            if let Err(e) = rt.block_on(s3_store::delete(&clients.s3, bucket, &claim_key)) {
+            let outcome = publish_now(t, packaged, fingerprint, result, interrupt).await;
+            if let Err(e) = s3_store::delete(&clients.s3, bucket, &claim_key).await {
                 tracing::warn!(
                     "could not release the claim s3://{bucket}/{claim_key}: {e}; later runs take it over after claim-timeout"
                 );
@@ -112,32 +283,22 @@ pub fn publish_layer(
     }
 }
 
-/// Packages, uploads (or inlines) and publishes; checks Lambda's `CodeSha256` against ours.
-fn publish_now(
-    rt: &Runtime,
-    clients: &Clients,
-    layer: &LayerConfig,
-    options: &PackageOptions,
+/// Uploads (or inlines) and publishes; checks Lambda's `CodeSha256` against ours.
+async fn publish_now(
+    t: &Target<'_>,
+    packaged: &Packaged,
     fingerprint: &str,
     mut result: PublishResult,
     interrupt: &Interrupt,
 ) -> Result<PublishResult, Error> {
-    let packaged = package(layer, options)?;
-    interrupt.check()?;
-    let packaged_fp = packaged.document.fingerprint();
-    if packaged_fp != fingerprint {
-        return Err(Error::bad_input(format!(
-            "the files of {} changed while layerpub was reading them (fingerprint {fingerprint}, then {packaged_fp}); run layerpub after the build step has finished",
-            layer.layer_name
-        )));
-    }
-    result.packaged(&packaged);
+    let (layer, clients) = (t.layer, &t.clients);
+    result.packaged(packaged);
     result.warnings.extend(packaged.warnings.iter().cloned());
     let local_sha = code_sha256(&packaged.sha256);
 
-    let content = match layer.s3_bucket.as_deref() {
+    let content = match t.bucket.as_deref() {
         Some(bucket) => {
-            let (key, _) = rt.block_on(upload(clients, layer, bucket, &packaged, interrupt))?;
+            let (key, _) = upload(clients, layer, bucket, packaged, interrupt).await?;
             result.s3_uri = Some(format!("s3://{bucket}/{key}"));
             Content::S3 {
                 bucket: bucket.to_owned(),
@@ -166,7 +327,7 @@ fn publish_now(
     };
     // The last moment to stop: once PublishLayerVersion is sent, it is let to finish.
     interrupt.check()?;
-    let published = rt.block_on(lambda_api::publish(&clients.lambda, request))?;
+    let published = lambda_api::publish(&clients.lambda, request).await?;
     if published.code_sha256 != local_sha {
         return Err(Error::Aws(format!(
             "Lambda published {} with CodeSha256 {}, but the zip's is {local_sha}: the content Lambda read is not this zip; delete that version and run again",

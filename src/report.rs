@@ -47,8 +47,9 @@ pub struct FingerprintReport {
     pub document: FingerprintDocument,
 }
 
-/// What `layerpub publish` (and `plan`) reports per layer: the one result value of a run.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+/// What `layerpub publish` (and `plan`) reports per layer and region: the one result value of
+/// a run.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct PublishResult {
     pub layer_name: String,
     pub layer_arn: Option<String>,
@@ -72,6 +73,8 @@ pub struct PublishResult {
     /// What changed since the previous version, when its fingerprint document was readable.
     pub changes: Option<crate::changes::Changes>,
     pub warnings: Vec<String>,
+    /// Set when this target failed: what went wrong. The other fields say what is known.
+    pub error: Option<String>,
 }
 
 impl PublishResult {
@@ -94,6 +97,7 @@ impl PublishResult {
             reason: Reason::Unchanged,
             changes: None,
             warnings: Vec::new(),
+            error: None,
         }
     }
 
@@ -126,7 +130,9 @@ pub fn layer_arn_of(version_arn: &str) -> String {
 /// The text report of one publish (or plan).
 pub fn publish_text(r: &PublishResult) -> String {
     let version = |v: Option<i64>| v.map_or_else(|| "none".to_owned(), |v| v.to_string());
-    let mut s = if r.dry_run {
+    let mut s = if let Some(e) = &r.error {
+        format!("failed: {} in {}: {e}\n", r.layer_name, r.region)
+    } else if r.dry_run {
         match r.reason {
             Reason::Unchanged | Reason::PublishedConcurrently => format!(
                 "plan: {} is unchanged (version {}); nothing to publish\n",
@@ -249,6 +255,7 @@ pub(crate) fn example_result() -> PublishResult {
             settings: vec!["compatible-runtimes".into()],
         }),
         warnings: vec![],
+        error: None,
     }
 }
 

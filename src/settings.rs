@@ -78,11 +78,18 @@ pub struct Settings {
     #[arg(long, global = true, value_name = "REGION")]
     pub region: Option<String>,
 
+    /// Several regions to publish the same layer in, comma-separated (instead of `region`).
+    /// Packaged once; decided, uploaded and published per region.
+    #[arg(long, global = true, value_name = "REGION", value_delimiter = ',')]
+    #[serde(default, deserialize_with = "string_list")]
+    pub regions: Option<Vec<String>>,
+
     /// Send AWS calls to this URL instead (an emulator such as moto); also AWS_ENDPOINT_URL.
     #[arg(long, global = true, value_name = "URL")]
     pub endpoint_url: Option<String>,
 
     /// S3 bucket the zip is uploaded to; without one, zips up to 50 MB are published inline.
+    /// `{region}` in the name is replaced by each region (a bucket serves its own region only).
     #[arg(long, global = true, value_name = "BUCKET")]
     pub s3_bucket: Option<String>,
 
@@ -179,6 +186,7 @@ impl Settings {
             symlinks,
             zip_path,
             region,
+            regions,
             endpoint_url,
             s3_bucket,
             s3_prefix,

@@ -29,7 +29,9 @@ fn layer_section(r: &PublishResult) -> String {
     let version = r
         .layer_version
         .map_or_else(|| "none".to_owned(), |v| v.to_string());
-    let outcome = if r.dry_run {
+    let outcome = if let Some(e) = &r.error {
+        format!("failed: {}", code_span(e))
+    } else if r.dry_run {
         format!(
             "plan: {} (newest version {version})",
             if r.reason.as_str() == "unchanged" {
@@ -43,7 +45,13 @@ fn layer_section(r: &PublishResult) -> String {
     } else {
         format!("unchanged: version {version} stands")
     };
-    let mut rows = vec![("Result", format!("{outcome} — {}", r.reason.as_str()))];
+    let mut rows = vec![(
+        "Result",
+        match r.error {
+            Some(_) => outcome,
+            None => format!("{outcome} — {}", r.reason.as_str()),
+        },
+    )];
     if let Some(arn) = &r.layer_version_arn {
         rows.push(("Version ARN", code_span(arn)));
     }

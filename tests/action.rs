@@ -286,22 +286,7 @@ fn every_output_has_a_value_from_the_step() {
 fn sample_result() -> layerpub::report::PublishResult {
     let mut r = layerpub::report::PublishResult {
         layer_name: "x".into(),
-        layer_arn: None,
-        layer_version_arn: None,
-        layer_version: None,
-        published: false,
-        dry_run: false,
-        previous_version: None,
-        fingerprint: String::new(),
-        code_sha256: None,
-        code_size: None,
-        unzipped_size: None,
-        zip_path: None,
-        s3_uri: None,
-        region: String::new(),
-        reason: layerpub::plan::Reason::Unchanged,
-        changes: None,
-        warnings: vec![],
+        ..Default::default()
     };
     r.published = true;
     r

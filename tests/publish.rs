@@ -293,7 +293,7 @@ fn a_version_published_by_another_tool_counts_as_changed() {
     assert_eq!(j["reason"], "no_marker");
     assert!(
         r.stderr
-            .contains("warning: version 1 of deps has no layerpub marker"),
+            .contains("warning: version 1 of deps in us-east-1 has no layerpub marker"),
         "{}",
         r.stderr
     );

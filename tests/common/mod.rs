@@ -175,3 +175,16 @@ pub fn copy_tree(from: &Path, to: &Path) {
         }
     }
 }
+
+/// The YAML of the README's code block that holds the line `# example: NAME`: tests run the
+/// README's own examples, so the documentation cannot drift from what works.
+pub fn readme_example(name: &str) -> String {
+    let readme = fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md"))
+        .expect("read README.md");
+    let tag = format!("# example: {name}\n");
+    let start = readme
+        .find(&tag)
+        .unwrap_or_else(|| panic!("README.md has no block with `{}`", tag.trim()));
+    let end = readme[start..].find("```").expect("the block ends") + start;
+    readme[start..end].to_owned()
+}
