@@ -177,11 +177,7 @@ pub async fn roll_out(
             }
             Err(Failure::Fatal(e)) => return Err(e),
             Err(Failure::Conflict(what)) => {
-                tracing::warn!(
-                    function,
-                    attempt,
-                    "{what}; reading the function again"
-                );
+                tracing::warn!(function, attempt, "{what}; reading the function again");
                 last_conflict = what;
             }
         }
@@ -189,7 +185,7 @@ pub async fn roll_out(
     Err(Error::Aws(format!(
         "function {function}: another deployment kept changing it during the roll-out onto {version_arn} ({MAX_ATTEMPTS} attempts, the last: {last_conflict}); {} re-run once the other deployment has finished",
         if written.is_some() {
-            "its layers were updated but no version was published or alias moved;"
+            "its layers were updated, but publishing the version or moving the alias did not complete;"
         } else {
             "its layers were not changed;"
         }
@@ -246,7 +242,10 @@ struct Run<'a> {
 
 impl Run<'_> {
     /// Read, decide, write. `written` carries over from an earlier attempt of this roll-out.
-    async fn attempt(&self, written: &mut Option<Option<String>>) -> Result<FunctionResult, Failure> {
+    async fn attempt(
+        &self,
+        written: &mut Option<Option<String>>,
+    ) -> Result<FunctionResult, Failure> {
         let current = self.settled(false).await?;
         let previous = current_entry(&current.layers, self.layer_arn);
         let change = new_layers(
@@ -270,7 +269,11 @@ impl Run<'_> {
                 // What the list held before this roll-out's first write, on a retry too.
                 result.previous_layer_version_arn =
                     written.get_or_insert_with(|| previous.clone()).clone();
-                tracing::info!(function = self.function, "layers updated to {}", self.version_arn);
+                tracing::info!(
+                    function = self.function,
+                    "layers updated to {}",
+                    self.version_arn
+                );
                 // The guards for PublishVersion come from the configuration our update produced.
                 let after = self.settled(true).await?;
                 if self.opts.publish_version {
@@ -418,7 +421,11 @@ impl Run<'_> {
 
     /// UpdateFunctionConfiguration with only `Layers`, guarded by the revision we read (when
     /// the service gave one: emulators may not).
-    async fn update(&self, layers: Vec<String>, revision_id: Option<String>) -> Result<(), Failure> {
+    async fn update(
+        &self,
+        layers: Vec<String>,
+        revision_id: Option<String>,
+    ) -> Result<(), Failure> {
         self.lambda
             .update_function_configuration()
             .function_name(self.function)
@@ -443,7 +450,11 @@ impl Run<'_> {
             .await
             .map_err(|e| self.failure("PublishVersion", e))?;
         let version = out.version().unwrap_or_default().to_owned();
-        tracing::info!(function = self.function, version, "function version published");
+        tracing::info!(
+            function = self.function,
+            version,
+            "function version published"
+        );
         Ok(Published {
             version,
             arn: out.function_arn().map(str::to_owned),
@@ -510,7 +521,12 @@ impl Run<'_> {
                 .unwrap_or_default()
                 .to_owned(),
         };
-        tracing::info!(function = self.function, alias = name, version, "alias points at the version");
+        tracing::info!(
+            function = self.function,
+            alias = name,
+            version,
+            "alias points at the version"
+        );
         Ok(arn)
     }
 
@@ -579,7 +595,10 @@ mod tests {
         let current = [arn("other", 1), arn("another", 2)];
         let got = new_layers(&current, DEPS, &v(2), true).unwrap();
         assert_eq!(got, Some(vec![arn("other", 1), arn("another", 2), v(2)]));
-        assert_eq!(new_layers(&[], DEPS, &v(2), true).unwrap(), Some(vec![v(2)]));
+        assert_eq!(
+            new_layers(&[], DEPS, &v(2), true).unwrap(),
+            Some(vec![v(2)])
+        );
     }
 
     #[test]
