@@ -16,6 +16,7 @@ pub mod dotenv;
 pub mod env;
 pub mod error;
 pub mod fingerprint;
+pub mod functions;
 pub mod github;
 pub mod github_output;
 pub mod gitlab;

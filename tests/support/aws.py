@@ -3,9 +3,11 @@ reads back what layerpub did. Prints JSON. Usage: aws.py ENDPOINT COMMAND [ARGS.
 The region is us-east-1 unless AWS_TEST_REGION says otherwise."""
 import base64
 import hashlib
+import io
 import json
 import os
 import sys
+import zipfile
 
 import boto3
 from botocore.config import Config
@@ -13,6 +15,16 @@ from botocore.config import Config
 endpoint, command, args = sys.argv[1], sys.argv[2], sys.argv[3:]
 kw = dict(endpoint_url=endpoint, region_name=os.environ.get("AWS_TEST_REGION", "us-east-1"), aws_access_key_id="testing",
           aws_secret_access_key="testing")
+
+
+def tiny_zip():
+    """A one-file zip, the same bytes every time."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        z.writestr(zipfile.ZipInfo("handler.py", (1980, 1, 1, 0, 0, 0)), "def main(e, c): return 1\n")
+    return buf.getvalue()
+
+
 s3 = boto3.client("s3", config=Config(s3={"addressing_style": "path"}), **kw)
 lam = boto3.client("lambda", **kw)
 
@@ -46,6 +58,36 @@ elif command == "publish-foreign":
     zip_bytes = open(args[1], "rb").read()
     out = lam.publish_layer_version(LayerName=args[0], Description="uploaded by hand",
                                     Content={"ZipFile": zip_bytes})["Version"]
+elif command == "publish-layer":
+    # A tiny layer version to roll functions onto; prints its LayerVersionArn.
+    out = lam.publish_layer_version(LayerName=args[0], Content={"ZipFile": tiny_zip()})["LayerVersionArn"]
+elif command == "create-function":
+    # create-function NAME [LAYER_VERSION_ARN...]: moto needs an IAM role, not Docker.
+    iam = boto3.client("iam", **kw)
+    try:
+        role = iam.get_role(RoleName="layerpub-test")["Role"]["Arn"]
+    except iam.exceptions.NoSuchEntityException:
+        role = iam.create_role(RoleName="layerpub-test", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+    out = lam.create_function(FunctionName=args[0], Runtime="python3.12", Role=role,
+                              Handler="handler.main", Code={"ZipFile": tiny_zip()},
+                              Layers=args[1:])["FunctionArn"]
+elif command == "function-layers":
+    # function-layers NAME [QUALIFIER]: the Layers of $LATEST or of a published version.
+    q = {"Qualifier": args[1]} if len(args) > 1 else {}
+    out = [l["Arn"] for l in lam.get_function_configuration(FunctionName=args[0], **q).get("Layers", [])]
+elif command == "function-versions":
+    # The published versions (not $LATEST), oldest first, with their layers.
+    out = [{"version": v["Version"], "arn": v["FunctionArn"],
+            "layers": [l["Arn"] for l in v.get("Layers", [])]}
+           for v in lam.list_versions_by_function(FunctionName=args[0])["Versions"]
+           if v["Version"] != "$LATEST"]
+elif command == "alias":
+    # alias FUNCTION NAME: {"version", "arn"}, or null when there is no such alias.
+    try:
+        a = lam.get_alias(FunctionName=args[0], Name=args[1])
+        out = {"version": a["FunctionVersion"], "arn": a["AliasArn"]}
+    except lam.exceptions.ResourceNotFoundException:
+        out = None
 else:
     sys.exit(f"unknown command {command}")
 print(json.dumps(out))
