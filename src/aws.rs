@@ -140,3 +140,24 @@ where
         Error::Aws(message)
     }
 }
+
+/// Like [`sdk_error`], but an access denial says what this step needs (`denied_fix`: the
+/// permission to grant, or the setting that avoids the call) instead of the publish permissions,
+/// which would send the user to fix the wrong policy.
+pub fn sdk_error_with_fix<E, R>(
+    step: &str,
+    err: aws_sdk_s3::error::SdkError<E, R>,
+    denied_fix: &str,
+) -> Error
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug + Send + Sync + 'static,
+{
+    match err.code() {
+        Some(code @ ("AccessDenied" | "AccessDeniedException")) => {
+            let message = err.message().unwrap_or("access denied");
+            Error::bad_input(format!("{step} failed: {code}: {message} — {denied_fix}"))
+        }
+        _ => sdk_error(step, err),
+    }
+}

@@ -28,6 +28,24 @@ def tiny_zip():
 s3 = boto3.client("s3", config=Config(s3={"addressing_style": "path"}), **kw)
 lam = boto3.client("lambda", **kw)
 
+
+def small_zip(name, text):
+    """A zip holding one file: enough for a layer version or a function's code."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        z.writestr(name, text)
+    return buf.getvalue()
+
+
+def function_role():
+    """An execution role for create_function: moto checks that it exists, nothing more."""
+    iam = boto3.client("iam", **kw)
+    try:
+        return iam.get_role(RoleName="layerpub-test-function")["Role"]["Arn"]
+    except iam.exceptions.NoSuchEntityException:
+        return iam.create_role(RoleName="layerpub-test-function",
+                               AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+
 if command == "create-bucket":
     region = s3.meta.region_name
     if region == "us-east-1":
@@ -88,6 +106,29 @@ elif command == "alias":
         out = {"version": a["FunctionVersion"], "arn": a["AliasArn"]}
     except lam.exceptions.ResourceNotFoundException:
         out = None
+elif command == "publish-zip":
+    out = lam.publish_layer_version(LayerName=args[0], Description="test version",
+                                    Content={"ZipFile": small_zip("python/m.py", "x = 1\n")})["Version"]
+elif command == "policy":
+    # The version's policy document, or null when it has none.
+    try:
+        out = json.loads(lam.get_layer_version_policy(LayerName=args[0],
+                                                      VersionNumber=int(args[1]))["Policy"])
+    except lam.exceptions.ResourceNotFoundException:
+        out = None
+elif command == "add-permission":
+    # A grant made by hand (or by a concurrent run): LAYER VERSION SID PRINCIPAL
+    lam.add_layer_version_permission(LayerName=args[0], VersionNumber=int(args[1]), StatementId=args[2],
+                                     Action="lambda:GetLayerVersion", Principal=args[3])
+    out = {}
+elif command == "create-published-function":
+    # NAME LAYER_VERSION_ARN...: published as version 1, so it shows in FunctionVersion=ALL.
+    out = lam.create_function(FunctionName=args[0], Runtime="python3.12", Role=function_role(),
+                              Handler="app.handler", Code={"ZipFile": small_zip("app.py", "def handler(e, c): pass\n")},
+                              Layers=args[1:], Publish=True)["FunctionArn"]
+elif command == "set-function-layers":
+    # NAME LAYER_VERSION_ARN...: changes $LATEST only; published versions keep their layers.
+    out = lam.update_function_configuration(FunctionName=args[0], Layers=args[1:])["FunctionArn"]
 else:
     sys.exit(f"unknown command {command}")
 print(json.dumps(out))
