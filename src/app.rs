@@ -14,7 +14,7 @@ use crate::github::CommentOutcome;
 use crate::gitlab::NoteOutcome;
 use crate::interrupt::Interrupt;
 use crate::package::{PackageOptions, fingerprint_document, package};
-use crate::publish::{Outcome, publish_all};
+use crate::publish::{self, Outcome, publish_all};
 use crate::report::PublishResult;
 use crate::report::{self, FingerprintReport, PackageReport};
 use crate::settings::Settings;
@@ -56,6 +56,9 @@ pub enum Command {
     Package,
     /// Print each layer's fingerprint without packaging, to decide before building anything.
     Fingerprint,
+    /// Delete versions beyond keep-versions, never the newest N nor (with protect-in-use) one a
+    /// function uses; with --dry-run, only list them.
+    Prune,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -86,14 +89,7 @@ pub fn run(cli: Cli, env: &[(String, String)], cwd: &Path, io: Io<'_>) -> Result
             if command == Command::Plan {
                 layers.iter_mut().for_each(|l| l.dry_run = true);
             }
-            let rt = tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(2)
-                .enable_all()
-                .build()
-                .map_err(|source| Error::Io {
-                    context: "cannot start the async runtime".into(),
-                    source,
-                })?;
+            let rt = runtime()?;
             let interrupt = Interrupt::install(&rt)?;
             let outcomes = publish_all(&rt, &layers, &options, &interrupt)?;
             for o in &outcomes {
@@ -108,6 +104,19 @@ pub fn run(cli: Cli, env: &[(String, String)], cwd: &Path, io: Io<'_>) -> Result
                 return Err(e);
             }
             report_to_ci(&rt, env, &layers[0], &results, io.stderr)?;
+            if let Some(e) = failure {
+                return Err(e);
+            }
+        }
+        Command::Prune => {
+            let rt = runtime()?;
+            let (reports, failure) = publish::prune_all(&rt, &layers)?;
+            for r in &reports {
+                write(io.stderr, &report::prune_text(r))?;
+            }
+            if cli.output == OutputFormat::Json {
+                write(io.stdout, &report::json(&reports))?;
+            }
             if let Some(e) = failure {
                 return Err(e);
             }
@@ -190,6 +199,17 @@ fn run_failure(outcomes: Vec<Outcome>) -> Option<Error> {
         message += &format!("\n  - {} in {}: {e}", r.layer_name, r.region);
     }
     Some(Error::Targets { message, exit_code })
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, Error> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|source| Error::Io {
+            context: "cannot start the async runtime".into(),
+            source,
+        })
 }
 
 /// The value of an environment variable, when set and not empty.

@@ -182,7 +182,37 @@ fn facts(r: &PublishResult) -> Vec<String> {
         fact("S3", code_span(uri));
     }
     fact("fingerprint", code_span(&r.fingerprint));
+    if !r.shared_with.is_empty() {
+        let ids: Vec<String> = r.shared_with.iter().map(|s| code_span(s)).collect();
+        fact("shared (new grants)", ids.join(" "));
+    }
+    for f in &r.functions {
+        fact("function", function_line(f));
+    }
+    if let Some(p) = r.pruned.as_ref().filter(|p| !p.deleted.is_empty()) {
+        let v: Vec<String> = p.deleted.iter().map(i64::to_string).collect();
+        fact("pruned versions", v.join(", "));
+    }
     out
+}
+
+/// One function's roll-out, for the comment and the summary: its name and what happened, the
+/// names in code spans (they come from the settings).
+pub fn function_line(f: &crate::functions::FunctionResult) -> String {
+    use crate::functions::FunctionOutcome;
+    let what = match f.outcome {
+        FunctionOutcome::Updated => "moved onto this version",
+        FunctionOutcome::AlreadyCurrent => "already on this version",
+        FunctionOutcome::NotUsingLayer => "does not use this layer (left alone)",
+    };
+    let mut line = format!("{} {what}", code_span(&f.function));
+    if let Some(v) = &f.function_version_arn {
+        line += &format!(", published as {}", code_span(v));
+    }
+    if let Some(a) = &f.alias_arn {
+        line += &format!(", alias {}", code_span(a));
+    }
+    line
 }
 
 /// "What changed" as list items, settings first (few and telling), then lock-file lines.

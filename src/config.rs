@@ -55,6 +55,14 @@ pub struct LayerConfig {
     pub force: bool,
     pub dry_run: bool,
     pub claim_timeout: std::time::Duration,
+    /// Who every version this run publishes (and the current one) is shared with.
+    pub share_with: Vec<crate::share::Grantee>,
+    /// After a publish, keep this many newest versions and delete older ones.
+    pub keep_versions: Option<usize>,
+    pub protect_in_use: bool,
+    /// Functions (names or ARNs) moved onto the layer's current version.
+    pub functions: Vec<String>,
+    pub roll_out: crate::functions::RollOut,
     /// Run-level reporting settings (read from the first layer: set them at the top level).
     pub github_token: Option<crate::secret::Secret>,
     pub comment: bool,
@@ -537,6 +545,20 @@ fn check_layer(s: Settings) -> Result<LayerConfig, Vec<Problem>> {
     {
         problems.push(problem("endpoint-url", msg));
     }
+    let share_with = check_sharing(&mut problems, s.share_with, s.allow_public.unwrap_or(false));
+    let functions = check_functions(&mut problems, s.functions, &regions);
+    let roll_out = crate::functions::RollOut {
+        add_if_missing: s.add_to_functions.unwrap_or(false),
+        publish_version: s.publish_function_version.unwrap_or(false),
+        alias: s.alias.map(|a| a.trim().to_owned()),
+    };
+    check_roll_out(&mut problems, &roll_out, &functions);
+    if s.keep_versions == Some(0) {
+        problems.push(problem(
+            "keep-versions",
+            "must be at least 1: the newest version is never deleted; leave it unset to keep every version".into(),
+        ));
+    }
     if s.claim_timeout == Some(0) {
         problems.push(problem(
             "claim-timeout",
@@ -574,11 +596,134 @@ fn check_layer(s: Settings) -> Result<LayerConfig, Vec<Problem>> {
         claim_timeout: std::time::Duration::from_secs(
             s.claim_timeout.unwrap_or(DEFAULT_CLAIM_TIMEOUT_SECS),
         ),
+        share_with,
+        keep_versions: s.keep_versions.map(|n| n as usize),
+        protect_in_use: s.protect_in_use.unwrap_or(true),
+        functions,
+        roll_out,
         github_token: s.github_token,
         comment: s.comment.unwrap_or(true),
         pr_number: s.pr_number,
         dotenv_file: s.dotenv_file,
     })
+}
+
+/// `share-with`, parsed; `*` only with `allow-public: true`.
+fn check_sharing(
+    problems: &mut Vec<Problem>,
+    share_with: Option<Vec<String>>,
+    allow_public: bool,
+) -> Vec<crate::share::Grantee> {
+    let mut grantees = Vec::new();
+    for entry in share_with.unwrap_or_default() {
+        match crate::share::Grantee::parse(entry.trim()) {
+            Ok(crate::share::Grantee::Public) if !allow_public => problems.push(problem(
+                "share-with",
+                "`*` makes the layer usable by every AWS account; if that is meant, also set `allow-public: true`, else list account IDs or your organization ID (`o-…`)".into(),
+            )),
+            Ok(g) => {
+                if !grantees.contains(&g) {
+                    grantees.push(g);
+                }
+            }
+            Err(msg) => problems.push(problem("share-with", msg)),
+        }
+    }
+    grantees
+}
+
+/// Function names (`my-fn`) or ARNs; an ARN names its region, which must be one the layer is
+/// published in.
+fn check_functions(
+    problems: &mut Vec<Problem>,
+    functions: Option<Vec<String>>,
+    regions: &[String],
+) -> Vec<String> {
+    let mut out = Vec::new();
+    for f in functions.unwrap_or_default() {
+        let f = f.trim().to_owned();
+        match function_region(&f) {
+            Err(msg) => problems.push(problem("functions", msg)),
+            Ok(Some(r)) if !regions.is_empty() && !regions.iter().any(|x| x == r) => {
+                problems.push(problem(
+                    "functions",
+                    format!("`{f}` is in {r}, where this layer is not published ({}); a function can only use a layer version of its own region", regions.join(", ")),
+                ))
+            }
+            Ok(_) if out.contains(&f) => {}
+            Ok(_) => out.push(f),
+        }
+    }
+    out
+}
+
+/// The region of a function ARN, `None` for a plain name; `Err` for neither.
+pub fn function_region(f: &str) -> Result<Option<&str>, String> {
+    let is_name = |n: &str| {
+        (1..=64).contains(&n.len())
+            && n.bytes()
+                .all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_')
+    };
+    if let Some(rest) = f.strip_prefix("arn:") {
+        let parts: Vec<&str> = rest.split(':').collect();
+        // aws:lambda:REGION:ACCOUNT:function:NAME
+        if let [_, "lambda", region, account, "function", name] = parts.as_slice()
+            && is_valid_region(region)
+            && account.len() == 12
+            && account.bytes().all(|c| c.is_ascii_digit())
+            && is_name(name)
+        {
+            return Ok(Some(region));
+        }
+        return Err(format!(
+            "`{f}` is not a function ARN; use arn:aws:lambda:REGION:ACCOUNT:function:NAME without a version or alias, or the function's name"
+        ));
+    }
+    if is_name(f) {
+        Ok(None)
+    } else {
+        Err(format!(
+            "`{f}` is not a function name; use 1 to 64 letters, digits, '-' or '_', or the function's ARN"
+        ))
+    }
+}
+
+/// The function settings only mean something together.
+fn check_roll_out(
+    problems: &mut Vec<Problem>,
+    roll_out: &crate::functions::RollOut,
+    functions: &[String],
+) {
+    if let Some(alias) = &roll_out.alias {
+        let valid = (1..=128).contains(&alias.len())
+            && alias
+                .bytes()
+                .all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_')
+            && !alias.bytes().all(|c| c.is_ascii_digit());
+        if !valid {
+            problems.push(problem(
+                "alias",
+                format!("`{alias}` is not an alias name; use 1 to 128 letters, digits, '-' or '_', not only digits (e.g. `live`)"),
+            ));
+        } else if !roll_out.publish_version {
+            problems.push(problem(
+                "alias",
+                "an alias points at a published function version; also set `publish-function-version: true`".into(),
+            ));
+        }
+    }
+    let needs_functions = [
+        ("add-to-functions", roll_out.add_if_missing),
+        ("publish-function-version", roll_out.publish_version),
+    ];
+    for (input, set) in needs_functions {
+        if set && functions.is_empty() {
+            problems.push(problem(
+                input,
+                "applies to the functions listed in `functions`, and none is; list them, e.g. `functions: [my-api]`".into(),
+            ));
+        }
+    }
 }
 
 /// `region` (one) or `regions` (a list), checked; empty when neither is set.

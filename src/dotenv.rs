@@ -171,7 +171,7 @@ mod tests {
             reason: Reason::ManifestChanged,
             changes: None,
             warnings: vec![],
-            error: None,
+            ..Default::default()
         }
     }
 

@@ -49,7 +49,7 @@ pub enum Error {
         source: io::Error,
     },
     /// SIGINT or SIGTERM stopped the run after cleaning up.
-    #[error("stopped by {}: the upload was aborted and nothing was published by this run", .0.name())]
+    #[error("stopped by {}: unfinished uploads were aborted and claims released; what was published before is reported above; run again to finish", .0.name())]
     Interrupted(crate::interrupt::Signal),
     /// A setting or state the user can fix, found while running (a missing region, a bucket
     /// that does not exist, credentials that do not work).

@@ -192,6 +192,35 @@ pub async fn roll_out(
     )))
 }
 
+/// Checks that the function exists, before a layer version is published: a misspelt name then
+/// fails the run before anything is written rather than after.
+pub async fn preflight(lambda: &Client, function: &str) -> Result<(), Error> {
+    match lambda
+        .get_function_configuration()
+        .function_name(function)
+        .send()
+        .await
+    {
+        Ok(_) => Ok(()),
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|s| s.is_resource_not_found_exception()) =>
+        {
+            let region = lambda
+                .config()
+                .region()
+                .map_or_else(|| "(no region)".to_owned(), |r| r.to_string());
+            Err(Error::bad_input(format!(
+                "function {function} not found in region {region}: check `functions` (the name or ARN, and that the function is in the layer's region); nothing was published"
+            )))
+        }
+        Err(e) => Err(sdk_error(
+            &format!("GetFunctionConfiguration on function {function}"),
+            e,
+        )),
+    }
+}
+
 /// Why one attempt stopped.
 enum Failure {
     /// Someone else changed the function between our read and our write: worth a fresh read.

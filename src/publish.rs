@@ -33,8 +33,9 @@ use crate::lambda_limits::INLINE_ZIP_MAX;
 use crate::marker::{description, fingerprint_in};
 use crate::package::{PackageOptions, Packaged, fingerprint_document, package};
 use crate::plan::{Decision, Reason, RemoteVersion, decide, refine};
-use crate::report::{PublishResult, code_sha256};
+use crate::report::{PublishResult, code_sha256, layer_arn_of};
 use crate::s3_store::{self, Claim};
+use crate::{functions, prune, share};
 
 /// How often a run waiting on another run's claim looks again.
 const CLAIM_POLL: Duration = Duration::from_secs(1);
@@ -110,26 +111,186 @@ pub fn publish_all(
         let fingerprint = &fingerprints[t.index];
         let zip = packaged[t.index].as_ref();
         async move {
-            match p {
-                Err(outcome) => outcome,
-                Ok(Planned::Done(result)) => Outcome {
-                    result,
-                    error: None,
-                },
+            let mut result = match p {
+                Err(outcome) => return outcome,
+                Ok(Planned::Done(result)) => result,
                 Ok(Planned::Publish { result, previous }) => {
                     let zip = zip.expect("packaged before publishing");
                     match publish_target(t, zip, fingerprint, result, previous, interrupt).await {
-                        Ok(result) => Outcome {
-                            result,
-                            error: None,
-                        },
-                        Err(e) => failed(t, fingerprint, e),
+                        Ok(result) => result,
+                        Err(e) => return failed(t, fingerprint, e),
                     }
                 }
+            };
+            // The version stands (new or not): share it, roll functions onto it, prune.
+            let error = follow_up(t, &mut result, interrupt).await.err();
+            if let Some(e) = &error {
+                result.error = Some(e.to_string());
             }
+            Outcome { result, error }
         }
     })));
     Ok(outcomes)
+}
+
+/// What is done to the version that stands once a target is decided (skipped by a dry run):
+/// grants from `share-with` made sure of, the `functions` moved onto it, and after a publish
+/// the versions beyond `keep-versions` pruned. Sharing and functions are made sure of on an
+/// unchanged run too (one read each when they already hold), so a re-run after a failure, or
+/// after a function is added to the list, converges without a new version.
+async fn follow_up(
+    t: &Target<'_>,
+    result: &mut PublishResult,
+    interrupt: &Interrupt,
+) -> Result<(), Error> {
+    let (layer, lambda) = (t.layer, &t.clients.lambda);
+    let (Some(version), Some(version_arn)) =
+        (result.layer_version, result.layer_version_arn.clone())
+    else {
+        return Ok(());
+    };
+    if result.dry_run {
+        return Ok(());
+    }
+    // A version this run published has no policy yet: no need to read one.
+    let fresh = result.published;
+    if !layer.share_with.is_empty() {
+        result.shared_with =
+            share::ensure_grants(lambda, &layer.layer_name, version, &layer.share_with, fresh)
+                .await?;
+    }
+    let layer_arn = layer_arn_of(&version_arn);
+    let mut failures = Vec::new();
+    for f in functions_in(layer, &t.clients.region) {
+        interrupt.check()?;
+        match functions::roll_out(
+            lambda,
+            f,
+            &layer_arn,
+            &version_arn,
+            &layer.roll_out,
+            interrupt,
+        )
+        .await
+        {
+            Ok(r) => result.functions.push(r),
+            Err(e @ Error::Interrupted(_)) => return Err(e),
+            Err(e) => failures.push(e),
+        }
+    }
+    if let Some(first) = failures.first() {
+        let exit_code = first.exit_code();
+        let list: Vec<String> = failures.iter().map(|e| format!("\n    - {e}")).collect();
+        return Err(Error::Targets {
+            message: format!(
+                "{} of the functions could not be moved onto {version_arn}:{}",
+                failures.len(),
+                list.concat()
+            ),
+            exit_code,
+        });
+    }
+    if fresh && let Some(keep) = layer.keep_versions {
+        let pruned = prune::prune(
+            lambda,
+            &layer.layer_name,
+            &layer_arn,
+            keep,
+            Some(version),
+            layer.protect_in_use,
+            false,
+        )
+        .await?;
+        result.pruned = Some(pruned);
+    }
+    Ok(())
+}
+
+/// The functions of `layer` in `region`: every plain name, and the ARNs of that region.
+fn functions_in<'a>(layer: &'a LayerConfig, region: &'a str) -> impl Iterator<Item = &'a str> {
+    layer.functions.iter().map(String::as_str).filter(move |f| {
+        crate::config::function_region(f)
+            .ok()
+            .flatten()
+            .is_none_or(|r| r == region)
+    })
+}
+
+/// What `layerpub prune` did (or, with dry-run, would do) to one layer in one region.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct PruneReport {
+    pub layer_name: String,
+    pub region: String,
+    pub dry_run: bool,
+    #[serde(flatten)]
+    pub pruned: prune::Pruned,
+    pub error: Option<String>,
+}
+
+/// `layerpub prune`: for every target, deletes the versions beyond `keep-versions` (never the
+/// newest N; with protect-in-use never one a function uses), or only lists them with dry-run.
+/// Returns the reports and the first error, after every target had its turn.
+pub fn prune_all(
+    rt: &Runtime,
+    layers: &[LayerConfig],
+) -> Result<(Vec<PruneReport>, Option<Error>), Error> {
+    let missing: Vec<crate::config::Problem> = layers
+        .iter()
+        .filter(|l| l.keep_versions.is_none())
+        .map(|l| crate::config::Problem {
+            input: "keep-versions".into(),
+            layer: Some(l.layer_name.clone()),
+            message: "not set; `layerpub prune` keeps the newest N versions: set `keep-versions: N`, LAYERPUB_KEEP_VERSIONS or --keep-versions".into(),
+        })
+        .collect();
+    if !missing.is_empty() {
+        return Err(crate::config::ConfigError(missing).into());
+    }
+    let targets = rt.block_on(targets(layers))?;
+    let outcomes = rt.block_on(in_flight(targets.iter().map(|t| async move {
+        let (layer, lambda) = (t.layer, &t.clients.lambda);
+        let keep = layer.keep_versions.unwrap_or(usize::MAX);
+        let pruned = match lambda_api::latest_version(lambda, &layer.layer_name).await {
+            Ok(None) => Ok(prune::Pruned::default()),
+            Ok(Some(v)) => {
+                let layer_arn = layer_arn_of(&v.layer_version_arn);
+                prune::prune(
+                    lambda,
+                    &layer.layer_name,
+                    &layer_arn,
+                    keep,
+                    None,
+                    layer.protect_in_use,
+                    layer.dry_run,
+                )
+                .await
+            }
+            Err(e) => Err(e),
+        };
+        let report = |pruned, error| PruneReport {
+            layer_name: layer.layer_name.clone(),
+            region: t.clients.region.clone(),
+            dry_run: layer.dry_run,
+            pruned,
+            error,
+        };
+        match pruned {
+            Ok(p) => (report(p, None), None),
+            Err(e) => (
+                report(prune::Pruned::default(), Some(e.to_string())),
+                Some(e),
+            ),
+        }
+    })));
+    let mut first = None;
+    let mut reports = Vec::new();
+    for (r, e) in outcomes {
+        reports.push(r);
+        if first.is_none() {
+            first = e;
+        }
+    }
+    Ok((reports, first))
 }
 
 /// Runs the futures [`MAX_IN_FLIGHT`] at a time; the outputs keep the input's order.
@@ -220,6 +381,9 @@ async fn plan(
             result.layer_version_arn = Some(p.layer_version_arn.clone());
         }
         return Ok(Planned::Done(result));
+    }
+    for f in functions_in(layer, &clients.region) {
+        functions::preflight(&clients.lambda, f).await?;
     }
     Ok(Planned::Publish { result, previous })
 }

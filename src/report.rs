@@ -73,6 +73,12 @@ pub struct PublishResult {
     /// What changed since the previous version, when its fingerprint document was readable.
     pub changes: Option<crate::changes::Changes>,
     pub warnings: Vec<String>,
+    /// Statement IDs of the `share-with` grants this run added (none when they all existed).
+    pub shared_with: Vec<String>,
+    /// The functions moved onto this version (or found on it already).
+    pub functions: Vec<crate::functions::FunctionResult>,
+    /// What `keep-versions` deleted after this publish.
+    pub pruned: Option<crate::prune::Pruned>,
     /// Set when this target failed: what went wrong. The other fields say what is known.
     pub error: Option<String>,
 }
@@ -97,6 +103,9 @@ impl PublishResult {
             reason: Reason::Unchanged,
             changes: None,
             warnings: Vec::new(),
+            shared_with: Vec::new(),
+            functions: Vec::new(),
+            pruned: None,
             error: None,
         }
     }
@@ -183,8 +192,59 @@ pub fn publish_text(r: &PublishResult) -> String {
     if let Some(uri) = &r.s3_uri {
         row("s3", uri);
     }
+    if !r.shared_with.is_empty() {
+        s += &format!("  {:<13}{}\n", "shared", r.shared_with.join(", "));
+    }
+    for f in &r.functions {
+        let what = match (&f.outcome, &f.function_version_arn) {
+            (crate::functions::FunctionOutcome::NotUsingLayer, _) => {
+                "does not use this layer: left alone (set add-to-functions to add it)".to_owned()
+            }
+            (o, Some(v)) => format!("{}, version {v}", outcome_word(o)),
+            (o, None) => outcome_word(o).to_owned(),
+        };
+        s += &format!("  {:<13}{}: {what}\n", "function", f.function);
+    }
+    if let Some(p) = r.pruned.as_ref().filter(|p| !p.deleted.is_empty()) {
+        let list: Vec<String> = p.deleted.iter().map(i64::to_string).collect();
+        s += &format!("  {:<13}{}\n", "pruned", list.join(", "));
+    }
     for w in &r.warnings {
         s += &format!("warning: {w}\n");
+    }
+    s
+}
+
+fn outcome_word(o: &crate::functions::FunctionOutcome) -> &'static str {
+    match o {
+        crate::functions::FunctionOutcome::Updated => "moved onto this version",
+        crate::functions::FunctionOutcome::AlreadyCurrent => "already on this version",
+        crate::functions::FunctionOutcome::NotUsingLayer => "does not use this layer",
+    }
+}
+
+/// The text report of `layerpub prune` for one layer in one region.
+pub fn prune_text(r: &crate::publish::PruneReport) -> String {
+    let list = |v: &[i64]| match v {
+        [] => "none".to_owned(),
+        v => v.iter().map(i64::to_string).collect::<Vec<_>>().join(", "),
+    };
+    if let Some(e) = &r.error {
+        return format!("failed: pruning {} in {}: {e}\n", r.layer_name, r.region);
+    }
+    let verb = if r.dry_run { "would delete" } else { "deleted" };
+    let mut s = format!(
+        "{} in {}: {verb} {}\n",
+        r.layer_name,
+        r.region,
+        list(&r.pruned.deleted)
+    );
+    s += &format!("  kept         {}\n", list(&r.pruned.kept));
+    if !r.pruned.protected_in_use.is_empty() {
+        s += &format!(
+            "  in use       {} (kept: a function uses them)\n",
+            list(&r.pruned.protected_in_use)
+        );
     }
     s
 }
@@ -255,7 +315,7 @@ pub(crate) fn example_result() -> PublishResult {
             settings: vec!["compatible-runtimes".into()],
         }),
         warnings: vec![],
-        error: None,
+        ..Default::default()
     }
 }
 

@@ -112,6 +112,45 @@ pub struct Settings {
     #[arg(long, global = true, value_name = "SECONDS")]
     pub claim_timeout: Option<u64>,
 
+    /// Share every version layerpub publishes: account IDs, an organization ID (`o-…`), or `*`
+    /// for everyone (only with allow-public), comma-separated.
+    #[arg(long, global = true, value_name = "PRINCIPAL", value_delimiter = ',')]
+    #[serde(default, deserialize_with = "string_list")]
+    pub share_with: Option<Vec<String>>,
+
+    /// Allow `share-with: *`, which makes the layer usable by every AWS account.
+    #[arg(long, global = true, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
+    #[serde(default, deserialize_with = "flexible_bool")]
+    pub allow_public: Option<bool>,
+
+    /// After publishing, delete older versions beyond the newest N.
+    #[arg(long, global = true, value_name = "N")]
+    pub keep_versions: Option<u32>,
+
+    /// Never prune a version a function in the region still uses (default true).
+    #[arg(long, global = true, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
+    #[serde(default, deserialize_with = "flexible_bool")]
+    pub protect_in_use: Option<bool>,
+
+    /// Functions (names or ARNs) to move onto the new version, comma-separated.
+    #[arg(long, global = true, value_name = "FUNCTION", value_delimiter = ',')]
+    #[serde(default, deserialize_with = "string_list")]
+    pub functions: Option<Vec<String>>,
+
+    /// Add the layer to a listed function that does not use it yet (default false).
+    #[arg(long, global = true, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
+    #[serde(default, deserialize_with = "flexible_bool")]
+    pub add_to_functions: Option<bool>,
+
+    /// Publish a function version after moving a function onto the new layer version.
+    #[arg(long, global = true, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
+    #[serde(default, deserialize_with = "flexible_bool")]
+    pub publish_function_version: Option<bool>,
+
+    /// Point this alias of each function at the function version just published.
+    #[arg(long, global = true, value_name = "NAME")]
+    pub alias: Option<String>,
+
     /// Token for the pull-request comment (the action passes `github.token`). Never logged.
     #[arg(long, global = true, value_name = "TOKEN")]
     pub github_token: Option<crate::secret::Secret>,
@@ -193,6 +232,14 @@ impl Settings {
             force,
             dry_run,
             claim_timeout,
+            share_with,
+            allow_public,
+            keep_versions,
+            protect_in_use,
+            functions,
+            add_to_functions,
+            publish_function_version,
+            alias,
             github_token,
             comment,
             pr_number,

@@ -98,6 +98,20 @@ fn layer_section(r: &PublishResult) -> String {
         }
         rows.push(("What changed", lines.join("<br>")));
     }
+    if !r.shared_with.is_empty() {
+        let ids: Vec<String> = r.shared_with.iter().map(|s| code_span(s)).collect();
+        rows.push(("Shared (new grants)", ids.join(" ")));
+    }
+    for f in &r.functions {
+        rows.push((
+            "Function",
+            crate::comment::function_line(f).replace('|', "\\|"),
+        ));
+    }
+    if let Some(p) = r.pruned.as_ref().filter(|p| !p.deleted.is_empty()) {
+        let v: Vec<String> = p.deleted.iter().map(i64::to_string).collect();
+        rows.push(("Pruned versions", v.join(", ")));
+    }
     for w in &r.warnings {
         rows.push(("Warning", code_span(w)));
     }

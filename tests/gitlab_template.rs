@@ -114,8 +114,15 @@ fn every_interpolated_input_is_declared_and_every_input_is_used() {
 /// A value of the right type for each setting, to check layerpub accepts the job's variables.
 fn sample(setting: &str) -> &'static str {
     match setting {
-        "default-excludes" | "force" | "dry-run" | "comment" => "true",
-        "claim-timeout" | "pr-number" => "7",
+        "default-excludes"
+        | "force"
+        | "dry-run"
+        | "comment"
+        | "allow-public"
+        | "protect-in-use"
+        | "add-to-functions"
+        | "publish-function-version" => "true",
+        "claim-timeout" | "pr-number" | "keep-versions" => "7",
         "symlinks" => "follow",
         "compatible-runtimes" => "python3.12",
         "compatible-architectures" => "arm64",
