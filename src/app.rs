@@ -423,3 +423,69 @@ fn source_date(env: &[(String, String)]) -> Result<DosTime, Error> {
         }),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn outcome(region: &str, error: Option<Error>) -> Outcome {
+        Outcome {
+            result: PublishResult {
+                layer_name: "deps".into(),
+                region: region.into(),
+                ..Default::default()
+            },
+            error,
+        }
+    }
+
+    #[test]
+    fn a_run_fails_with_its_one_targets_error_or_one_listing_every_failure() {
+        assert!(run_failure(vec![outcome("us-east-1", None)]).is_none());
+        let one = run_failure(vec![outcome(
+            "us-east-1",
+            Some(Error::bad_input("no bucket")),
+        )]);
+        assert!(matches!(one, Some(Error::BadInput(m)) if m == "no bucket"));
+
+        let partial = run_failure(vec![
+            outcome("us-east-1", None),
+            outcome("eu-west-1", Some(Error::bad_input("no bucket"))),
+        ])
+        .unwrap();
+        assert_eq!(
+            partial.exit_code(),
+            crate::error::EXIT_FAILURE,
+            "some published: exit 1"
+        );
+        let text = partial.to_string();
+        assert!(text.starts_with("1 of 2 layer publishes failed"), "{text}");
+        assert!(
+            text.contains("\n  - deps in eu-west-1: no bucket"),
+            "{text}"
+        );
+
+        let all_bad = run_failure(vec![
+            outcome("us-east-1", Some(Error::bad_input("a"))),
+            outcome("eu-west-1", Some(Error::bad_input("b"))),
+        ])
+        .unwrap();
+        assert_eq!(all_bad.exit_code(), crate::error::EXIT_BAD_INPUT);
+        let mixed = run_failure(vec![
+            outcome("us-east-1", Some(Error::bad_input("a"))),
+            outcome("eu-west-1", Some(Error::Aws("b".into()))),
+        ])
+        .unwrap();
+        assert_eq!(mixed.exit_code(), crate::error::EXIT_FAILURE);
+
+        let stopped = run_failure(vec![
+            outcome("us-east-1", Some(Error::Aws("b".into()))),
+            outcome(
+                "eu-west-1",
+                Some(Error::Interrupted(crate::interrupt::Signal::Terminate)),
+            ),
+        ])
+        .unwrap();
+        assert!(matches!(stopped, Error::Interrupted(_)));
+    }
+}

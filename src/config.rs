@@ -991,6 +991,130 @@ mod tests {
         }
     }
 
+    #[test]
+    fn sharing_functions_and_pruning_settings_are_checked_together() {
+        let m = only_message(Settings {
+            share_with: Some(vec!["*".into()]),
+            ..base()
+        });
+        assert!(
+            m.starts_with("share-with: `*` makes the layer usable by every AWS account"),
+            "{m}"
+        );
+        let l = resolve(
+            None,
+            Settings::default(),
+            Settings {
+                share_with: Some(vec![
+                    "*".into(),
+                    "111122223333".into(),
+                    "111122223333".into(),
+                ]),
+                allow_public: Some(true),
+                ..base()
+            },
+        )
+        .unwrap()
+        .remove(0);
+        assert_eq!(
+            l.share_with.len(),
+            2,
+            "duplicates dropped: {:?}",
+            l.share_with
+        );
+        assert!(
+            only_message(Settings {
+                share_with: Some(vec!["12345".into()]),
+                ..base()
+            })
+            .starts_with("share-with: ")
+        );
+
+        let m = only_message(Settings {
+            functions: Some(vec!["api".into()]),
+            alias: Some("live".into()),
+            ..base()
+        });
+        assert!(m.contains("set `publish-function-version: true`"), "{m}");
+        let m = only_message(Settings {
+            publish_function_version: Some(true),
+            ..base()
+        });
+        assert!(
+            m.starts_with("publish-function-version: applies to the functions listed"),
+            "{m}"
+        );
+        let m = only_message(Settings {
+            functions: Some(vec!["api".into()]),
+            publish_function_version: Some(true),
+            alias: Some("123".into()),
+            ..base()
+        });
+        assert!(m.starts_with("alias: `123` is not an alias name"), "{m}");
+        let m = only_message(Settings {
+            functions: Some(vec![
+                "arn:aws:lambda:eu-west-1:123456789012:function:api".into(),
+            ]),
+            regions: Some(vec!["us-east-1".into()]),
+            ..base()
+        });
+        assert!(
+            m.starts_with(
+                "functions: `arn:aws:lambda:eu-west-1:123456789012:function:api` is in eu-west-1"
+            ),
+            "{m}"
+        );
+        let m = only_message(Settings {
+            functions: Some(vec!["my api".into()]),
+            ..base()
+        });
+        assert!(
+            m.starts_with("functions: `my api` is not a function name"),
+            "{m}"
+        );
+        let m = only_message(Settings {
+            keep_versions: Some(0),
+            ..base()
+        });
+        assert!(m.starts_with("keep-versions: must be at least 1"), "{m}");
+
+        let l = resolve(
+            None,
+            Settings::default(),
+            Settings {
+                functions: Some(vec![
+                    "api".into(),
+                    "arn:aws:lambda:us-east-1:123456789012:function:worker".into(),
+                ]),
+                keep_versions: Some(3),
+                ..base()
+            },
+        )
+        .unwrap()
+        .remove(0);
+        assert_eq!(l.functions.len(), 2);
+        assert_eq!(l.keep_versions, Some(3));
+        assert!(l.protect_in_use, "protect-in-use defaults to true");
+        assert_eq!(function_region(&l.functions[1]), Ok(Some("us-east-1")));
+        assert_eq!(function_region("api"), Ok(None));
+    }
+
+    #[test]
+    fn an_unquoted_account_id_in_yaml_is_read_as_written() {
+        // A plain scalar reaches us as its text: a leading zero survives (no octal, no number).
+        let f = parse_config_file(
+            "layer-name: deps\npath: build\nshare-with: [011122223333, 111122223333]\n",
+            Path::new("layerpub.yml"),
+        )
+        .unwrap();
+        let l = resolve(Some(&f), Settings::default(), Settings::default()).unwrap();
+        let expected: Vec<crate::share::Grantee> = ["011122223333", "111122223333"]
+            .iter()
+            .map(|a| crate::share::Grantee::parse(a).unwrap())
+            .collect();
+        assert_eq!(l[0].share_with, expected);
+    }
+
     fn only_message(s: Settings) -> String {
         let ps = problems_of(s);
         assert_eq!(ps.len(), 1, "{ps:?}");
