@@ -374,6 +374,10 @@ async fn plan(
     };
     result.reason = reason;
     result.previous_version = previous.as_ref().map(|p| p.version);
+    // A misspelt function fails before anything is published (and a plan says so too).
+    for f in functions_in(layer, &clients.region) {
+        functions::preflight(&clients.lambda, f).await?;
+    }
     if layer.dry_run {
         result.dry_run = true;
         if let Some(p) = &previous {
@@ -381,9 +385,6 @@ async fn plan(
             result.layer_version_arn = Some(p.layer_version_arn.clone());
         }
         return Ok(Planned::Done(result));
-    }
-    for f in functions_in(layer, &clients.region) {
-        functions::preflight(&clients.lambda, f).await?;
     }
     Ok(Planned::Publish { result, previous })
 }

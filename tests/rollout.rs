@@ -208,6 +208,12 @@ fn a_function_with_three_layers_moves_onto_the_new_version_and_its_alias_follows
 fn a_missing_function_fails_before_anything_is_published_and_adding_is_asked_for() {
     let m = moto();
     let dir = project("functions");
+    let plan = run(&m, dir.path(), &["plan"]);
+    assert_eq!(
+        plan.code, 2,
+        "a plan finds the missing function too: {}",
+        plan.stderr
+    );
     let r = run(&m, dir.path(), &[]);
     assert_eq!(r.code, 2, "{}", r.stderr);
     assert!(
