@@ -769,12 +769,24 @@ fn check_regions(
 
 /// The bucket's name, with `{region}` standing for each region.
 fn check_bucket(problems: &mut Vec<Problem>, bucket: &str, regions: &[String]) {
-    // The longest region name AWS has is 14 characters; `us-east-1` stands for all here.
-    let sample = bucket.replace(REGION_PLACEHOLDER, "us-east-1");
-    if !is_valid_bucket_name(&sample) {
+    // Checked with each region it will be published in: a name that fits with `us-east-1`
+    // can exceed 63 characters with `ap-southeast-2`. Without `regions`, the SDK's region is
+    // known only later; `us-east-1` stands for it here.
+    let in_region = |r: &str| (r.to_owned(), bucket.replace(REGION_PLACEHOLDER, r));
+    let names: Vec<(String, String)> = if regions.is_empty() {
+        vec![in_region("us-east-1")]
+    } else {
+        regions.iter().map(|r| in_region(r)).collect()
+    };
+    if let Some((region, name)) = names.iter().find(|(_, n)| !is_valid_bucket_name(n)) {
+        let in_region = if bucket.contains(REGION_PLACEHOLDER) {
+            format!(" (in {region} it is `{name}`, {} characters)", name.len())
+        } else {
+            String::new()
+        };
         problems.push(problem(
             "s3-bucket",
-            format!("`{bucket}` is not a valid S3 bucket name; use 3 to 63 lowercase letters, digits, '.' or '-', starting and ending with a letter or digit (the bucket's name, not an s3:// URL or ARN), with `{REGION_PLACEHOLDER}` where the region goes for one bucket per region"),
+            format!("`{bucket}` is not a valid S3 bucket name{in_region}; use 3 to 63 lowercase letters, digits, '.' or '-', starting and ending with a letter or digit (the bucket's name, not an s3:// URL or ARN), with `{REGION_PLACEHOLDER}` where the region goes for one bucket per region"),
         ));
     } else if regions.len() > 1 && !bucket.contains(REGION_PLACEHOLDER) {
         problems.push(problem(
@@ -1336,6 +1348,27 @@ mod tests {
         assert_eq!(l.s3_prefix, "ci/layers/");
         assert!(is_valid_region("us-gov-west-1") && is_valid_region("eu-central-2"));
         assert!(is_valid_bucket_name("my-layers.eu-west-1") && !is_valid_bucket_name("ab"));
+    }
+
+    #[test]
+    fn bucket_with_region_placeholder_is_checked_in_every_region() {
+        // Found by tests/prop_config.rs: 54 characters + `us-east-1` fit S3's 63, but Lambda
+        // reads the zip from the `ap-southeast-2` bucket, whose name has 68.
+        let stem = "a".repeat(54);
+        let bucket = format!("{stem}{{region}}");
+        let with = |regions: &[&str]| Settings {
+            regions: Some(regions.iter().map(|r| r.to_string()).collect()),
+            s3_bucket: Some(bucket.clone()),
+            ..base()
+        };
+        assert!(resolve(None, Settings::default(), with(&["us-east-1"])).is_ok());
+        let m = only_message(with(&["us-east-1", "ap-southeast-2"]));
+        assert!(
+            m.starts_with(&format!(
+                "s3-bucket: `{bucket}` is not a valid S3 bucket name (in ap-southeast-2 it is `{stem}ap-southeast-2`, 68 characters)"
+            )),
+            "{m}"
+        );
     }
 
     #[test]

@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod moto;
+pub mod prop;
 
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
