@@ -89,11 +89,18 @@ pub fn run(cli: Cli, env: &[(String, String)], cwd: &Path, io: Io<'_>) -> Result
             if command == Command::Plan {
                 layers.iter_mut().for_each(|l| l.dry_run = true);
             }
+            // Where the comment goes is read before anything is published: a malformed event
+            // file or a missing pull-request number is the user's to fix (exit 2), and must
+            // not be found only after a version was published.
+            let comment_to = comment_target(env, &layers[0])?;
             let rt = runtime()?;
             let interrupt = Interrupt::install(&rt)?;
             let outcomes = publish_all(&rt, &layers, &options, &interrupt)?;
             for o in &outcomes {
-                write(io.stderr, &report::publish_text(&o.result))?;
+                write(
+                    io.stderr,
+                    &github_output::defuse_commands(&report::publish_text(&o.result)),
+                )?;
             }
             let results: Vec<PublishResult> = outcomes.iter().map(|o| o.result.clone()).collect();
             if cli.output == OutputFormat::Json {
@@ -103,7 +110,7 @@ pub fn run(cli: Cli, env: &[(String, String)], cwd: &Path, io: Io<'_>) -> Result
             if let Some(e @ Error::Interrupted(_)) = failure {
                 return Err(e);
             }
-            report_to_ci(&rt, env, &layers[0], &results, io.stderr)?;
+            report_to_ci(&rt, env, &layers[0], comment_to, &results, io.stderr)?;
             if let Some(e) = failure {
                 return Err(e);
             }
@@ -112,7 +119,10 @@ pub fn run(cli: Cli, env: &[(String, String)], cwd: &Path, io: Io<'_>) -> Result
             let rt = runtime()?;
             let (reports, failure) = publish::prune_all(&rt, &layers)?;
             for r in &reports {
-                write(io.stderr, &report::prune_text(r))?;
+                write(
+                    io.stderr,
+                    &github_output::defuse_commands(&report::prune_text(r)),
+                )?;
             }
             if cli.output == OutputFormat::Json {
                 write(io.stdout, &report::json(&reports))?;
@@ -126,7 +136,10 @@ pub fn run(cli: Cli, env: &[(String, String)], cwd: &Path, io: Io<'_>) -> Result
             for layer in &layers {
                 let packaged = package(layer, &options)?;
                 let r = PackageReport::new(layer, &packaged);
-                write(io.stderr, &report::package_text(&r))?;
+                write(
+                    io.stderr,
+                    &github_output::defuse_commands(&report::package_text(&r)),
+                )?;
                 reports.push(r);
             }
             if cli.output == OutputFormat::Json {
@@ -220,6 +233,41 @@ pub fn env_value<'a>(env: &'a [(String, String)], name: &str) -> Option<&'a str>
         .filter(|v| !v.is_empty())
 }
 
+/// Where the comment (or note) of a run goes.
+enum CommentTarget {
+    /// Comments off, or not a GitHub or GitLab job.
+    None,
+    /// On GitHub, with no pull request for this event.
+    NoPullRequest,
+    GitHub(github::GitHubContext),
+    GitLab(gitlab::GitLabContext),
+}
+
+/// The pull request (GitHub) or merge request (GitLab) the run comments on, from the
+/// runner's variables and event file and the run-level settings (`run`).
+fn comment_target(env: &[(String, String)], run: &LayerConfig) -> Result<CommentTarget, Error> {
+    if !run.comment {
+        return Ok(CommentTarget::None);
+    }
+    if env_value(env, "GITHUB_ACTIONS") == Some("true") {
+        return Ok(
+            match github::context(env, run.github_token.as_ref(), run.pr_number)? {
+                Some(ctx) => CommentTarget::GitHub(ctx),
+                None => CommentTarget::NoPullRequest,
+            },
+        );
+    }
+    if env_value(env, "GITLAB_CI") == Some("true")
+        && let Some(mut ctx) = gitlab::context(env)?
+    {
+        if let Some(n) = run.pr_number {
+            ctx.mr_iid = n;
+        }
+        return Ok(CommentTarget::GitLab(ctx));
+    }
+    Ok(CommentTarget::None)
+}
+
 /// Where the CI system looks: step outputs, the job summary, annotations and the sticky
 /// comment on GitHub; the dotenv report and the merge-request note on GitLab. `run` holds the
 /// run-level settings (github-token, comment, pr-number, dotenv-file).
@@ -227,6 +275,7 @@ fn report_to_ci(
     rt: &tokio::runtime::Runtime,
     env: &[(String, String)],
     run: &LayerConfig,
+    comment_to: CommentTarget,
     results: &[PublishResult],
     stderr: &mut dyn Write,
 ) -> Result<(), Error> {
@@ -255,57 +304,47 @@ fn report_to_ci(
             source,
         })?;
     }
-    if !run.comment {
-        return Ok(());
-    }
-    if on_github {
-        match github::context(env, run.github_token.as_ref(), run.pr_number)? {
-            None => write(
-                stderr,
-                "no pull request for this event: no comment posted\n",
-            )?,
-            Some(ctx) => {
-                for (name, group) in by_layer(results) {
-                    let body = comment::layer_comment_body(&group);
-                    let outcome = rt.block_on(github::upsert_comment(&ctx, name, &body));
-                    let said = match outcome {
-                        Ok(CommentOutcome::Created(id)) => {
-                            format!("pull request comment {id} created")
-                        }
-                        Ok(CommentOutcome::Updated(id)) => {
-                            format!("pull request comment {id} updated")
-                        }
-                        Ok(CommentOutcome::Unchanged(id)) => {
-                            format!("pull request comment {id} already up to date")
-                        }
-                        Ok(CommentOutcome::Forbidden(why)) => {
-                            comment_warning(name, &why, on_github)
-                        }
-                        Err(e) => failed_comment(e, name, on_github)?,
-                    };
-                    write(stderr, &format!("{said}\n"))?;
-                }
+    match comment_to {
+        CommentTarget::None => {}
+        CommentTarget::NoPullRequest => write(
+            stderr,
+            "no pull request for this event: no comment posted\n",
+        )?,
+        CommentTarget::GitHub(ctx) => {
+            for (name, group) in by_layer(results) {
+                let body = comment::layer_comment_body(&group);
+                let outcome = rt.block_on(github::upsert_comment(&ctx, name, &body));
+                let said = match outcome {
+                    Ok(CommentOutcome::Created(id)) => {
+                        format!("pull request comment {id} created")
+                    }
+                    Ok(CommentOutcome::Updated(id)) => {
+                        format!("pull request comment {id} updated")
+                    }
+                    Ok(CommentOutcome::Unchanged(id)) => {
+                        format!("pull request comment {id} already up to date")
+                    }
+                    Ok(CommentOutcome::Forbidden(why)) => comment_warning(name, &why, on_github),
+                    Err(e) => failed_comment(e, name, on_github)?,
+                };
+                write(stderr, &format!("{said}\n"))?;
             }
         }
-    } else if env_value(env, "GITLAB_CI") == Some("true")
-        && let Some(mut ctx) = gitlab::context(env)?
-    {
-        if let Some(n) = run.pr_number {
-            ctx.mr_iid = n;
-        }
-        for (name, group) in by_layer(results) {
-            let body = comment::layer_comment_body(&group);
-            let marker = comment::marker(name);
-            let said = match rt.block_on(gitlab::upsert_note(&ctx, &marker, &body)) {
-                Ok(NoteOutcome::Created(id)) => format!("merge request note {id} created"),
-                Ok(NoteOutcome::Updated(id)) => format!("merge request note {id} updated"),
-                Ok(NoteOutcome::Unchanged(id)) => {
-                    format!("merge request note {id} already up to date")
-                }
-                Ok(NoteOutcome::Forbidden(why)) => comment_warning(name, &why, false),
-                Err(e) => failed_comment(e, name, false)?,
-            };
-            write(stderr, &format!("{said}\n"))?;
+        CommentTarget::GitLab(ctx) => {
+            for (name, group) in by_layer(results) {
+                let body = comment::layer_comment_body(&group);
+                let marker = comment::marker(name);
+                let said = match rt.block_on(gitlab::upsert_note(&ctx, &marker, &body)) {
+                    Ok(NoteOutcome::Created(id)) => format!("merge request note {id} created"),
+                    Ok(NoteOutcome::Updated(id)) => format!("merge request note {id} updated"),
+                    Ok(NoteOutcome::Unchanged(id)) => {
+                        format!("merge request note {id} already up to date")
+                    }
+                    Ok(NoteOutcome::Forbidden(why)) => comment_warning(name, &why, false),
+                    Err(e) => failed_comment(e, name, false)?,
+                };
+                write(stderr, &format!("{said}\n"))?;
+            }
         }
     }
     Ok(())
@@ -345,7 +384,9 @@ fn mask_secrets(
 /// A comment that could not be written is a warning: the layer is published, and failing the
 /// job now would skip the steps that deploy it.
 fn comment_warning(layer: &str, why: &str, annotate: bool) -> String {
-    let text = format!("warning: the comment for {layer} was not written: {why}");
+    let text = github_output::defuse_commands(&format!(
+        "warning: the comment for {layer} was not written: {why}"
+    ));
     if annotate {
         text + "\n" + github_output::annotation("warning", "layerpub comment", why).trim_end()
     } else {

@@ -212,7 +212,9 @@ fn rebase_paths(s: &mut Settings, base: &Path) {
         return;
     }
     let rebase = |p: &Path| {
-        if p.is_absolute() {
+        // An empty path stays empty, for `check_layer` to refuse: joined to the file's folder
+        // it would quietly package the whole project.
+        if p.is_absolute() || p.as_os_str().is_empty() {
             p.to_path_buf()
         } else {
             base.join(p)
@@ -427,8 +429,14 @@ fn check_layer(s: Settings) -> Result<LayerConfig, Vec<Problem>> {
         Some(n) => Some(n),
     };
 
-    if s.path.is_none() {
-        problems.push(missing("path", "build/layer"));
+    match s.path.as_deref() {
+        None => problems.push(missing("path", "build/layer")),
+        // `path: ''` is not "the working directory": that would package the whole project.
+        Some(p) if p.as_os_str().to_string_lossy().trim().is_empty() => problems.push(problem(
+            "path",
+            "is empty; set it to the folder whose contents become the layer (e.g. `build/layer`), or `.` if that really is the working directory".into(),
+        )),
+        Some(_) => {}
     }
 
     let prefix = match normalise_prefix(s.prefix.as_deref().unwrap_or("")) {

@@ -297,7 +297,11 @@ async fn find_comment(
         .map_err(|e| failure(ctx, &what(), &e))?;
     for _ in 0..MAX_PAGES {
         let found = page.items.into_iter().find(|c| {
-            c.body.as_deref().is_some_and(|b| b.contains(marker))
+            // The marker is the body's first line: the same text further down (a lock-file
+            // line shown in another layer's comment) does not make that comment ours.
+            c.body
+                .as_deref()
+                .is_some_and(|b| b.lines().next().map(str::trim_end) == Some(marker))
                 && c.user
                     .as_ref()
                     .is_some_and(|u| u.login.eq_ignore_ascii_case(login))

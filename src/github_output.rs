@@ -105,6 +105,25 @@ pub fn annotation(kind: &str, title: &str, message: &str) -> String {
     )
 }
 
+/// Text for the log that cannot start a workflow command. The runner reads every line that
+/// begins (after blanks) with `::` as a command; layerpub's own lines never do, so such a line
+/// can only come from a value with a line break in it (a file name, a setting, a lock-file
+/// line). That line break is shown as `\n` instead, which keeps the value on its line.
+pub fn defuse_commands(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for (i, line) in text.split('\n').enumerate() {
+        let command = line.trim_start().starts_with("::");
+        match (i, command) {
+            (0, true) => out.push('\\'),
+            (0, false) => {}
+            (_, true) => out.push_str("\\n"),
+            (_, false) => out.push('\n'),
+        }
+        out.push_str(line);
+    }
+    out
+}
+
 /// Escaping of a command's message: `%`, CR, LF.
 pub fn escape_data(s: &str) -> String {
     s.replace('%', "%25")
@@ -180,6 +199,16 @@ mod tests {
     fn delimiters_differ_between_calls() {
         assert_ne!(random_delimiter(), random_delimiter());
         assert!(random_delimiter().starts_with("ghadelimiter_"));
+    }
+
+    #[test]
+    fn a_value_cannot_start_a_command_line() {
+        assert_eq!(
+            defuse_commands("error: `a\n::error::owned` is bad\n  - next\n"),
+            "error: `a\\n::error::owned` is bad\n  - next\n"
+        );
+        assert_eq!(defuse_commands(" ::add-mask::x"), "\\ ::add-mask::x");
+        assert_eq!(defuse_commands("plain\ntext"), "plain\ntext");
     }
 
     #[test]

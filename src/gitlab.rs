@@ -263,7 +263,8 @@ impl Note {
     fn is_ours(&self, me: &str, marker: &str) -> bool {
         !self.system
             && self.author.as_ref().is_some_and(|a| a.username == me)
-            && self.body.contains(marker)
+            // The first line, as on GitHub: a look-alike further down is a value, not ours.
+            && self.body.lines().next().map(str::trim_end) == Some(marker)
     }
 }
 

@@ -32,7 +32,11 @@ fn main() -> ExitCode {
     match run(cli, &env, &cwd, io) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e}");
+            // A value in the message (a file name, a setting) cannot start a workflow command.
+            eprintln!(
+                "error: {}",
+                layerpub::github_output::defuse_commands(&e.to_string())
+            );
             if layerpub::app::env_value(&env, "GITHUB_ACTIONS") == Some("true") {
                 // An annotation on the run's page; the plain line above stays in the log.
                 eprint!(

@@ -72,6 +72,14 @@ pub struct Packaged {
 /// written to a temporary file beside the target and renamed into place.
 pub fn package(layer: &LayerConfig, options: &PackageOptions) -> Result<Packaged, PackageError> {
     let entries = walk(layer)?;
+    // Lambda refuses a zip without entries ("Uploaded file must be a non-empty zip"); it is
+    // almost always a build step that did not run, or filters that leave nothing.
+    if entries.is_empty() {
+        return Err(PackageError::input(format!(
+            "path `{}` has no file to package (after include/exclude); run the build step that fills it first, or fix path, include and exclude",
+            layer.path.display()
+        )));
+    }
     let unzipped_size = check_size(&entries)?;
     let names: Vec<&str> = entries.iter().map(|e| e.name.as_str()).collect();
     let warnings = layout_warnings(&layer.compatible_runtimes, &names);
@@ -162,6 +170,9 @@ pub fn fingerprint_document(
         return Ok(FingerprintDocument::new(layer, Source::Manifests { files }));
     }
     let entries = walk(layer)?;
+    // From the sizes on disk, before a byte is read: a layer Lambda would refuse is refused
+    // in milliseconds, not after hashing gigabytes.
+    check_size(&entries)?;
     let mut files = Vec::with_capacity(entries.len());
     in_order(&entries, threads, hash_entry, |i, sha| {
         files.push(TreeFile {

@@ -320,6 +320,16 @@ async fn targets(layers: &[LayerConfig]) -> Result<Vec<Target<'_>>, Error> {
                     c
                 }
             };
+            // A layer ARN names its region; Lambda in another region would refuse it (an
+            // emulator would publish a layer named after the whole ARN).
+            if let Some(arn_region) = layer_arn_region(&layer.layer_name)
+                && arn_region != c.region
+            {
+                return Err(Error::bad_input(format!(
+                    "layer-name: `{}` is a layer in {arn_region}, but the run publishes in {}; set region (or regions) to {arn_region}, or give the layer's plain name",
+                    layer.layer_name, c.region
+                )));
+            }
             targets.push(Target {
                 layer,
                 index,
@@ -329,6 +339,12 @@ async fn targets(layers: &[LayerConfig]) -> Result<Vec<Target<'_>>, Error> {
         }
     }
     Ok(targets)
+}
+
+/// The region of a layer ARN (`arn:aws:lambda:REGION:ACCOUNT:layer:NAME`); `None` for a name.
+fn layer_arn_region(name: &str) -> Option<&str> {
+    name.strip_prefix("arn:")
+        .and_then(|rest| rest.split(':').nth(2))
 }
 
 /// A target's result when it failed: what is known, and the error's message.
@@ -363,6 +379,11 @@ async fn plan(
             "version {v} of {} in {} has no layerpub marker in its description (published by another tool?): publishing a new version",
             layer.layer_name, clients.region
         ));
+    }
+    if let Some(bucket) = &t.bucket {
+        // Before anything is packaged or written: a missing bucket, or one in another
+        // region, is the user's to fix (exit 2), and must not leave a claim behind.
+        s3_store::check_bucket(&clients.s3, bucket, &clients.region).await?;
     }
     let reason = match (&t.bucket, &previous) {
         (Some(bucket), Some(prev)) => {

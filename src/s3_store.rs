@@ -356,6 +356,36 @@ pub async fn get_document(s3: &Client, bucket: &str, key: &str) -> Result<Option
     }
 }
 
+/// Checks, before the first write, that `bucket` exists and is in `region`: Lambda reads a
+/// layer's zip only from a bucket in the region it publishes in, and S3 in another region
+/// answers a write with a redirect that says little. One `HeadBucket` (on the publish path
+/// only); its `x-amz-bucket-region` header names the bucket's region, on success and on most
+/// refusals alike. A refusal without that header (a role without s3:ListBucket) proves
+/// nothing: the run goes on and a later call reports what is wrong.
+pub async fn check_bucket(s3: &Client, bucket: &str, region: &str) -> Result<(), Error> {
+    let (status, found) = match s3.head_bucket().bucket(bucket).send().await {
+        Ok(out) => (200, out.bucket_region().map(str::to_owned)),
+        Err(e) => match e.raw_response() {
+            Some(r) => (
+                r.status().as_u16(),
+                r.headers().get("x-amz-bucket-region").map(str::to_owned),
+            ),
+            None => return Err(sdk_error(&format!("HeadBucket s3://{bucket}"), e)),
+        },
+    };
+    if status == 404 {
+        return Err(Error::bad_input(format!(
+            "s3-bucket: HeadBucket s3://{bucket} failed: NoSuchBucket: the bucket does not exist — create the bucket (in the layer's region) or fix s3-bucket; this run publishes in {region}"
+        )));
+    }
+    match found {
+        Some(r) if r != region => Err(Error::bad_input(format!(
+            "s3-bucket: `{bucket}` is in {r}, but the layer is published in {region} and Lambda reads a layer's zip only from a bucket in the same region; use a bucket in {region} (with several regions, one per region: `my-layers-{{region}}`), or publish in {r}"
+        ))),
+        _ => Ok(()),
+    }
+}
+
 /// The outcome of one attempt to claim a fingerprint.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Claim {

@@ -113,6 +113,16 @@ pub fn walk(layer: &LayerConfig) -> Result<Vec<Entry>, PackageError> {
             "path `{}` does not exist; set path to the folder your build step fills (relative to the working directory, or to layerpub.yml when set there)",
             root.display()
         )),
+        // Not a machine failure either: the setting names something that cannot be a folder
+        // (a file on the way, a loop of links) or that this user may not read.
+        io::ErrorKind::PermissionDenied | io::ErrorKind::NotADirectory => PackageError::input(format!(
+            "path `{}` cannot be read ({e}); set path to a folder the user running layerpub can read",
+            root.display()
+        )),
+        _ if e.raw_os_error() == Some(ELOOP) => PackageError::input(format!(
+            "path `{}` is a loop of symbolic links; set path to the folder itself",
+            root.display()
+        )),
         _ => PackageError::io(format!("cannot read path `{}`", root.display()), e),
     })?;
     if !meta.is_dir() {
@@ -255,6 +265,12 @@ fn link_text(path: &Path) -> Result<String, PackageError> {
     })
 }
 
+/// `ELOOP` (too many levels of symbolic links), which `io::ErrorKind` has no stable name for.
+#[cfg(target_os = "linux")]
+const ELOOP: i32 = 40;
+#[cfg(not(target_os = "linux"))]
+const ELOOP: i32 = 62;
+
 fn walk_error(root: &Path, e: walkdir::Error) -> PackageError {
     let where_ = e
         .path()
@@ -267,6 +283,10 @@ fn walk_error(root: &Path, e: walkdir::Error) -> PackageError {
     match e.io_error().map(io::Error::kind) {
         Some(io::ErrorKind::NotFound) => PackageError::input(format!(
             "`{where_}` vanished while layerpub was reading path; run layerpub after the step that builds the folder has finished"
+        )),
+        // A folder inside path that this user may not read: the user's to fix, not a failure.
+        Some(io::ErrorKind::PermissionDenied) => PackageError::input(format!(
+            "`{where_}` cannot be read (permission denied); make it readable for the user running layerpub, or add it to exclude"
         )),
         _ => {
             let source = e

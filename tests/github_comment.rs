@@ -526,3 +526,19 @@ fn context_debug_never_shows_the_token() {
     assert!(!debug.contains(TOKEN), "{debug}");
     assert!(debug.contains("***"), "{debug}");
 }
+
+#[test]
+fn our_marker_quoted_inside_another_layers_comment_is_not_ours() {
+    // A lock-file line `<!-- layerpub:deps -->` shown in layer `other`'s comment (same author):
+    // only a body whose first line is the marker is this layer's comment.
+    run(async {
+        let server = MockServer::start().await;
+        mount_user(&server, "", None).await;
+        let other = format!("{}\n- added `{}`\n", marker("other"), marker(LAYER));
+        mount_list(&server, "", vec![comment(60, BOT, &other)]).await;
+        mount_patch(&server, 60, &body("v1"), 0).await;
+        mount_post(&server, "", &body("v1"), 201, 1).await;
+        let outcome = upsert_comment(&ctx(&server, ""), LAYER, &body("v1")).await;
+        assert_eq!(outcome.unwrap(), CommentOutcome::Created(901));
+    });
+}

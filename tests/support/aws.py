@@ -129,6 +129,22 @@ elif command == "create-published-function":
 elif command == "set-function-layers":
     # NAME LAYER_VERSION_ARN...: changes $LATEST only; published versions keep their layers.
     out = lam.update_function_configuration(FunctionName=args[0], Layers=args[1:])["FunctionArn"]
+elif command == "writes":
+    # Every trace a run can leave, in one call (REGION...): the layers of each region with
+    # their versions, and every bucket's objects and unfinished multipart uploads.
+    out = {"layers": {}, "buckets": {}}
+    for region in args or ["us-east-1"]:
+        regional = boto3.client("lambda", **dict(kw, region_name=region))
+        for layer in regional.list_layers()["Layers"]:
+            name = layer["LayerName"]
+            out["layers"][f"{region}/{name}"] = [
+                v["Version"] for v in regional.list_layer_versions(LayerName=name)["LayerVersions"]]
+    for b in s3.list_buckets()["Buckets"]:
+        name = b["Name"]
+        out["buckets"][name] = {
+            "keys": sorted(o["Key"] for o in s3.list_objects_v2(Bucket=name).get("Contents", [])),
+            "uploads": [u["Key"] for u in s3.list_multipart_uploads(Bucket=name).get("Uploads", [])],
+        }
 else:
     sys.exit(f"unknown command {command}")
 print(json.dumps(out))

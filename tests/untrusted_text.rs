@@ -1,0 +1,360 @@
+//! Hostile text from the repository — a file name in the layer (shown in a warning), the
+//! description, and lock-file lines (shown under "What changed" on the next publish) — holding
+//! line breaks, `%`, `::`, workflow commands, `<script>`, a look-alike of the comment's marker,
+//! backticks and a `$GITHUB_OUTPUT` delimiter look-alike, through a real run in GitHub mode
+//! (moto, a mock GitHub API). Nothing may escape its place: the step outputs parse into exactly
+//! the expected set, no line of the log starts a workflow command that is not layerpub's own,
+//! and the summary and the comment show the text only inside code spans or escaped.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::fs;
+
+use common::moto::moto;
+use common::*;
+use serde_json::{Value, json};
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+/// Every trick at once; a single file name (under 255 bytes) so that it is the one the layout
+/// warning names (it sorts first: it starts with a line break).
+const NASTY: &str = "\n::error::injected %0A `tick` ::set-output name=published::hacked\n::add-mask::x <script>alert(1)<!-- layerpub:deps --> ghadelimiter_0123456789abcdef";
+
+/// Lock-file lines: each is one line, so no line break, but everything else.
+const NASTY_LINES: &[&str] = &[
+    "::set-output name=published::hacked",
+    "::add-mask::requests",
+    "%0A::error::from-a-lock-file",
+    "evil==1 ; `x` <script>alert(1)</script>",
+    "<!-- layerpub:deps -->",
+    "<!-- layerpub:other -->",
+    "ghadelimiter_0123456789abcdef",
+    "| a | table |",
+    "```",
+];
+
+/// The outputs a single-layer run writes, and nothing else.
+const OUTPUTS: &[&str] = &[
+    "layer-arn",
+    "layer-version-arn",
+    "layer-version",
+    "published",
+    "previous-version",
+    "fingerprint",
+    "code-sha256",
+    "code-size",
+    "reason",
+    "layer-version-arns",
+    "result-json",
+];
+
+/// `$GITHUB_OUTPUT` read strictly as the runner reads it: `name<<DELIM`, value lines, `DELIM`
+/// (or `name=value`); any other line is a failure. Returns every output, each once.
+fn parse_outputs(text: &str) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    let mut lines = text.lines();
+    while let Some(line) = lines.next() {
+        let (name, value) = if let Some((name, delim)) = line.split_once("<<") {
+            let mut value = Vec::new();
+            let mut closed = false;
+            for l in lines.by_ref() {
+                if l == delim {
+                    closed = true;
+                    break;
+                }
+                value.push(l);
+            }
+            assert!(
+                closed,
+                "{name}: the delimiter {delim} never closes:\n{text}"
+            );
+            (name, value.join("\n"))
+        } else {
+            let (n, v) = line
+                .split_once('=')
+                .unwrap_or_else(|| panic!("not an output line: {line:?}"));
+            (n, v.to_owned())
+        };
+        assert!(
+            out.insert(name.to_owned(), value).is_none(),
+            "{name} written twice:\n{text}"
+        );
+    }
+    out
+}
+
+/// Markdown with every inline code span removed (CommonMark: a run of N backticks up to the
+/// next run of exactly N; `\` escapes the next character outside spans).
+fn outside_code_spans(md: &str) -> String {
+    let chars: Vec<char> = md.chars().collect();
+    let run_at = |i: usize| chars[i..].iter().take_while(|c| **c == '`').count();
+    let mut out = String::new();
+    let mut i = 0;
+    while i < chars.len() {
+        match chars[i] {
+            '\\' if i + 1 < chars.len() => {
+                out.push(chars[i]);
+                out.push(chars[i + 1]);
+                i += 2;
+            }
+            '`' => {
+                let n = run_at(i);
+                let mut j = i + n;
+                let mut close = None;
+                while j < chars.len() {
+                    if chars[j] == '`' {
+                        let m = run_at(j);
+                        if m == n {
+                            close = Some(j + m);
+                            break;
+                        }
+                        j += m;
+                    } else {
+                        j += 1;
+                    }
+                }
+                match close {
+                    Some(end) => i = end,
+                    None => {
+                        out.extend(&chars[i..i + n]);
+                        i += n;
+                    }
+                }
+            }
+            c => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    out
+}
+
+/// Markdown that opens no HTML: outside code spans, every `<` is backslash-escaped, apart from
+/// the marker (`allowed`) and the summary's `<br>`.
+fn assert_no_raw_html(what: &str, md: &str, allowed: &[&str]) {
+    let mut text = outside_code_spans(md);
+    for a in allowed {
+        text = text.replacen(a, "", 1);
+    }
+    let text = text.replace("<br>", "");
+    let raw: Vec<usize> = text
+        .match_indices('<')
+        .map(|(i, _)| i)
+        .filter(|&i| i == 0 || !text[..i].ends_with('\\'))
+        .collect();
+    assert!(
+        raw.is_empty(),
+        "{what}: raw `<` outside code spans:\n{text}\n--- the markdown:\n{md}"
+    );
+}
+
+/// No line of the log starts a workflow command other than layerpub's own (masking, and the
+/// annotations it escapes).
+fn assert_no_injected_command(what: &str, log: &str) {
+    for line in log.lines() {
+        let t = line.trim_start();
+        if t.starts_with("::") {
+            assert!(
+                t.starts_with("::add-mask::")
+                    || t.starts_with("::warning title=")
+                    || t.starts_with("::error title="),
+                "{what}: a line starts a workflow command: {line:?}\n{log}"
+            );
+        }
+    }
+}
+
+#[test]
+fn hostile_names_descriptions_and_lock_lines_stay_in_their_place() {
+    let m = moto();
+    m.aws(&["create-bucket", "layers"]);
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let github = rt.block_on(MockServer::start());
+    rt.block_on(
+        Mock::given(method("GET"))
+            .and(path("/user"))
+            .respond_with(ResponseTemplate::new(403))
+            .mount(&github),
+    );
+    rt.block_on(
+        Mock::given(method("GET"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(json!([])))
+            .mount(&github),
+    );
+    rt.block_on(
+        Mock::given(method("POST"))
+            .respond_with(ResponseTemplate::new(201).set_body_json(json!({"id": 41, "body": ""})))
+            .mount(&github),
+    );
+
+    let dir = temp();
+    let d = dir.path();
+    write_file(d, &format!("layer/{NASTY}"), b"x", 0o644);
+    write_file(d, "layer/tool.py", b"print(1)\n", 0o644);
+    fs::write(d.join("requirements.txt"), "requests==2.32.3\n").unwrap();
+    fs::write(
+        d.join("layerpub.yml"),
+        "layer-name: deps\npath: layer\nmanifest: requirements.txt\ns3-bucket: layers\n",
+    )
+    .unwrap();
+    fs::write(d.join("event.json"), r#"{"number": 7}"#).unwrap();
+
+    let mut env: Vec<(String, String)> = m.env().into_iter().map(|(k, v)| (k.into(), v)).collect();
+    let p = |f: &str| path_str(&d.join(f));
+    env.extend([
+        ("GITHUB_ACTIONS".into(), "true".into()),
+        ("GITHUB_OUTPUT".into(), p("output")),
+        ("GITHUB_STEP_SUMMARY".into(), p("summary")),
+        ("GITHUB_EVENT_NAME".into(), "pull_request".into()),
+        ("GITHUB_EVENT_PATH".into(), p("event.json")),
+        ("GITHUB_REPOSITORY".into(), "acme/app".into()),
+        ("GITHUB_API_URL".into(), github.uri()),
+        ("INPUT_GITHUB-TOKEN".into(), "ghs_fake".into()),
+        (
+            "LAYERPUB_DESCRIPTION".into(),
+            "line one\n::error::from-the-description %0A <script>x</script> `".into(),
+        ),
+    ]);
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+
+    // First publish: the file name reaches the warning; then a lock file full of tricks.
+    for (run, lock) in [
+        (1, "requests==2.32.3\n".to_owned()),
+        (2, format!("requests==2.32.4\n{}\n", NASTY_LINES.join("\n"))),
+    ] {
+        fs::write(d.join("requirements.txt"), lock).unwrap();
+        fs::write(d.join("output"), "").unwrap();
+        fs::write(d.join("summary"), "").unwrap();
+        let seen = rt.block_on(github.received_requests()).unwrap().len();
+        let r = layerpub(d, &["--output", "json"], &env);
+        r.assert_ok();
+
+        // The warning names the file, its line breaks shown as `\n`, on one line.
+        assert!(
+            r.stderr
+                .contains("e.g. `\\n::error::injected %0A `tick` ::set-output"),
+            "run {run}:\n{}",
+            r.stderr
+        );
+        assert_no_injected_command(&format!("run {run} stderr"), &r.stderr);
+        assert_no_injected_command(&format!("run {run} stdout"), &r.stdout);
+
+        // Exactly the outputs, each once, and the values whole.
+        let outputs = parse_outputs(&fs::read_to_string(d.join("output")).unwrap());
+        let names: Vec<&str> = outputs.keys().map(String::as_str).collect();
+        let mut expected = OUTPUTS.to_vec();
+        expected.sort();
+        assert_eq!(names, expected, "run {run}");
+        assert_eq!(outputs["published"], "true");
+        assert_eq!(outputs["layer-version"], run.to_string());
+        let result: Value = serde_json::from_str(&outputs["result-json"]).unwrap();
+        assert!(
+            result["warnings"][0].as_str().unwrap().contains(NASTY),
+            "the file name survives whole in result-json: {result}"
+        );
+
+        let summary = fs::read_to_string(d.join("summary")).unwrap();
+        assert_no_raw_html(&format!("run {run} summary"), &summary, &[]);
+        assert!(
+            !outside_code_spans(&summary).contains("::set-output"),
+            "{summary}"
+        );
+
+        let posts: Vec<String> = rt
+            .block_on(github.received_requests())
+            .unwrap()
+            .into_iter()
+            .skip(seen)
+            .filter(|r| r.method.as_str() == "POST")
+            .map(|r| {
+                serde_json::from_slice::<Value>(&r.body).unwrap()["body"]
+                    .as_str()
+                    .unwrap()
+                    .to_owned()
+            })
+            .collect();
+        assert_eq!(posts.len(), 1, "run {run}: one comment");
+        let body = &posts[0];
+        assert_eq!(body.lines().next(), Some("<!-- layerpub:deps -->"));
+        assert_no_raw_html(
+            &format!("run {run} comment"),
+            body,
+            &["<!-- layerpub:deps -->"],
+        );
+        assert!(!outside_code_spans(body).contains("::set-output"), "{body}");
+
+        if run == 2 {
+            // Every hostile lock-file line is listed, each inside a code span (below the
+            // marker, which is the first line).
+            let below_marker = body.split_once('\n').unwrap().1;
+            for line in NASTY_LINES {
+                assert!(body.contains(line), "comment lacks {line:?}:\n{body}");
+                assert!(
+                    !outside_code_spans(below_marker).contains(line),
+                    "{line:?} outside a code span:\n{body}"
+                );
+                assert!(
+                    !outside_code_spans(&summary).contains(line),
+                    "{line:?} outside a code span:\n{summary}"
+                );
+            }
+        }
+    }
+    assert_eq!(m.versions("deps").len(), 2);
+    // The description went to Lambda whole, with the marker after it.
+    assert!(
+        m.versions("deps")[1]["description"]
+            .as_str()
+            .unwrap()
+            .starts_with("line one\n::error::from-the-description"),
+    );
+}
+
+#[test]
+fn a_setting_with_a_line_break_cannot_start_a_command_in_an_error() {
+    let dir = temp();
+    write_file(dir.path(), "layer/x.py", b"x", 0o644);
+    let r = layerpub(
+        dir.path(),
+        &["package", "--path", "layer"],
+        &[
+            ("GITHUB_ACTIONS", "true"),
+            (
+                "LAYERPUB_LAYER_NAME",
+                "x\n::set-output name=published::hacked",
+            ),
+        ],
+    );
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert_no_injected_command("stderr", &r.stderr);
+    assert!(
+        r.stderr.contains(
+            "layer-name: `x\\n::set-output name=published::hacked` is not a valid layer name"
+        ),
+        "{}",
+        r.stderr
+    );
+}
+
+#[test]
+fn a_file_name_with_a_line_break_cannot_start_a_command_in_an_error() {
+    use std::os::unix::fs::symlink;
+    let dir = temp();
+    write_file(dir.path(), "layer/x.py", b"x", 0o644);
+    symlink("gone", dir.path().join("layer/a\n::error::owned")).unwrap();
+    let r = layerpub(
+        dir.path(),
+        &["package", "--layer-name", "d", "--path", "layer"],
+        &[("GITHUB_ACTIONS", "true")],
+    );
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert_no_injected_command("stderr", &r.stderr);
+    assert!(
+        r.stderr
+            .contains("`a\\n::error::owned` is a symbolic link to `gone`"),
+        "{}",
+        r.stderr
+    );
+}
