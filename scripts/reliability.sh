@@ -81,7 +81,11 @@ else:
         "| step | fault | expected | outcome | held |",
         "|---|---|---|---|---|",
     ]
-    for r in sorted(faults, key=lambda r: (r.get("step", ""), r.get("fault", ""))):
+    # In the order a publish takes its steps; unknown steps last.
+    flow = ["list", "previous version", "head", "upload", "multipart (Create", "multipart (UploadPart",
+            "multipart (Complete", "claim (", "manifest", "publish", "claim release"]
+    step_rank = lambda s: next((i for i, f in enumerate(flow) if s.startswith(f)), len(flow))
+    for r in sorted(faults, key=lambda r: (step_rank(r.get("step", "")), "always" in r.get("fault", ""), r.get("fault", ""))):
         lines.append(
             f"| {cell(r.get('step'))} | {cell(r.get('fault'))} | {cell(r.get('expected'))} | {cell(r.get('outcome'))} | {ok(r)} |"
         )
