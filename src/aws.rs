@@ -35,7 +35,20 @@ impl Clients {
 
 /// Attempts per call: throttling (`TooManyRequestsException`, S3 `SlowDown`), 5xx and
 /// connection errors are retried with exponential backoff and jitter.
-const MAX_ATTEMPTS: u32 = 6;
+pub const MAX_ATTEMPTS: u32 = 6;
+
+/// How long a call may wait for the answer's headers (sending the request included).
+const READ_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// [`READ_TIMEOUT`], or for tests only `LAYERPUB_TEST_TIMEOUT_SECS`: tests/faults.rs stalls
+/// answers past the timeout and cannot wait two minutes per stall. Not a setting, not
+/// documented for users (env.rs reserves the name so that it is not taken for a typo).
+fn read_timeout() -> Duration {
+    std::env::var("LAYERPUB_TEST_TIMEOUT_SECS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .map_or(READ_TIMEOUT, Duration::from_secs)
+}
 
 /// Builds the clients. `region`/`endpoint_url` are the settings; `None` defers to the chain.
 pub async fn clients(region: Option<&str>, endpoint_url: Option<&str>) -> Result<Clients, Error> {
@@ -54,7 +67,7 @@ pub async fn clients(region: Option<&str>, endpoint_url: Option<&str>) -> Result
         .timeout_config(
             TimeoutConfig::builder()
                 .connect_timeout(Duration::from_secs(10))
-                .read_timeout(Duration::from_secs(120))
+                .read_timeout(read_timeout())
                 .build(),
         );
     if let Some(r) = region {

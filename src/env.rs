@@ -19,8 +19,13 @@ use serde::de::{self, IntoDeserializer, Visitor};
 
 use crate::settings::{Settings, split_list};
 
-/// `LAYERPUB_*` variables that are not settings: they steer the program itself.
-pub const RESERVED: &[&str] = &["LAYERPUB_CONFIG", "LAYERPUB_LOG"];
+/// `LAYERPUB_*` variables that are not settings: they steer the program itself
+/// (`LAYERPUB_TEST_TIMEOUT_SECS` only in tests: see `aws::read_timeout`).
+pub const RESERVED: &[&str] = &[
+    "LAYERPUB_CONFIG",
+    "LAYERPUB_LOG",
+    "LAYERPUB_TEST_TIMEOUT_SECS",
+];
 
 /// One environment variable that could not be read as a setting.
 #[derive(Debug, Clone, PartialEq, Eq)]

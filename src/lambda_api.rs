@@ -4,7 +4,15 @@ use aws_sdk_lambda::Client;
 use aws_sdk_lambda::primitives::Blob;
 use aws_sdk_lambda::types::{Architecture, LayerVersionContentInput, Runtime};
 
-use crate::aws::sdk_error;
+use std::time::Duration;
+
+use aws_sdk_lambda::config::retry::RetryConfig;
+use aws_sdk_lambda::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_lambda::operation::publish_layer_version::{
+    PublishLayerVersionError, PublishLayerVersionOutput,
+};
+
+use crate::aws::{MAX_ATTEMPTS, sdk_error};
 use crate::error::Error;
 use crate::plan::RemoteVersion;
 
@@ -77,6 +85,9 @@ pub struct PublishRequest<'a> {
     pub compatible_architectures: &'a [String],
     pub license_info: Option<&'a str>,
     pub content: Content,
+    /// The newest version this run saw before publishing (`None`: none): a version newer
+    /// than it with our description is what a lost attempt published.
+    pub newer_than: Option<i64>,
 }
 
 /// What `PublishLayerVersion` answered.
@@ -89,32 +100,81 @@ pub struct Published {
     pub code_size: i64,
 }
 
+/// `PublishLayerVersion`, retried here rather than by the SDK, because the call is not
+/// idempotent: when an attempt's answer is lost after Lambda stored the version (a reset or
+/// cut response, a read timeout, a 5xx), a blind retry publishes the same content twice. So
+/// before each retry this looks whether the lost attempt published: a version newer than
+/// `newer_than` carrying exactly our description (which holds the fingerprint marker) is ours,
+/// and is returned instead of publishing again.
 pub async fn publish(client: &Client, req: PublishRequest<'_>) -> Result<Published, Error> {
-    let content = match req.content {
-        Content::S3 { bucket, key } => LayerVersionContentInput::builder()
-            .s3_bucket(bucket)
-            .s3_key(key),
-        Content::Inline(bytes) => LayerVersionContentInput::builder().zip_file(Blob::new(bytes)),
+    let mut attempt = 1;
+    loop {
+        match publish_once(client, &req).await {
+            Ok(out) => return Ok(published(&out)),
+            Err(e) if attempt < MAX_ATTEMPTS && retryable(&e) => {
+                // The SDK's standard backoff: exponential from 250 ms, full jitter (the
+                // clock's nanoseconds are random enough to spread runs apart).
+                let base = Duration::from_millis(250 << (attempt - 1)).min(Duration::from_secs(20));
+                let jitter = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(500, |d| d.subsec_nanos() % 1000);
+                let wait = base * jitter / 1000;
+                tracing::info!("PublishLayerVersion attempt {attempt} failed; retrying");
+                tokio::time::sleep(wait).await;
+                attempt += 1;
+                if let Some(p) = published_by_lost_attempt(client, &req).await? {
+                    tracing::info!(
+                        "an earlier attempt published {}: not publishing again",
+                        p.layer_version_arn
+                    );
+                    return Ok(p);
+                }
+            }
+            Err(e) => return Err(sdk_error("PublishLayerVersion", e)),
+        }
     }
-    .build();
-    let mut call = client
-        .publish_layer_version()
+}
+
+/// What the SDK would retry: throttling, 5xx, a timeout, a lost connection or answer.
+fn retryable(e: &SdkError<PublishLayerVersionError>) -> bool {
+    match e {
+        SdkError::TimeoutError(_) | SdkError::ResponseError(_) => true,
+        // A connection closed before the answer is `Other(TransientError)`; only a request
+        // the client could not build (`is_user`) is final.
+        SdkError::DispatchFailure(d) => !d.is_user(),
+        SdkError::ServiceError(s) => {
+            let status = s.raw().status().as_u16();
+            status == 429
+                || status >= 500
+                || matches!(
+                    e.code(),
+                    Some("TooManyRequestsException" | "ThrottlingException")
+                )
+        }
+        _ => false,
+    }
+}
+
+/// The version a lost attempt published, if any (see [`publish`]).
+async fn published_by_lost_attempt(
+    client: &Client,
+    req: &PublishRequest<'_>,
+) -> Result<Option<Published>, Error> {
+    let Some(v) = latest_version(client, req.layer_name).await? else {
+        return Ok(None);
+    };
+    if v.version <= req.newer_than.unwrap_or(0) || v.description != req.description {
+        return Ok(None);
+    }
+    let out = client
+        .get_layer_version()
         .layer_name(req.layer_name)
-        .description(req.description)
-        .content(content)
-        .set_license_info(req.license_info.map(str::to_owned));
-    for r in req.compatible_runtimes {
-        call = call.compatible_runtimes(Runtime::from(r.as_str()));
-    }
-    for a in req.compatible_architectures {
-        call = call.compatible_architectures(Architecture::from(a.as_str()));
-    }
-    let out = call
+        .version_number(v.version)
         .send()
         .await
-        .map_err(|e| sdk_error("PublishLayerVersion", e))?;
+        .map_err(|e| sdk_error("GetLayerVersion", e))?;
     let content = out.content();
-    Ok(Published {
+    Ok(Some(Published {
         version: out.version(),
         layer_arn: out.layer_arn().unwrap_or_default().to_owned(),
         layer_version_arn: out.layer_version_arn().unwrap_or_default().to_owned(),
@@ -123,5 +183,53 @@ pub async fn publish(client: &Client, req: PublishRequest<'_>) -> Result<Publish
             .unwrap_or_default()
             .to_owned(),
         code_size: content.map(|c| c.code_size()).unwrap_or_default(),
-    })
+    }))
+}
+
+/// One attempt, the SDK's own retry off (see [`publish`]).
+async fn publish_once(
+    client: &Client,
+    req: &PublishRequest<'_>,
+) -> Result<PublishLayerVersionOutput, SdkError<PublishLayerVersionError>> {
+    let content = match &req.content {
+        Content::S3 { bucket, key } => LayerVersionContentInput::builder()
+            .s3_bucket(bucket)
+            .s3_key(key),
+        Content::Inline(bytes) => {
+            LayerVersionContentInput::builder().zip_file(Blob::new(bytes.clone()))
+        }
+    }
+    .build();
+    let mut call = client
+        .publish_layer_version()
+        .layer_name(req.layer_name)
+        .description(&req.description)
+        .content(content)
+        .set_license_info(req.license_info.map(str::to_owned));
+    for r in req.compatible_runtimes {
+        call = call.compatible_runtimes(Runtime::from(r.as_str()));
+    }
+    for a in req.compatible_architectures {
+        call = call.compatible_architectures(Architecture::from(a.as_str()));
+    }
+    call.customize()
+        .config_override(
+            aws_sdk_lambda::config::Config::builder().retry_config(RetryConfig::disabled()),
+        )
+        .send()
+        .await
+}
+
+fn published(out: &PublishLayerVersionOutput) -> Published {
+    let content = out.content();
+    Published {
+        version: out.version(),
+        layer_arn: out.layer_arn().unwrap_or_default().to_owned(),
+        layer_version_arn: out.layer_version_arn().unwrap_or_default().to_owned(),
+        code_sha256: content
+            .and_then(|c| c.code_sha256())
+            .unwrap_or_default()
+            .to_owned(),
+        code_size: content.map(|c| c.code_size()).unwrap_or_default(),
+    }
 }

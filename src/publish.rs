@@ -438,7 +438,8 @@ async fn publish_target(
 ) -> Result<PublishResult, Error> {
     let (layer, clients) = (t.layer, &t.clients);
     let Some(bucket) = t.bucket.as_deref() else {
-        return publish_now(t, packaged, fingerprint, result, interrupt).await;
+        let seen = previous.as_ref().map(|p| p.version);
+        return publish_now(t, packaged, fingerprint, result, seen, interrupt).await;
     };
     let claim_key = s3_store::claim_key(&layer.s3_prefix, layer.short_name(), fingerprint);
     let seen = previous.as_ref().map(|p| p.version);
@@ -458,7 +459,7 @@ async fn publish_target(
             Ok(result)
         }
         Claimed::Yes => {
-            let outcome = publish_now(t, packaged, fingerprint, result, interrupt).await;
+            let outcome = publish_now(t, packaged, fingerprint, result, seen, interrupt).await;
             if let Err(e) = s3_store::delete(&clients.s3, bucket, &claim_key).await {
                 tracing::warn!(
                     "could not release the claim s3://{bucket}/{claim_key}: {e}; later runs take it over after claim-timeout"
@@ -475,6 +476,7 @@ async fn publish_now(
     packaged: &Packaged,
     fingerprint: &str,
     mut result: PublishResult,
+    seen: Option<i64>,
     interrupt: &Interrupt,
 ) -> Result<PublishResult, Error> {
     let (layer, clients) = (t.layer, &t.clients);
@@ -510,6 +512,7 @@ async fn publish_now(
         compatible_architectures: &layer.compatible_architectures,
         license_info: layer.license_info.as_deref(),
         content,
+        newer_than: seen,
     };
     // The last moment to stop: once PublishLayerVersion is sent, it is let to finish.
     interrupt.check()?;
@@ -592,6 +595,11 @@ async fn acquire_claim(
         "layer": layer.layer_name,
         "fingerprint": fingerprint,
         "pid": std::process::id(),
+        // With the pid, makes the body unique to this run: try_claim recognises its own
+        // claim by it when the answer to its PUT was lost.
+        "started": std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos()),
     }))
     .expect("a claim serialises");
     loop {

@@ -398,6 +398,7 @@ pub enum Claim {
 }
 
 /// Tries to create the claim object with `If-None-Match: *`: S3 lets exactly one writer in.
+/// `body` must be unique to the run: it is how the run recognises its own claim.
 pub async fn try_claim(
     s3: &Client,
     bucket: &str,
@@ -410,25 +411,32 @@ pub async fn try_claim(
         .key(key)
         .if_none_match("*")
         .content_type("application/json")
-        .body(ByteStream::from(body))
+        .body(ByteStream::from(body.clone()))
         .send()
         .await;
     match put {
         Ok(_) => Ok(Claim::Acquired),
         Err(e) if is_precondition_failed(&e) => {
-            match s3.head_object().bucket(bucket).key(key).send().await {
-                Ok(head) => {
-                    let since = head
+            // Read, not HEAD: when the answer to our own PUT was lost (a reset or cut
+            // response after S3 stored it), the SDK's retry meets our own claim. Without
+            // comparing bodies the run would wait on itself until claim-timeout.
+            match s3.get_object().bucket(bucket).key(key).send().await {
+                Ok(out) => {
+                    let since = out
                         .last_modified()
                         .and_then(|t| SystemTime::try_from(*t).ok())
                         .and_then(|t| SystemTime::now().duration_since(t).ok())
                         .unwrap_or_default();
+                    let held = out.body.collect().await.map(|b| b.into_bytes());
+                    if held.is_ok_and(|b| b[..] == body[..]) {
+                        return Ok(Claim::Acquired);
+                    }
                     Ok(Claim::Held { age: since })
                 }
                 Err(e) if e.raw_response().is_some_and(|r| r.status().as_u16() == 404) => {
                     Ok(Claim::Vanished)
                 }
-                Err(e) => Err(sdk_error(&format!("HeadObject s3://{bucket}/{key}"), e)),
+                Err(e) => Err(sdk_error(&format!("GetObject s3://{bucket}/{key}"), e)),
             }
         }
         Err(e) => Err(sdk_error(

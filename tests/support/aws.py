@@ -64,6 +64,14 @@ elif command == "keys":
     out = sorted(o["Key"] for o in s3.list_objects_v2(Bucket=args[0]).get("Contents", []))
 elif command == "uploads":
     out = [u["Key"] for u in s3.list_multipart_uploads(Bucket=args[0]).get("Uploads", [])]
+elif command == "state":
+    # state LAYER BUCKET: what a run leaves behind, in one call (tests/faults.rs runs many).
+    versions = [v["Version"] for v in lam.list_layer_versions(LayerName=args[0])["LayerVersions"]]
+    out = {"versions": versions,
+           "newest_code_sha256": versions and lam.get_layer_version(
+               LayerName=args[0], VersionNumber=max(versions))["Content"]["CodeSha256"] or None,
+           "keys": sorted(o["Key"] for o in s3.list_objects_v2(Bucket=args[1]).get("Contents", [])),
+           "uploads": [u["Key"] for u in s3.list_multipart_uploads(Bucket=args[1]).get("Uploads", [])]}
 elif command == "get":
     out = s3.get_object(Bucket=args[0], Key=args[1])["Body"].read().decode()
 elif command == "put":
