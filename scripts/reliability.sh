@@ -3,6 +3,8 @@
 #   tests/faults.rs     faults injected at every step of a publish  -> faults.jsonl
 #   tests/bad_input.rs  bad inputs, none of which may publish       -> bad_input.jsonl
 #   tests/secrets.rs    no secret in any output                     -> secrets.jsonl
+#   tests/untrusted_text.rs  hostile names and lines stay inert     (passes or fails)
+#   tests/prop_config.rs, tests/prop_zip.rs  property tests         -> properties.jsonl
 # A suite that does not exist yet is skipped, and the page says so.
 # Usage: bash scripts/reliability.sh   (from anywhere; needs cargo and python3)
 set -euo pipefail
@@ -13,7 +15,7 @@ report_dir="$(mktemp -d)"
 trap 'rm -rf "$report_dir"' EXIT
 
 suites=()
-for t in faults bad_input secrets; do
+for t in faults bad_input secrets untrusted_text prop_config prop_zip; do
   if [ -f "tests/$t.rs" ]; then
     suites+=(--test "$t")
   else
@@ -55,7 +57,8 @@ lines = [
     "bash scripts/reliability.sh",
     "```",
     "",
-    "It runs `cargo test --test faults --test bad_input --test secrets` with `LAYERPUB_REPORT_DIR`",
+    "It runs `cargo test --test faults --test bad_input --test secrets --test untrusted_text",
+    "--test prop_config --test prop_zip` with `LAYERPUB_REPORT_DIR`",
     "set; each case writes one JSON line, rendered below. "
     + ("Every suite passed." if status == 0 else f"**cargo test exited with {status}: see the rows marked NO.**"),
     "",
@@ -129,6 +132,32 @@ else:
     ]
     for r in secrets:
         lines.append(f"| {cell(r.get('path'))} | {cell(r.get('secrets_found'))} | {ok(r)} |")
+    lines.append("")
+
+lines += ["## Untrusted text (tests/untrusted_text.rs)", ""]
+lines += [
+    "File names, descriptions and lock-file lines holding line breaks, `%`, `::set-output`,",
+    "`::add-mask::`, `<script>`, comment-marker look-alikes, backticks and `ghadelimiter_…`",
+    "look-alikes are published in GitHub mode: `$GITHUB_OUTPUT` parses into exactly the expected",
+    "outputs, no log line starts a workflow command but layerpub's own, and the summary and the",
+    "comment show them inert. "
+    + ("Passed in this run." if status == 0 else "See cargo's output for this run."),
+    "",
+]
+
+lines += ["## Property tests (tests/prop_config.rs, tests/prop_zip.rs)", ""]
+props = rows("properties.jsonl")
+if props is None:
+    lines += ["Not run: the property tests wrote no report.", ""]
+else:
+    lines += [
+        "Random inputs, a fixed number of cases per property in CI (`PROPTEST_CASES=N` for more).",
+        "",
+        "| property | cases | held |",
+        "|---|---:|---|",
+    ]
+    for r in props:
+        lines.append(f"| {cell(r.get('property'))} | {cell(r.get('cases'))} | {ok(r)} |")
     lines.append("")
 
 with open(out_path, "w", encoding="utf-8") as f:

@@ -11,6 +11,7 @@ use std::time::Duration;
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region};
+use aws_sdk_s3::config::http::HttpResponse;
 use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata};
 use aws_smithy_http_client::tls;
 
@@ -100,19 +101,30 @@ pub async fn clients(region: Option<&str>, endpoint_url: Option<&str>) -> Result
 
 /// Turns an SDK error into a message that names the step, the service's own words, and what
 /// to do; errors the user can fix (credentials, permissions, a missing bucket) are bad input.
-pub fn sdk_error<E, R>(step: &str, err: aws_sdk_s3::error::SdkError<E, R>) -> Error
+pub fn sdk_error<E>(step: &str, err: aws_sdk_s3::error::SdkError<E, HttpResponse>) -> Error
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-    R: std::fmt::Debug + Send + Sync + 'static,
 {
     let code = err.code().map(str::to_owned);
-    let mut detail = match err.message() {
-        Some(m) => format!("{}: {m}", code.as_deref().unwrap_or("error")),
-        None => DisplayErrorContext(&err).to_string(),
+    let status = err.raw_response().map(|r| r.status().as_u16());
+    let mut detail = match (err.message(), &code, status) {
+        (Some(m), _, _) => format!("{}: {m}", code.as_deref().unwrap_or("error")),
+        // S3 answers HEAD requests without a body: the status is all there is to say.
+        (None, None, Some(status)) => format!("HTTP {status} with no error details"),
+        (None, _, _) => DisplayErrorContext(&err).to_string(),
     };
+    let unreachable = matches!(
+        err,
+        aws_sdk_s3::error::SdkError::DispatchFailure(_)
+            | aws_sdk_s3::error::SdkError::TimeoutError(_)
+    );
     if detail.contains("CredentialsNotLoaded") || detail.contains("provided credentials") {
         // The SDK's own text is a debug dump; the hint below says it all.
         detail = "no AWS credentials".into();
+    } else if unreachable {
+        // The SDK's text carries a debug dump of the connector's error; its innermost cause
+        // ("connection closed before message completed", "operation timed out") says it.
+        detail = format!("no answer ({})", innermost_cause(&err));
     }
     let (hint, bad_input) = match code.as_deref() {
         Some(
@@ -135,15 +147,10 @@ where
             " — no AWS credentials found: set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, AWS_PROFILE, or use OIDC (aws-actions/configure-aws-credentials on GitHub, id_tokens with AWS_WEB_IDENTITY_TOKEN_FILE and AWS_ROLE_ARN on GitLab)",
             true,
         ),
-        _ if detail.contains("dispatch failure")
-            || detail.contains("io error")
-            || detail.contains("timeout") =>
-        {
-            (
-                " — could not reach AWS; check the network, endpoint-url and region",
-                false,
-            )
-        }
+        _ if unreachable => (
+            " — could not reach AWS; check the network, endpoint-url and region",
+            false,
+        ),
         _ => ("", false),
     };
     let message = format!("{step} failed: {detail}{hint}");
@@ -154,17 +161,25 @@ where
     }
 }
 
+/// The Display of the last error in the `source` chain, the one that says what happened.
+fn innermost_cause(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut e = err;
+    while let Some(next) = e.source() {
+        e = next;
+    }
+    e.to_string()
+}
+
 /// Like [`sdk_error`], but an access denial says what this step needs (`denied_fix`: the
 /// permission to grant, or the setting that avoids the call) instead of the publish permissions,
 /// which would send the user to fix the wrong policy.
-pub fn sdk_error_with_fix<E, R>(
+pub fn sdk_error_with_fix<E>(
     step: &str,
-    err: aws_sdk_s3::error::SdkError<E, R>,
+    err: aws_sdk_s3::error::SdkError<E, HttpResponse>,
     denied_fix: &str,
 ) -> Error
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-    R: std::fmt::Debug + Send + Sync + 'static,
 {
     match err.code() {
         Some(code @ ("AccessDenied" | "AccessDeniedException")) => {

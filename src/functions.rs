@@ -561,10 +561,13 @@ impl Run<'_> {
 
     /// A failed call: a conflict with another writer, or an error naming the step and the
     /// function.
-    fn failure<E, R>(&self, step: &str, err: SdkError<E, R>) -> Failure
+    fn failure<E>(
+        &self,
+        step: &str,
+        err: SdkError<E, aws_sdk_lambda::config::http::HttpResponse>,
+    ) -> Failure
     where
         E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-        R: std::fmt::Debug + Send + Sync + 'static,
     {
         let code = err.code().unwrap_or_default().to_owned();
         let message = err.message().unwrap_or_default().to_owned();

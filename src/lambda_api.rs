@@ -173,17 +173,12 @@ async fn published_by_lost_attempt(
         .send()
         .await
         .map_err(|e| sdk_error("GetLayerVersion", e))?;
-    let content = out.content();
-    Ok(Some(Published {
-        version: out.version(),
-        layer_arn: out.layer_arn().unwrap_or_default().to_owned(),
-        layer_version_arn: out.layer_version_arn().unwrap_or_default().to_owned(),
-        code_sha256: content
-            .and_then(|c| c.code_sha256())
-            .unwrap_or_default()
-            .to_owned(),
-        code_size: content.map(|c| c.code_size()).unwrap_or_default(),
-    }))
+    Ok(Some(Published::new(
+        out.version(),
+        out.layer_arn(),
+        out.layer_version_arn(),
+        out.content(),
+    )))
 }
 
 /// One attempt, the SDK's own retry off (see [`publish`]).
@@ -221,15 +216,31 @@ async fn publish_once(
 }
 
 fn published(out: &PublishLayerVersionOutput) -> Published {
-    let content = out.content();
-    Published {
-        version: out.version(),
-        layer_arn: out.layer_arn().unwrap_or_default().to_owned(),
-        layer_version_arn: out.layer_version_arn().unwrap_or_default().to_owned(),
-        code_sha256: content
-            .and_then(|c| c.code_sha256())
-            .unwrap_or_default()
-            .to_owned(),
-        code_size: content.map(|c| c.code_size()).unwrap_or_default(),
+    Published::new(
+        out.version(),
+        out.layer_arn(),
+        out.layer_version_arn(),
+        out.content(),
+    )
+}
+
+impl Published {
+    /// From the fields `PublishLayerVersion` and `GetLayerVersion` both answer with.
+    fn new(
+        version: i64,
+        layer_arn: Option<&str>,
+        layer_version_arn: Option<&str>,
+        content: Option<&aws_sdk_lambda::types::LayerVersionContentOutput>,
+    ) -> Self {
+        Published {
+            version,
+            layer_arn: layer_arn.unwrap_or_default().to_owned(),
+            layer_version_arn: layer_version_arn.unwrap_or_default().to_owned(),
+            code_sha256: content
+                .and_then(|c| c.code_sha256())
+                .unwrap_or_default()
+                .to_owned(),
+            code_size: content.map(|c| c.code_size()).unwrap_or_default(),
+        }
     }
 }

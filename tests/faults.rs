@@ -284,6 +284,11 @@ fn persistent(c: &Case) -> (String, String) {
         c.error,
         r.stderr
     );
+    assert!(
+        !r.stderr.contains("Error {"),
+        "the error is a sentence, not the SDK's debug dump: {}",
+        r.stderr
+    );
     // Attempts of one call: retries of one part share their path and query.
     let mut attempts = std::collections::HashMap::new();
     for r in proxy.requests().into_iter().filter(|r| r.fault.is_some()) {

@@ -11,7 +11,7 @@ use std::fs;
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-use common::moto::{Moto, moto};
+use common::moto::{Moto, moto, run};
 use common::*;
 
 const BUCKET: &str = "layers";
@@ -41,14 +41,6 @@ fn bucket_project(extra_yaml: &str) -> (common::moto::MotoGuard, tempfile::TempD
     let dir = temp();
     project(dir.path(), &format!("s3-bucket: {BUCKET}\n{extra_yaml}"));
     (m, dir)
-}
-
-fn run(m: &Moto, dir: &Path, args: &[&str]) -> Run {
-    let env = m.env();
-    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let mut all = vec!["--output", "json"];
-    all.extend_from_slice(args);
-    layerpub(dir, &all, &env)
 }
 
 /// The binary started in `dir` against the emulator (not waited for), its output piped.

@@ -6,16 +6,8 @@ mod common;
 use std::fs;
 use std::path::Path;
 
-use common::moto::{Moto, moto};
+use common::moto::{Moto, moto, run};
 use common::*;
-
-fn run(m: &Moto, dir: &Path, args: &[&str]) -> Run {
-    let env = m.env();
-    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let mut all = vec!["--output", "json"];
-    all.extend_from_slice(args);
-    layerpub(dir, &all, &env)
-}
 
 /// A project whose layerpub.yml is the README example `name`, with its lock file and folder.
 fn project(example: &str) -> tempfile::TempDir {

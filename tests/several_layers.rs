@@ -4,20 +4,11 @@
 mod common;
 
 use std::fs;
-use std::path::Path;
 
-use common::moto::{Moto, moto};
+use common::moto::{Moto, moto, run};
 use common::*;
 
 const REGIONS: [&str; 2] = ["us-east-1", "eu-west-1"];
-
-fn run(m: &Moto, dir: &Path, args: &[&str]) -> Run {
-    let env = m.env();
-    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let mut all = vec!["--output", "json"];
-    all.extend_from_slice(args);
-    layerpub(dir, &all, &env)
-}
 
 /// The results of a run with several targets, in order.
 fn results(r: &Run) -> Vec<serde_json::Value> {
