@@ -38,7 +38,8 @@ impl Clients {
 /// connection errors are retried with exponential backoff and jitter.
 pub const MAX_ATTEMPTS: u32 = 6;
 
-/// How long a call may wait for the answer's headers (sending the request included).
+/// How long a call may wait on the server, sending the request included: for the answer's
+/// headers, and (tests/faults.rs, `stall mid-answer`) in the middle of its body too.
 const READ_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// [`READ_TIMEOUT`], or for tests only `LAYERPUB_TEST_TIMEOUT_SECS`: tests/faults.rs stalls

@@ -79,13 +79,14 @@ const CREATE: &str = "multipart (CreateMultipartUpload)";
 const PART: &str = "multipart (UploadPart)";
 const COMPLETE: &str = "multipart (CompleteMultipartUpload)";
 
-use Fault::{HalfResponse as Half, Reset, Stall, Status};
+use Fault::{HalfResponse as Half, Reset, Stall, StallMidBody, Status};
 
 /// Transient faults on a small zip: retried, one version.
 const TRANSIENT: &[Case] = &[
     case(LIST, Rule::once(Api::ListLayerVersions, Status(429)), ""),
     case(LIST, Rule::once(Api::ListLayerVersions, Half), ""),
     case(LIST, Rule::once(Api::ListLayerVersions, Stall), ""),
+    case(LIST, Rule::once(Api::ListLayerVersions, StallMidBody), ""),
     Case {
         previous: true,
         ..case(GET, Rule::once(Api::GetLayerVersion, Status(500)), "")
@@ -113,6 +114,11 @@ const TRANSIENT: &[Case] = &[
     case(PUBLISH, Rule::once(Api::PublishLayerVersion, Reset), ""),
     case(PUBLISH, Rule::once(Api::PublishLayerVersion, Half), ""),
     case(PUBLISH, Rule::once(Api::PublishLayerVersion, Stall), ""),
+    case(
+        PUBLISH,
+        Rule::once(Api::PublishLayerVersion, StallMidBody),
+        "",
+    ),
     case(RELEASE, Rule::once(Api::DeleteClaim, Status(503)), ""),
     case(RELEASE, Rule::once(Api::DeleteClaim, Half), ""),
 ];
@@ -253,6 +259,13 @@ fn transient(c: &Case) -> (String, String) {
         "the version holds exactly this zip"
     );
     assert_eq!(proxy.faults(), 1, "the fault was injected once");
+    if matches!(c.rule.fault, Fault::Stall | Fault::StallMidBody) {
+        assert_eq!(
+            proxy.stalls_given_up(),
+            1,
+            "layerpub's own timeout ended the stall, not the proxy's deadline"
+        );
+    }
     let log = proxy.requests();
     let failed_at = log.iter().position(|r| r.fault.is_some()).unwrap();
     let retried = log[failed_at + 1..].iter().any(|r| r.api == c.rule.api);
@@ -533,7 +546,7 @@ fn setup(c: &Case) -> (MotoGuard, tempfile::TempDir) {
 }
 
 fn extra_env(c: &Case) -> Vec<(&'static str, &'static str)> {
-    if c.rule.fault == Fault::Stall {
+    if matches!(c.rule.fault, Fault::Stall | Fault::StallMidBody) {
         vec![("LAYERPUB_TEST_TIMEOUT_SECS", STALL_TIMEOUT_SECS)]
     } else {
         Vec::new()

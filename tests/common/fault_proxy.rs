@@ -102,6 +102,9 @@ pub enum Fault {
     /// `Content-Length`) and half its body, and closes: the call happened, its answer is lost.
     /// A response without a body is cut in the middle of its headers.
     HalfResponse,
+    /// Forwards the request, sends the response's headers and half its body, then neither
+    /// sends more nor closes: only a timeout on the whole attempt ends the wait.
+    StallMidBody,
     /// Holds the request (never forwarded) and signals [`FaultProxy::wait_held`]: the test
     /// kills the client meanwhile.
     Hold,
@@ -115,6 +118,7 @@ impl Fault {
             Fault::Reset => "reset".into(),
             Fault::Stall => "stall".into(),
             Fault::HalfResponse => "half response".into(),
+            Fault::StallMidBody => "stall mid-answer".into(),
             Fault::Hold => "hold".into(),
         }
     }
@@ -176,6 +180,8 @@ struct State {
     counts: HashMap<Api, usize>,
     log: Vec<Request>,
     held: usize,
+    /// Stalls the client ended by closing the connection (rather than the proxy's deadline).
+    stalls_given_up: usize,
 }
 
 struct Shared {
@@ -219,6 +225,11 @@ impl FaultProxy {
     }
 
     /// Every request seen so far, in arrival order.
+    /// How many stalled requests the client gave up on (its own timeout closed the connection).
+    pub fn stalls_given_up(&self) -> usize {
+        self.shared.state.lock().unwrap().stalls_given_up
+    }
+
     pub fn requests(&self) -> Vec<Request> {
         self.shared.state.lock().unwrap().log.clone()
     }
@@ -321,19 +332,10 @@ fn serve(shared: &Shared, conn: TcpStream) {
             Some(Fault::Status(status)) => conn.write_all(&error_response(api, status)).is_ok(),
             Some(Fault::Reset) => false,
             Some(Fault::Stall) => {
-                // Until the client gives up (its read timeout closes the connection) or the
-                // proxy is dropped.
-                let _ = conn.set_read_timeout(Some(Duration::from_millis(50)));
-                let deadline = Instant::now() + Duration::from_secs(300);
-                let mut byte = [0u8; 1];
-                while !shared.stop.load(Ordering::SeqCst) && Instant::now() < deadline {
-                    if let Ok(0) = conn.read(&mut byte) {
-                        break;
-                    }
-                }
+                stall(&mut conn, shared);
                 false
             }
-            Some(Fault::HalfResponse) => {
+            Some(fault @ (Fault::HalfResponse | Fault::StallMidBody)) => {
                 if let Some(resp) = forward(&shared.upstream, &req) {
                     let all = resp.bytes(&req.method);
                     let cut = if resp.body.is_empty() || req.method == "HEAD" {
@@ -343,6 +345,9 @@ fn serve(shared: &Shared, conn: TcpStream) {
                     };
                     let _ = conn.write_all(&all[..cut]);
                     let _ = conn.flush();
+                }
+                if fault == Fault::StallMidBody {
+                    stall(&mut conn, shared);
                 }
                 false
             }
@@ -361,6 +366,20 @@ fn serve(shared: &Shared, conn: TcpStream) {
         if !ok || !keep_alive {
             let _ = conn.shutdown(Shutdown::Both);
             return;
+        }
+    }
+}
+
+/// Waits until the client gives up (its timeout closes the connection: counted) or the proxy
+/// is dropped or its deadline passes, sending nothing.
+fn stall(conn: &mut TcpStream, shared: &Shared) {
+    let _ = conn.set_read_timeout(Some(Duration::from_millis(50)));
+    let deadline = Instant::now() + Duration::from_secs(300);
+    let mut byte = [0u8; 1];
+    while !shared.stop.load(Ordering::SeqCst) && Instant::now() < deadline {
+        if let Ok(0) = conn.read(&mut byte) {
+            shared.state.lock().unwrap().stalls_given_up += 1;
+            break;
         }
     }
 }
