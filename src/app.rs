@@ -14,7 +14,7 @@ use crate::github::CommentOutcome;
 use crate::gitlab::NoteOutcome;
 use crate::interrupt::Interrupt;
 use crate::package::{PackageOptions, fingerprint_document, package};
-use crate::publish::{self, Outcome, publish_all};
+use crate::publish::{self, publish_all};
 use crate::report::PublishResult;
 use crate::report::{self, FingerprintReport, PackageReport};
 use crate::settings::Settings;
@@ -102,11 +102,12 @@ pub fn run(cli: Cli, env: &[(String, String)], cwd: &Path, io: Io<'_>) -> Result
                     &github_output::defuse_commands(&report::publish_text(&o.result)),
                 )?;
             }
-            let results: Vec<PublishResult> = outcomes.iter().map(|o| o.result.clone()).collect();
+            let (results, errors): (Vec<PublishResult>, Vec<Option<Error>>) =
+                outcomes.into_iter().map(|o| (o.result, o.error)).unzip();
             if cli.output == OutputFormat::Json {
                 write(io.stdout, &report::json(&results))?;
             }
-            let failure = run_failure(outcomes);
+            let failure = run_failure(&results, errors);
             if let Some(e @ Error::Interrupted(_)) = failure {
                 return Err(e);
             }
@@ -178,11 +179,12 @@ pub fn run(cli: Cli, env: &[(String, String)], cwd: &Path, io: Io<'_>) -> Result
 /// one target (its exit code and message unchanged), an interruption as such, else one error
 /// listing the failed targets, exit 1 (some published, or failures of different kinds) or the
 /// failures' common exit code when every target failed the same way.
-fn run_failure(outcomes: Vec<Outcome>) -> Option<Error> {
-    let total = outcomes.len();
-    let failed: Vec<(PublishResult, Error)> = outcomes
-        .into_iter()
-        .filter_map(|o| o.error.map(|e| (o.result, e)))
+fn run_failure(results: &[PublishResult], errors: Vec<Option<Error>>) -> Option<Error> {
+    let total = results.len();
+    let failed: Vec<(&PublishResult, Error)> = results
+        .iter()
+        .zip(errors)
+        .filter_map(|(r, e)| e.map(|e| (r, e)))
         .collect();
     if failed.is_empty() {
         return None;
@@ -469,15 +471,18 @@ fn source_date(env: &[(String, String)]) -> Result<DosTime, Error> {
 mod tests {
     use super::*;
 
-    fn outcome(region: &str, error: Option<Error>) -> Outcome {
-        Outcome {
-            result: PublishResult {
-                layer_name: "deps".into(),
-                region: region.into(),
-                ..Default::default()
-            },
-            error,
-        }
+    fn outcome(region: &str, error: Option<Error>) -> (PublishResult, Option<Error>) {
+        let result = PublishResult {
+            layer_name: "deps".into(),
+            region: region.into(),
+            ..Default::default()
+        };
+        (result, error)
+    }
+
+    fn run_failure(outcomes: Vec<(PublishResult, Option<Error>)>) -> Option<Error> {
+        let (results, errors): (Vec<_>, Vec<_>) = outcomes.into_iter().unzip();
+        super::run_failure(&results, errors)
     }
 
     #[test]

@@ -199,13 +199,11 @@ fn facts(r: &PublishResult) -> Vec<String> {
 /// One function's roll-out, for the comment and the summary: its name and what happened, the
 /// names in code spans (they come from the settings).
 pub fn function_line(f: &crate::functions::FunctionResult) -> String {
-    use crate::functions::FunctionOutcome;
-    let what = match f.outcome {
-        FunctionOutcome::Updated => "moved onto this version",
-        FunctionOutcome::AlreadyCurrent => "already on this version",
-        FunctionOutcome::NotUsingLayer => "does not use this layer (left alone)",
-    };
-    let mut line = format!("{} {what}", code_span(&f.function));
+    let mut line = format!(
+        "{} {}",
+        code_span(&f.function),
+        escape_markdown(f.outcome.describe())
+    );
     if let Some(v) = &f.function_version_arn {
         line += &format!(", published as {}", code_span(v));
     }
@@ -372,6 +370,25 @@ mod tests {
             "{body}"
         );
         assert_eq!(layer_comment_body(&[&us]), comment_body(&us));
+    }
+
+    #[test]
+    fn a_function_line_says_what_happened_with_its_names_inert() {
+        let f = crate::functions::FunctionResult {
+            function: "api`<b>".into(),
+            outcome: crate::functions::FunctionOutcome::Updated,
+            previous_layer_version_arn: None,
+            function_version_arn: Some("arn:aws:lambda:us-east-1:1:function:api:3".into()),
+            alias_arn: Some("arn:aws:lambda:us-east-1:1:function:api:live".into()),
+            attempts: 1,
+        };
+        assert_eq!(
+            function_line(&f),
+            "``api`<b>`` moved onto this version, published as `arn:aws:lambda:us-east-1:1:function:api:3`, alias `arn:aws:lambda:us-east-1:1:function:api:live`"
+        );
+        let mut r = result();
+        r.functions = vec![f];
+        assert!(comment_body(&r).contains("- **function**: ``api`<b>`` moved onto"));
     }
 
     fn heading_of(r: &PublishResult) -> String {

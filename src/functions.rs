@@ -41,6 +41,19 @@ pub enum FunctionOutcome {
     NotUsingLayer,
 }
 
+impl FunctionOutcome {
+    /// What happened, in the words the text report, the summary and the comment share.
+    pub fn describe(&self) -> &'static str {
+        match self {
+            FunctionOutcome::Updated => "moved onto this version",
+            FunctionOutcome::AlreadyCurrent => "already on this version",
+            FunctionOutcome::NotUsingLayer => {
+                "does not use this layer: left alone (add-to-functions adds it)"
+            }
+        }
+    }
+}
+
 /// What happened to one function.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct FunctionResult {

@@ -196,13 +196,10 @@ pub fn publish_text(r: &PublishResult) -> String {
         s += &format!("  {:<13}{}\n", "shared", r.shared_with.join(", "));
     }
     for f in &r.functions {
-        let what = match (&f.outcome, &f.function_version_arn) {
-            (crate::functions::FunctionOutcome::NotUsingLayer, _) => {
-                "does not use this layer: left alone (set add-to-functions to add it)".to_owned()
-            }
-            (o, Some(v)) => format!("{}, version {v}", outcome_word(o)),
-            (o, None) => outcome_word(o).to_owned(),
-        };
+        let mut what = f.outcome.describe().to_owned();
+        if let Some(v) = &f.function_version_arn {
+            what += &format!(", version {v}");
+        }
         s += &format!("  {:<13}{}: {what}\n", "function", f.function);
     }
     if let Some(p) = r.pruned.as_ref().filter(|p| !p.deleted.is_empty()) {
@@ -213,14 +210,6 @@ pub fn publish_text(r: &PublishResult) -> String {
         s += &format!("warning: {w}\n");
     }
     s
-}
-
-fn outcome_word(o: &crate::functions::FunctionOutcome) -> &'static str {
-    match o {
-        crate::functions::FunctionOutcome::Updated => "moved onto this version",
-        crate::functions::FunctionOutcome::AlreadyCurrent => "already on this version",
-        crate::functions::FunctionOutcome::NotUsingLayer => "does not use this layer",
-    }
 }
 
 /// The text report of `layerpub prune` for one layer in one region.

@@ -168,33 +168,9 @@ fn run_action_on(
             stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
             stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
         },
-        outputs: parse_outputs(&fs::read_to_string(&output).unwrap()),
+        outputs: parse_github_output(&fs::read_to_string(&output).unwrap()),
         summary: fs::read_to_string(&summary).unwrap(),
     }
-}
-
-/// Reads `$GITHUB_OUTPUT` as the runner does: `name=value` or `name<<DELIM` … `DELIM`.
-fn parse_outputs(text: &str) -> BTreeMap<String, String> {
-    let mut out = BTreeMap::new();
-    let mut lines = text.lines();
-    while let Some(line) = lines.next() {
-        if let Some((name, delim)) = line.split_once("<<") {
-            let mut value = Vec::new();
-            for l in lines.by_ref() {
-                if l == delim {
-                    break;
-                }
-                value.push(l);
-            }
-            assert!(
-                out.insert(name.to_owned(), value.join("\n")).is_none(),
-                "{name} written twice"
-            );
-        } else if let Some((name, value)) = line.split_once('=') {
-            out.insert(name.to_owned(), value.to_owned());
-        }
-    }
-    out
 }
 
 /// The `with:` block of the layerpub step of the example workflow the README shows.

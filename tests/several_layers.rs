@@ -268,15 +268,8 @@ fn github_outputs_give_every_version_arn_by_layer_and_region() {
     let out_str = path_str(&out);
     env.push(("GITHUB_OUTPUT", &out_str));
     layerpub(dir.path(), &[], &env).assert_ok();
-    let text = fs::read_to_string(&out).unwrap();
-    let value = |name: &str| {
-        let start = text.find(&format!("{name}<<")).unwrap();
-        let rest = &text[start..];
-        let line_end = rest.find('\n').unwrap();
-        let delim = &rest[name.len() + 2..line_end];
-        let body = &rest[line_end + 1..];
-        body[..body.find(&format!("\n{delim}")).unwrap()].to_owned()
-    };
+    let outputs = parse_github_output(&fs::read_to_string(&out).unwrap());
+    let value = |name: &str| outputs[name].clone();
     assert_eq!(value("published"), "true");
     let arns: serde_json::Value = serde_json::from_str(&value("layer-version-arns")).unwrap();
     assert_eq!(
@@ -285,7 +278,7 @@ fn github_outputs_give_every_version_arn_by_layer_and_region() {
     );
     assert_eq!(arns["py-deps"].as_object().unwrap().len(), 2);
     assert!(
-        !text.contains("layer-version-arn<<"),
+        !outputs.contains_key("layer-version-arn"),
         "no single-layer outputs with several"
     );
 }

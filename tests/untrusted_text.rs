@@ -8,7 +8,6 @@
 
 mod common;
 
-use std::collections::BTreeMap;
 use std::fs;
 
 use common::moto::moto;
@@ -48,41 +47,6 @@ const OUTPUTS: &[&str] = &[
     "layer-version-arns",
     "result-json",
 ];
-
-/// `$GITHUB_OUTPUT` read strictly as the runner reads it: `name<<DELIM`, value lines, `DELIM`
-/// (or `name=value`); any other line is a failure. Returns every output, each once.
-fn parse_outputs(text: &str) -> BTreeMap<String, String> {
-    let mut out = BTreeMap::new();
-    let mut lines = text.lines();
-    while let Some(line) = lines.next() {
-        let (name, value) = if let Some((name, delim)) = line.split_once("<<") {
-            let mut value = Vec::new();
-            let mut closed = false;
-            for l in lines.by_ref() {
-                if l == delim {
-                    closed = true;
-                    break;
-                }
-                value.push(l);
-            }
-            assert!(
-                closed,
-                "{name}: the delimiter {delim} never closes:\n{text}"
-            );
-            (name, value.join("\n"))
-        } else {
-            let (n, v) = line
-                .split_once('=')
-                .unwrap_or_else(|| panic!("not an output line: {line:?}"));
-            (n, v.to_owned())
-        };
-        assert!(
-            out.insert(name.to_owned(), value).is_none(),
-            "{name} written twice:\n{text}"
-        );
-    }
-    out
-}
 
 /// Markdown with every inline code span removed (CommonMark: a run of N backticks up to the
 /// next run of exactly N; `\` escapes the next character outside spans).
@@ -242,7 +206,7 @@ fn hostile_names_descriptions_and_lock_lines_stay_in_their_place() {
         assert_no_injected_command(&format!("run {run} stdout"), &r.stdout);
 
         // Exactly the outputs, each once, and the values whole.
-        let outputs = parse_outputs(&fs::read_to_string(d.join("output")).unwrap());
+        let outputs = parse_github_output(&fs::read_to_string(d.join("output")).unwrap());
         let names: Vec<&str> = outputs.keys().map(String::as_str).collect();
         let mut expected = OUTPUTS.to_vec();
         expected.sort();

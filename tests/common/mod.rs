@@ -7,6 +7,7 @@ pub mod fault_proxy;
 pub mod moto;
 pub mod prop;
 
+use std::collections::BTreeMap;
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -189,4 +190,39 @@ pub fn readme_example(name: &str) -> String {
         .unwrap_or_else(|| panic!("README.md has no block with `{}`", tag.trim()));
     let end = readme[start..].find("```").expect("the block ends") + start;
     readme[start..end].to_owned()
+}
+
+/// `$GITHUB_OUTPUT` read strictly as the runner reads it: `name<<DELIM`, value lines, `DELIM`
+/// (or `name=value`); any other line is a failure. Returns every output, each once.
+pub fn parse_github_output(text: &str) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    let mut lines = text.lines();
+    while let Some(line) = lines.next() {
+        let (name, value) = if let Some((name, delim)) = line.split_once("<<") {
+            let mut value = Vec::new();
+            let mut closed = false;
+            for l in lines.by_ref() {
+                if l == delim {
+                    closed = true;
+                    break;
+                }
+                value.push(l);
+            }
+            assert!(
+                closed,
+                "{name}: the delimiter {delim} never closes:\n{text}"
+            );
+            (name, value.join("\n"))
+        } else {
+            let (n, v) = line
+                .split_once('=')
+                .unwrap_or_else(|| panic!("not an output line: {line:?}"));
+            (n, v.to_owned())
+        };
+        assert!(
+            out.insert(name.to_owned(), value).is_none(),
+            "{name} written twice:\n{text}"
+        );
+    }
+    out
 }
