@@ -79,10 +79,9 @@ pub struct Io<'a> {
 pub fn run(cli: Cli, env: &[(String, String)], cwd: &Path, io: Io<'_>) -> Result<(), Error> {
     let mut layers = load_layers(&cli, env, cwd)?;
     mask_secrets(env, &layers, io.stderr)?;
-    let threads = 0;
-    let options = PackageOptions {
+    let mut options = PackageOptions {
         stamp: source_date(env)?,
-        threads,
+        ..PackageOptions::default()
     };
     match cli.command.unwrap_or(Command::Publish) {
         command @ (Command::Publish | Command::Plan) => {
@@ -95,6 +94,7 @@ pub fn run(cli: Cli, env: &[(String, String)], cwd: &Path, io: Io<'_>) -> Result
             let comment_to = comment_target(env, &layers[0])?;
             let rt = runtime()?;
             let interrupt = Interrupt::install(&rt)?;
+            options.interrupt = interrupt.clone();
             let outcomes = publish_all(&rt, &layers, &options, &interrupt)?;
             for o in &outcomes {
                 write(
@@ -133,6 +133,9 @@ pub fn run(cli: Cli, env: &[(String, String)], cwd: &Path, io: Io<'_>) -> Result
             }
         }
         Command::Package => {
+            // A signal ends packaging cleanly: the temporary zip is removed, exit 130/143.
+            let rt = runtime()?;
+            options.interrupt = Interrupt::install(&rt)?;
             let mut reports = Vec::new();
             for layer in &layers {
                 let packaged = package(layer, &options)?;
@@ -148,9 +151,11 @@ pub fn run(cli: Cli, env: &[(String, String)], cwd: &Path, io: Io<'_>) -> Result
             }
         }
         Command::Fingerprint => {
+            let rt = runtime()?;
+            options.interrupt = Interrupt::install(&rt)?;
             let mut reports = Vec::new();
             for layer in &layers {
-                let document = fingerprint_document(layer, threads)?;
+                let document = fingerprint_document(layer, &options)?;
                 reports.push(FingerprintReport {
                     layer_name: layer.layer_name.clone(),
                     fingerprint: document.fingerprint(),

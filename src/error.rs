@@ -20,6 +20,9 @@ pub enum PackageError {
         #[source]
         source: io::Error,
     },
+    /// SIGINT or SIGTERM arrived while packaging; the temporary files are removed.
+    #[error("stopped by {} while packaging", .0.name())]
+    Interrupted(crate::interrupt::Signal),
 }
 
 impl PackageError {
@@ -41,7 +44,7 @@ pub enum Error {
     #[error("{0}")]
     Config(#[from] ConfigError),
     #[error("{0}")]
-    Package(#[from] PackageError),
+    Package(PackageError),
     #[error("{context}: {source}")]
     Io {
         context: String,
@@ -70,6 +73,16 @@ pub enum Error {
     Targets { message: String, exit_code: u8 },
 }
 
+impl From<PackageError> for Error {
+    /// A signal during packaging ends the run like a signal anywhere else.
+    fn from(e: PackageError) -> Self {
+        match e {
+            PackageError::Interrupted(s) => Error::Interrupted(s),
+            e => Error::Package(e),
+        }
+    }
+}
+
 impl Error {
     pub fn bad_input(message: impl Into<String>) -> Self {
         Error::BadInput(message.into())
@@ -86,7 +99,7 @@ pub const EXIT_BAD_INPUT: u8 = 2;
 impl Error {
     pub fn exit_code(&self) -> u8 {
         match self {
-            Error::Interrupted(s) => s.exit_code(),
+            Error::Interrupted(s) | Error::Package(PackageError::Interrupted(s)) => s.exit_code(),
             Error::Targets { exit_code, .. } => *exit_code,
             Error::Config(_) | Error::Package(PackageError::Input(_)) | Error::BadInput(_) => {
                 EXIT_BAD_INPUT

@@ -71,10 +71,15 @@ impl Interrupt {
 
     /// `Err(Error::Interrupted)` once a signal has arrived.
     pub fn check(&self) -> Result<(), Error> {
-        match *self.rx.borrow() {
+        match self.signal() {
             Some(s) => Err(Error::Interrupted(s)),
             None => Ok(()),
         }
+    }
+
+    /// The signal, once one has arrived; callable from any thread.
+    pub fn signal(&self) -> Option<Signal> {
+        *self.rx.borrow()
     }
 
     /// Resolves when a signal arrives (never, for [`Interrupt::never`]).

@@ -90,6 +90,19 @@ pub struct PublishRequest<'a> {
     pub newer_than: Option<i64>,
 }
 
+/// `DeleteLayerVersion`: withdraws a version that must not stand (its content is not what
+/// was packaged). Deleting a version that is already gone succeeds.
+pub async fn delete_version(client: &Client, layer_name: &str, version: i64) -> Result<(), Error> {
+    client
+        .delete_layer_version()
+        .layer_name(layer_name)
+        .version_number(version)
+        .send()
+        .await
+        .map_err(|e| sdk_error(&format!("DeleteLayerVersion {layer_name}:{version}"), e))?;
+    Ok(())
+}
+
 /// What `PublishLayerVersion` answered.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Published {

@@ -11,7 +11,7 @@ use std::fs::File;
 use std::io::{self, BufWriter, Read, Seek, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Condvar, Mutex, mpsc};
+use std::sync::{Arc, Condvar, Mutex, mpsc};
 
 use flate2::Compression;
 use flate2::write::DeflateEncoder;
@@ -21,6 +21,7 @@ use crate::archive::{DosTime, EntryHeader, Method, ZipWriter};
 use crate::config::LayerConfig;
 use crate::error::PackageError;
 use crate::fingerprint::{FingerprintDocument, Source, TreeFile, hex, read_manifests};
+use crate::interrupt::Interrupt;
 use crate::lambda_limits::UNZIPPED_MAX;
 use crate::layout::layout_warnings;
 use crate::walk::{Entry, EntryKind, MODE_EXECUTABLE, MODE_SYMLINK, walk};
@@ -38,12 +39,15 @@ const LEVEL: u32 = 6;
 const PROBE_BYTES: usize = 64 << 10;
 
 /// How to package, beyond the layer's own settings.
-#[derive(Debug, Clone, Copy)]
+#[derive(Clone)]
 pub struct PackageOptions {
     /// The one timestamp every entry carries.
     pub stamp: DosTime,
     /// Compression workers; 0 means one per core.
     pub threads: usize,
+    /// SIGINT/SIGTERM: checked by every worker between chunks, so a signal ends packaging (and
+    /// removes the temporary files) however large the tree.
+    pub interrupt: Interrupt,
 }
 
 impl Default for PackageOptions {
@@ -51,6 +55,7 @@ impl Default for PackageOptions {
         PackageOptions {
             stamp: DosTime::EPOCH,
             threads: 0,
+            interrupt: Interrupt::never(),
         }
     }
 }
@@ -59,6 +64,10 @@ impl Default for PackageOptions {
 #[derive(Debug, Clone)]
 pub struct Packaged {
     pub zip_path: PathBuf,
+    /// The zip as written, held open: what is uploaded is read from this handle (and checked
+    /// against `sha256`), never from `zip_path` again, which another process or another layer
+    /// sharing the path through a link could have replaced since.
+    pub file: Arc<File>,
     /// SHA-256 of the zip's bytes.
     pub sha256: [u8; 32],
     pub code_size: u64,
@@ -101,12 +110,8 @@ pub fn package(layer: &LayerConfig, options: &PackageOptions) -> Result<Packaged
             e,
         )
     })?;
-    let temp = tempfile::NamedTempFile::new_in(dir).map_err(|e| {
-        PackageError::io(
-            format!("cannot write in `{}` (zip-path's folder)", dir.display()),
-            e,
-        )
-    })?;
+    remove_stale_temps(dir);
+    let temp = temp_zip(dir)?;
     let out = HashingWriter::new(BufWriter::with_capacity(1 << 20, temp.as_file()));
     let mut zip = ZipWriter::new(out, options.stamp);
     let mut tree = Vec::new();
@@ -114,20 +119,10 @@ pub fn package(layer: &LayerConfig, options: &PackageOptions) -> Result<Packaged
     in_order(
         &entries,
         options.threads,
-        |entry| compress(entry, want_tree_hashes),
+        |entry| compress(entry, want_tree_hashes, &options.interrupt),
         |i, mut c| {
             let entry = &entries[i];
-            let header = EntryHeader {
-                name: &entry.name,
-                mode: entry.mode,
-                method: c.method,
-                crc32: c.crc32,
-                compressed_size: c.data.len(),
-                uncompressed_size: entry.size,
-            };
-            let mut reader = c.data.reader()?;
-            zip.add(&header, &mut reader)
-                .map_err(|e| write_error(&layer.zip_path, e))?;
+            write_entry(&mut zip, entry, &mut c, &layer.zip_path)?;
             if let Some(sha) = c.content_sha256.take() {
                 tree.push(TreeFile {
                     path: entry.name.clone(),
@@ -141,7 +136,8 @@ pub fn package(layer: &LayerConfig, options: &PackageOptions) -> Result<Packaged
 
     let out = zip.finish().map_err(|e| write_error(&layer.zip_path, e))?;
     let (sha256, code_size) = out.finish().map_err(|e| write_error(&layer.zip_path, e))?;
-    temp.persist(&layer.zip_path)
+    let file = temp
+        .persist(&layer.zip_path)
         .map_err(|e| write_error(&layer.zip_path, e.error))?;
 
     let source = match manifests {
@@ -150,6 +146,7 @@ pub fn package(layer: &LayerConfig, options: &PackageOptions) -> Result<Packaged
     };
     Ok(Packaged {
         zip_path: layer.zip_path.clone(),
+        file: Arc::new(file),
         sha256,
         code_size,
         unzipped_size,
@@ -163,7 +160,7 @@ pub fn package(layer: &LayerConfig, options: &PackageOptions) -> Result<Packaged
 /// them (no walk at all), else from the hashes of the files that would be packaged.
 pub fn fingerprint_document(
     layer: &LayerConfig,
-    threads: usize,
+    options: &PackageOptions,
 ) -> Result<FingerprintDocument, PackageError> {
     if !layer.manifest.is_empty() {
         let files = read_manifests(&layer.manifest)?;
@@ -174,14 +171,19 @@ pub fn fingerprint_document(
     // in milliseconds, not after hashing gigabytes.
     check_size(&entries)?;
     let mut files = Vec::with_capacity(entries.len());
-    in_order(&entries, threads, hash_entry, |i, sha| {
-        files.push(TreeFile {
-            path: entries[i].name.clone(),
-            mode: mode_label(entries[i].mode).to_owned(),
-            sha256: hex(&sha),
-        });
-        Ok(())
-    })?;
+    in_order(
+        &entries,
+        options.threads,
+        |e| hash_entry(e, &options.interrupt),
+        |i, sha| {
+            files.push(TreeFile {
+                path: entries[i].name.clone(),
+                mode: mode_label(entries[i].mode).to_owned(),
+                sha256: hex(&sha),
+            });
+            Ok(())
+        },
+    )?;
     Ok(FingerprintDocument::new(layer, Source::Tree { files }))
 }
 
@@ -204,12 +206,127 @@ fn write_error(zip: &Path, e: io::Error) -> PackageError {
     PackageError::io(format!("cannot write `{}`", zip.display()), e)
 }
 
+/// Start of the name of the temporary file a zip is written to, beside its zip-path. The walk
+/// never packages a file so named in the zip's folder (see `walk::Own`), and a later run
+/// removes those left by a run that was killed (SIGKILL gives no chance to clean up).
+pub const TEMP_PREFIX: &str = ".layerpub-";
+/// End of a temporary zip's name.
+pub const TEMP_SUFFIX: &str = ".zip.tmp";
+
+/// Whether `name` (a file name, no folder) is one of our temporary zips.
+pub fn is_temp_name(name: &str) -> bool {
+    name.starts_with(TEMP_PREFIX) && name.ends_with(TEMP_SUFFIX)
+}
+
+/// The temporary file the zip is written to: `.layerpub-<pid>-<random>.zip.tmp` in `dir`.
+fn temp_zip(dir: &Path) -> Result<tempfile::NamedTempFile, PackageError> {
+    tempfile::Builder::new()
+        .prefix(&format!("{TEMP_PREFIX}{}-", std::process::id()))
+        .suffix(TEMP_SUFFIX)
+        .tempfile_in(dir)
+        .map_err(|e| {
+            PackageError::io(
+                format!(
+                    "cannot write in `{}` (zip-path's folder); make it writable and free some space, or set zip-path to another folder",
+                    dir.display()
+                ),
+                e,
+            )
+        })
+}
+
+/// Removes the temporary zips in `dir` whose run is gone (its process id no longer exists):
+/// what a SIGKILLed run left behind. Best effort: a file that cannot be removed stays.
+fn remove_stale_temps(dir: &Path) {
+    let Ok(list) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for item in list.flatten() {
+        let name = item.file_name();
+        let Some(pid) = name.to_str().and_then(temp_owner) else {
+            continue;
+        };
+        let is_file = item.file_type().is_ok_and(|t| t.is_file());
+        if is_file && pid != std::process::id() && !process_exists(pid) {
+            tracing::info!(
+                "removing {}, left by a run that was killed",
+                item.path().display()
+            );
+            let _ = std::fs::remove_file(item.path());
+        }
+    }
+}
+
+/// The process id in a temporary zip's name.
+fn temp_owner(name: &str) -> Option<u32> {
+    if !is_temp_name(name) {
+        return None;
+    }
+    name[TEMP_PREFIX.len()..].split('-').next()?.parse().ok()
+}
+
+/// Whether a process with this id runs on this machine. Without /proc (not Linux) every
+/// process is assumed alive, so nothing is removed.
+fn process_exists(pid: u32) -> bool {
+    let proc = Path::new("/proc");
+    !proc.join("self").exists() || proc.join(pid.to_string()).exists()
+}
+
+/// Writes one entry into the zip. Stored data is the content itself, read a second time when
+/// it was copied from its source file: its CRC-32 must be the one the header announces,
+/// computed on the read that hashed it, or the file changed in between and the zip would hold
+/// bytes nobody hashed.
+fn write_entry<W: Write>(
+    zip: &mut ZipWriter<W>,
+    entry: &Entry,
+    c: &mut Compressed,
+    zip_path: &Path,
+) -> Result<(), PackageError> {
+    let header = EntryHeader {
+        name: &entry.name,
+        mode: entry.mode,
+        method: c.method,
+        crc32: c.crc32,
+        compressed_size: c.data.len(),
+        uncompressed_size: entry.size,
+    };
+    let mut reader = CrcReader {
+        inner: c.data.reader()?,
+        crc: crc32fast::Hasher::new(),
+    };
+    zip.add(&header, &mut reader)
+        .map_err(|e| write_error(zip_path, e))?;
+    if c.method == Method::Stored && reader.crc.finalize() != c.crc32 {
+        return Err(changed_error(&entry.source));
+    }
+    Ok(())
+}
+
+/// Passes bytes through while computing their CRC-32.
+struct CrcReader<R> {
+    inner: R,
+    crc: crc32fast::Hasher,
+}
+
+impl<R: Read> Read for CrcReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.crc.update(&buf[..n]);
+        Ok(n)
+    }
+}
+
 /// Sums the unzipped size and refuses a layer Lambda would refuse, naming the largest entries.
 fn check_size(entries: &[Entry]) -> Result<u64, PackageError> {
-    let total: u64 = entries.iter().map(|e| e.size).sum();
-    if total <= UNZIPPED_MAX {
-        return Ok(total);
-    }
+    // Checked: sparse files can claim sizes whose sum passes 2^64 and would wrap to a few bytes.
+    let total = entries
+        .iter()
+        .try_fold(0u64, |sum, e| sum.checked_add(e.size));
+    let size = match total {
+        Some(t) if t <= UNZIPPED_MAX => return Ok(t),
+        Some(t) => format!("{t} bytes ({})", human_bytes(t)),
+        None => "more than 2^64 bytes".to_owned(),
+    };
     let mut largest: Vec<&Entry> = entries.iter().collect();
     largest.sort_by(|a, b| b.size.cmp(&a.size).then_with(|| a.name.cmp(&b.name)));
     let list: Vec<String> = largest
@@ -218,8 +335,7 @@ fn check_size(entries: &[Entry]) -> Result<u64, PackageError> {
         .map(|e| format!("{} ({})", e.name, human_bytes(e.size)))
         .collect();
     Err(PackageError::input(format!(
-        "the layer unzips to {total} bytes ({}), over Lambda's limit of {UNZIPPED_MAX} bytes (250 MiB); the largest entries: {}. Exclude what the functions do not need (tests, docs, caches) with exclude, or split the layer",
-        human_bytes(total),
+        "the layer unzips to {size}, over Lambda's limit of {UNZIPPED_MAX} bytes (250 MiB); the largest entries: {}. Exclude what the functions do not need (tests, docs, caches) with exclude, or split the layer",
         list.join(", ")
     )))
 }
@@ -252,8 +368,9 @@ enum Data {
     Memory(Vec<u8>),
     /// Compressed into an anonymous temporary file (large files).
     Spooled(File, u64),
-    /// Stored as it is: copied from the source file at write time (large, incompressible).
-    Source(PathBuf, u64),
+    /// Stored as it is: copied from the source file, still open from the read that hashed
+    /// it, at write time (large, incompressible); `write_entry` checks the copy's CRC-32.
+    Source(File, u64),
 }
 
 impl Data {
@@ -272,34 +389,60 @@ impl Data {
                     .map_err(|e| PackageError::io("cannot read a temporary file", e))?;
                 Box::new(f)
             }
-            Data::Source(p, _) => Box::new(File::open(&*p).map_err(|e| read_error(p, e))?),
+            Data::Source(f, n) => {
+                f.rewind()
+                    .map_err(|e| PackageError::io("cannot read a file again", e))?;
+                Box::new(f.take(*n))
+            }
         })
     }
 }
 
+/// A file of the layer that cannot be read. Gone or forbidden is the user's to fix (exit 2,
+/// like a folder that cannot be read); anything else is the machine's.
 fn read_error(path: &Path, e: io::Error) -> PackageError {
-    if e.kind() == io::ErrorKind::NotFound {
-        PackageError::input(format!(
+    match e.kind() {
+        io::ErrorKind::NotFound => PackageError::input(format!(
             "`{}` vanished while layerpub was packaging it; run layerpub after the step that builds the folder has finished",
             path.display()
-        ))
-    } else {
-        PackageError::io(format!("cannot read `{}`", path.display()), e)
+        )),
+        io::ErrorKind::PermissionDenied => PackageError::input(format!(
+            "`{}` cannot be read (permission denied); make it readable for the user running layerpub, or add it to exclude",
+            path.display()
+        )),
+        _ => PackageError::io(format!("cannot read `{}`", path.display()), e),
     }
 }
 
 fn changed_error(path: &Path) -> PackageError {
     PackageError::input(format!(
-        "`{}` changed size while layerpub was packaging it; run layerpub after the step that builds the folder has finished",
+        "`{}` changed while layerpub was packaging it (its size or bytes differ between the read that hashed it and the read that wrote it); run layerpub after the step that builds the folder has finished",
         path.display()
     ))
 }
 
+/// A temporary file in the system's temporary folder failed (often a full disk): name the
+/// folder, since the user did not choose it.
+fn spool_error(e: io::Error) -> PackageError {
+    PackageError::io(
+        format!(
+            "cannot write a temporary file in `{}` (large files are compressed there); free some space there or set TMPDIR to a folder with room",
+            std::env::temp_dir().display()
+        ),
+        e,
+    )
+}
+
 /// Compresses one entry, storing it when deflate would not make it smaller.
-fn compress(entry: &Entry, want_sha: bool) -> Result<Compressed, PackageError> {
+fn compress(
+    entry: &Entry,
+    want_sha: bool,
+    interrupt: &Interrupt,
+) -> Result<Compressed, PackageError> {
+    stop_if_interrupted(interrupt)?;
     match &entry.kind {
         EntryKind::Symlink(target) => Ok(stored_in_memory(target.as_bytes().to_vec(), want_sha)),
-        EntryKind::File if entry.size > SPOOL_BYTES => compress_spooled(entry, want_sha),
+        EntryKind::File if entry.size > SPOOL_BYTES => compress_spooled(entry, want_sha, interrupt),
         EntryKind::File => {
             let bytes = read_exact_size(entry)?;
             if bytes.is_empty() || !worth_deflating(&bytes) {
@@ -368,27 +511,33 @@ fn read_exact_size(entry: &Entry) -> Result<Vec<u8>, PackageError> {
 }
 
 /// Streams a large file through deflate into a temporary file.
-fn compress_spooled(entry: &Entry, want_sha: bool) -> Result<Compressed, PackageError> {
+fn compress_spooled(
+    entry: &Entry,
+    want_sha: bool,
+    interrupt: &Interrupt,
+) -> Result<Compressed, PackageError> {
     let mut src = File::open(&entry.source).map_err(|e| read_error(&entry.source, e))?;
     let mut head = vec![0u8; PROBE_BYTES + 1];
     let n = read_full(&mut src, &mut head).map_err(|e| read_error(&entry.source, e))?;
     if !worth_deflating(&head[..n]) {
-        return stored_from_source(entry, src, head[..n].to_vec(), want_sha);
+        return stored_from_source(entry, src, head[..n].to_vec(), want_sha, interrupt);
     }
     src.rewind().map_err(|e| read_error(&entry.source, e))?;
-    let spool =
-        tempfile::tempfile().map_err(|e| PackageError::io("cannot create a temporary file", e))?;
+    let spool = tempfile::tempfile().map_err(spool_error)?;
     let mut enc = DeflateEncoder::new(BufWriter::new(spool), Compression::new(LEVEL));
     let mut digests = Digests::new(want_sha);
-    stream(entry, src.take(entry.size + 1), &mut digests, |bytes| {
-        enc.write_all(bytes)
-            .map_err(|e| PackageError::io("cannot write a temporary file", e))
-    })?;
+    stream(
+        entry,
+        (&src).take(entry.size + 1),
+        &mut digests,
+        interrupt,
+        |bytes| enc.write_all(bytes).map_err(spool_error),
+    )?;
     let (crc32, content_sha256) = digests.finish(entry)?;
     let spool = enc
         .finish()
         .and_then(|w| w.into_inner().map_err(|e| e.into_error()))
-        .map_err(|e| PackageError::io("cannot write a temporary file", e))?;
+        .map_err(spool_error)?;
     let compressed = spool
         .metadata()
         .map_err(|e| PackageError::io("cannot read a temporary file", e))?
@@ -396,10 +545,7 @@ fn compress_spooled(entry: &Entry, want_sha: bool) -> Result<Compressed, Package
     let (method, data) = if compressed < entry.size {
         (Method::Deflated, Data::Spooled(spool, compressed))
     } else {
-        (
-            Method::Stored,
-            Data::Source(entry.source.clone(), entry.size),
-        )
+        (Method::Stored, Data::Source(src, entry.size))
     };
     Ok(Compressed {
         method,
@@ -428,16 +574,23 @@ fn stored_from_source(
     src: File,
     head: Vec<u8>,
     want_sha: bool,
+    interrupt: &Interrupt,
 ) -> Result<Compressed, PackageError> {
     let mut digests = Digests::new(want_sha);
     digests.update(&head);
     let rest = (entry.size + 1).saturating_sub(head.len() as u64);
-    stream(entry, src.take(rest), &mut digests, |_| Ok(()))?;
+    stream(
+        entry,
+        (&src).take(rest),
+        &mut digests,
+        interrupt,
+        |_| Ok(()),
+    )?;
     let (crc32, content_sha256) = digests.finish(entry)?;
     Ok(Compressed {
         method: Method::Stored,
         crc32,
-        data: Data::Source(entry.source.clone(), entry.size),
+        data: Data::Source(src, entry.size),
         content_sha256,
     })
 }
@@ -480,10 +633,12 @@ fn stream(
     entry: &Entry,
     mut src: impl Read,
     digests: &mut Digests,
+    interrupt: &Interrupt,
     mut sink: impl FnMut(&[u8]) -> Result<(), PackageError>,
 ) -> Result<(), PackageError> {
     let mut buf = vec![0u8; 1 << 18];
     loop {
+        stop_if_interrupted(interrupt)?;
         let n = src
             .read(&mut buf)
             .map_err(|e| read_error(&entry.source, e))?;
@@ -496,18 +651,31 @@ fn stream(
 }
 
 /// SHA-256 of an entry's content (a link's target text for a link).
-fn hash_entry(entry: &Entry) -> Result<[u8; 32], PackageError> {
+fn hash_entry(entry: &Entry, interrupt: &Interrupt) -> Result<[u8; 32], PackageError> {
+    stop_if_interrupted(interrupt)?;
     match &entry.kind {
         EntryKind::Symlink(target) => Ok(Sha256::digest(target.as_bytes()).into()),
         EntryKind::File => {
-            let mut f = File::open(&entry.source).map_err(|e| read_error(&entry.source, e))?;
-            let mut sha = Sha256::new();
-            let n = io::copy(&mut f, &mut sha).map_err(|e| read_error(&entry.source, e))?;
-            if n != entry.size {
-                return Err(changed_error(&entry.source));
-            }
-            Ok(sha.finalize().into())
+            let f = File::open(&entry.source).map_err(|e| read_error(&entry.source, e))?;
+            let mut digests = Digests::new(true);
+            stream(
+                entry,
+                f.take(entry.size + 1),
+                &mut digests,
+                interrupt,
+                |_| Ok(()),
+            )?;
+            let (_, sha) = digests.finish(entry)?;
+            Ok(sha.expect("asked for the SHA-256"))
         }
+    }
+}
+
+/// Ends packaging once SIGINT or SIGTERM has arrived.
+fn stop_if_interrupted(interrupt: &Interrupt) -> Result<(), PackageError> {
+    match interrupt.signal() {
+        Some(s) => Err(PackageError::Interrupted(s)),
+        None => Ok(()),
     }
 }
 
@@ -747,6 +915,89 @@ mod tests {
             msg.contains("the largest entries: f00001 (250.0 MiB), f00000 (100 B)"),
             "{msg}"
         );
+    }
+
+    #[test]
+    fn sizes_that_sum_past_2_64_are_refused_not_wrapped() {
+        // Sparse files can claim such sizes; wrapped, they summed to a few bytes and passed.
+        let es = entries(&[u64::MAX / 2 + 1, u64::MAX / 2 + 1, 5]);
+        let msg = check_size(&es).unwrap_err().to_string();
+        assert!(
+            msg.starts_with("the layer unzips to more than 2^64 bytes, over Lambda's limit"),
+            "{msg}"
+        );
+    }
+
+    fn noise(len: usize) -> Vec<u8> {
+        let mut state = 1u32;
+        (0..len)
+            .map(|_| {
+                state = state.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+                (state >> 16) as u8
+            })
+            .collect()
+    }
+
+    /// A large incompressible file, compressed (stored: copied from the source at write
+    /// time), then `change` applied to the source, then written into a zip.
+    fn write_after(change: impl FnOnce(&Path)) -> Result<Vec<u8>, PackageError> {
+        let dir = tempfile::tempdir().unwrap();
+        let source = dir.path().join("blob.bin");
+        let bytes = noise(SPOOL_BYTES as usize + 4096);
+        std::fs::write(&source, &bytes).unwrap();
+        let entry = Entry {
+            name: "blob.bin".into(),
+            source: source.clone(),
+            kind: EntryKind::File,
+            size: bytes.len() as u64,
+            mode: 0o100644,
+        };
+        let mut c = compress(&entry, false, &Interrupt::never())?;
+        assert!(matches!(c.data, Data::Source(..)), "stored from its source");
+        change(&source);
+        let mut zip = ZipWriter::new(Vec::new(), DosTime::EPOCH);
+        write_entry(&mut zip, &entry, &mut c, Path::new("deps.zip"))?;
+        Ok(zip.finish().unwrap())
+    }
+
+    #[test]
+    fn a_large_file_rewritten_in_place_between_hash_and_write_is_refused() {
+        assert!(write_after(|_| {}).is_ok());
+        // The same size, other bytes: the zip would carry a CRC that does not match its data.
+        let err = write_after(|p| {
+            use std::os::unix::fs::FileExt;
+            let f = std::fs::OpenOptions::new().write(true).open(p).unwrap();
+            f.write_all_at(b"rewritten", SPOOL_BYTES / 2).unwrap();
+        })
+        .unwrap_err();
+        assert!(matches!(err, PackageError::Input(_)), "exit 2");
+        assert!(
+            err.to_string()
+                .contains("changed while layerpub was packaging it"),
+            "{err}"
+        );
+        // Truncated: fewer bytes than announced.
+        assert!(write_after(|p| std::fs::write(p, b"small").unwrap()).is_err());
+        // Replaced by another file under the same name: the open handle still reads the
+        // bytes that were hashed.
+        let replaced = write_after(|p| {
+            std::fs::write(p.with_extension("new"), b"small").unwrap();
+            std::fs::rename(p.with_extension("new"), p).unwrap();
+        });
+        assert!(replaced.is_ok());
+    }
+
+    #[test]
+    fn an_unreadable_file_is_the_users_to_fix() {
+        let e = read_error(
+            Path::new("layer/secret.py"),
+            io::Error::from(io::ErrorKind::PermissionDenied),
+        );
+        assert!(
+            matches!(e, PackageError::Input(_)),
+            "exit 2 like an unreadable folder"
+        );
+        assert!(e.to_string().contains("make it readable"), "{e}");
     }
 
     #[test]

@@ -39,6 +39,8 @@ use crate::{functions, prune, share};
 
 /// How often a run waiting on another run's claim looks again.
 const CLAIM_POLL: Duration = Duration::from_secs(1);
+/// How often a waiting run says so.
+const CLAIM_SAY_EVERY: Duration = Duration::from_secs(5);
 
 /// Targets worked on at once. Lambda's control plane throttles bursts of writes per account
 /// and region; the SDK's retry (see `aws`) absorbs the odd `TooManyRequestsException`.
@@ -82,7 +84,7 @@ pub fn publish_all(
 ) -> Result<Vec<Outcome>, Error> {
     let documents = layers
         .iter()
-        .map(|l| fingerprint_document(l, options.threads))
+        .map(|l| fingerprint_document(l, options))
         .collect::<Result<Vec<_>, _>>()?;
     interrupt.check()?;
     let targets = rt.block_on(targets(layers))?;
@@ -499,10 +501,8 @@ async fn publish_now(
                 layer.layer_name, packaged.code_size, INLINE_ZIP_MAX, clients.region
             )));
         }
-        None => Content::Inline(std::fs::read(&packaged.zip_path).map_err(|e| Error::Io {
-            context: format!("cannot read `{}`", packaged.zip_path.display()),
-            source: e,
-        })?),
+        // Read from the handle the zip was written through, and checked against its hash.
+        None => Content::Inline(zip_file(packaged).bytes()?),
     };
 
     let request = PublishRequest {
@@ -518,16 +518,47 @@ async fn publish_now(
     interrupt.check()?;
     let published = lambda_api::publish(&clients.lambda, request).await?;
     if published.code_sha256 != local_sha {
-        return Err(Error::Aws(format!(
-            "Lambda published {} with CodeSha256 {}, but the zip's is {local_sha}: the content Lambda read is not this zip; delete that version and run again",
-            published.layer_version_arn, published.code_sha256
-        )));
+        return Err(withdraw(&clients.lambda, layer, &published, &local_sha).await);
     }
     result.published = true;
     result.layer_arn = Some(published.layer_arn);
     result.layer_version = Some(published.version);
     result.layer_version_arn = Some(published.layer_version_arn);
     Ok(result)
+}
+
+/// A version whose content is not the zip that was packaged must not stand: its marker says
+/// "this fingerprint is published", and every later run would report it unchanged. It is
+/// deleted at once; if that fails, the error says which version to delete.
+async fn withdraw(
+    lambda: &aws_sdk_lambda::Client,
+    layer: &LayerConfig,
+    published: &lambda_api::Published,
+    local_sha: &str,
+) -> Error {
+    let what = format!(
+        "Lambda published {} with CodeSha256 {}, but the packaged zip's is {local_sha}: the content Lambda read is not this zip",
+        published.layer_version_arn, published.code_sha256
+    );
+    match lambda_api::delete_version(lambda, &layer.layer_name, published.version).await {
+        Ok(()) => Error::Aws(format!(
+            "{what}; that version was deleted, so the next run publishes again. Check that nothing else writes the bucket's layerpub keys, and run again"
+        )),
+        Err(e) => Error::Aws(format!(
+            "{what}, and deleting it failed ({e}): delete version {} of {} yourself before the next run, which would otherwise take it as published",
+            published.version, layer.layer_name
+        )),
+    }
+}
+
+/// The packaged zip, as the upload reads it: through its handle, checked against its hash.
+fn zip_file(packaged: &Packaged) -> s3_store::ZipFile<'_> {
+    s3_store::ZipFile {
+        file: &packaged.file,
+        size: packaged.code_size,
+        sha256: &packaged.sha256,
+        path: &packaged.zip_path,
+    }
 }
 
 /// Uploads the zip and its fingerprint document beside it; returns the zip's key.
@@ -541,7 +572,7 @@ async fn upload(
     let sha_hex = hex(&packaged.sha256);
     let key = s3_store::zip_key(&layer.s3_prefix, layer.short_name(), &sha_hex);
     let uploaded =
-        s3_store::upload_zip(&clients.s3, bucket, &key, &packaged.zip_path, interrupt).await?;
+        s3_store::upload_zip(&clients.s3, bucket, &key, zip_file(packaged), interrupt).await?;
     let doc_key = s3_store::manifest_key(&layer.s3_prefix, layer.short_name(), &sha_hex);
     let doc = serde_json::to_vec_pretty(&packaged.document).expect("a document serialises");
     s3_store::put_document(&clients.s3, bucket, &doc_key, doc).await?;
@@ -591,6 +622,7 @@ async fn acquire_claim(
     interrupt: &Interrupt,
 ) -> Result<Claimed, Error> {
     let started = Instant::now();
+    let mut said = None;
     let body = serde_json::to_vec(&serde_json::json!({
         "layer": layer.layer_name,
         "fingerprint": fingerprint,
@@ -625,7 +657,7 @@ async fn acquire_claim(
                 );
                 s3_store::delete(&clients.s3, bucket, key).await?;
             }
-            Claim::Held { .. } => {
+            Claim::Held { age } => {
                 if let Some(v) = published_with(clients, layer, fingerprint, seen).await? {
                     return Ok(Claimed::No(v));
                 }
@@ -636,7 +668,17 @@ async fn acquire_claim(
                         layer.layer_name
                     )));
                 }
-                tracing::info!("another run is publishing this fingerprint; waiting");
+                // Said at once and every few seconds: a silent wait of up to claim-timeout
+                // looks like a hang in a CI log.
+                if said.is_none_or(|t: Instant| t.elapsed() >= CLAIM_SAY_EVERY) {
+                    said = Some(Instant::now());
+                    tracing::warn!(
+                        "waiting for another run publishing {} with this fingerprint (it holds s3://{bucket}/{key} since {}s; taken over once held {}s, the claim-timeout)",
+                        layer.layer_name,
+                        age.as_secs(),
+                        layer.claim_timeout.as_secs()
+                    );
+                }
                 tokio::select! {
                     _ = tokio::time::sleep(CLAIM_POLL) => {}
                     s = interrupt.wait() => return Err(Error::Interrupted(s)),

@@ -8,7 +8,8 @@
 //! - `<prefix><layer>/claims/<fingerprint>.claim`: held while a run publishes that fingerprint.
 
 use std::fs::File;
-use std::io::{self, Read, Seek, SeekFrom};
+use std::io;
+use std::os::unix::fs::FileExt;
 use std::path::Path;
 use std::time::{Duration, SystemTime};
 
@@ -41,29 +42,6 @@ pub fn manifest_key(prefix: &str, layer: &str, sha256_hex: &str) -> String {
 
 pub fn claim_key(prefix: &str, layer: &str, fingerprint: &str) -> String {
     format!("{prefix}{layer}/claims/{fingerprint}.claim")
-}
-
-/// The checksum S3 reports for a zip of `size` bytes once uploaded: base64 SHA-256 of the
-/// whole object for a single PUT, or for multipart the composite: base64 SHA-256 of the parts'
-/// raw digests. Reads the zip once, one part at a time.
-pub fn expected_checksum(mut zip: impl Read, size: u64) -> io::Result<String> {
-    if size <= MULTIPART_THRESHOLD {
-        let mut sha = Sha256::new();
-        io::copy(&mut zip, &mut sha)?;
-        return Ok(STANDARD.encode(sha.finalize()));
-    }
-    let mut outer = Sha256::new();
-    let mut left = size;
-    while left > 0 {
-        let mut part = Sha256::new();
-        let n = io::copy(&mut (&mut zip).take(PART_SIZE.min(left)), &mut part)?;
-        if n == 0 {
-            return Err(io::ErrorKind::UnexpectedEof.into());
-        }
-        outer.update(part.finalize());
-        left -= n;
-    }
-    Ok(STANDARD.encode(outer.finalize()))
 }
 
 /// S3 writes a composite checksum as `…=-N` (moto leaves the suffix out on HEAD).
@@ -106,26 +84,98 @@ pub struct Uploaded {
     pub multipart: bool,
 }
 
-/// Uploads the zip at `path` to `bucket/key` unless it is already there with the same
-/// checksum, then checks that S3 holds exactly these bytes: the object must exist and its
-/// checksum must equal the local one (PublishLayerVersion would otherwise fail late and
-/// vaguely, and an emulator would publish an empty layer).
+/// The zip to upload: the handle it was written through (never its path again: another
+/// process, or another layer writing the same file through a link, may have replaced it),
+/// its size and SHA-256 as packaged, and its path for messages.
+#[derive(Debug, Clone, Copy)]
+pub struct ZipFile<'a> {
+    pub file: &'a File,
+    pub size: u64,
+    pub sha256: &'a [u8; 32],
+    pub path: &'a Path,
+}
+
+impl ZipFile<'_> {
+    /// Every byte of the zip, checked against the packaged SHA-256 (a single PUT, or inline).
+    pub fn bytes(&self) -> Result<Vec<u8>, Error> {
+        let bytes = read_part(self.file, 0, self.size).map_err(|e| self.read_error(e))?;
+        if self.grew() || <[u8; 32]>::from(Sha256::digest(&bytes)) != *self.sha256 {
+            return Err(self.changed());
+        }
+        Ok(bytes)
+    }
+
+    /// The SHA-256 of each multipart part, from one read of the zip checked against the
+    /// packaged SHA-256: each part read again to be sent must match its digest.
+    fn part_digests(&self) -> Result<Vec<[u8; 32]>, Error> {
+        let mut whole = Sha256::new();
+        let mut parts = Vec::new();
+        let mut offset = 0;
+        while offset < self.size {
+            let len = PART_SIZE.min(self.size - offset);
+            let chunk = read_part(self.file, offset, len).map_err(|e| self.read_error(e))?;
+            whole.update(&chunk);
+            parts.push(Sha256::digest(&chunk).into());
+            offset += len;
+        }
+        if self.grew() || <[u8; 32]>::from(whole.finalize()) != *self.sha256 {
+            return Err(self.changed());
+        }
+        Ok(parts)
+    }
+
+    /// Whether the file holds a byte past the packaged size.
+    fn grew(&self) -> bool {
+        read_part(self.file, self.size, 1).is_ok()
+    }
+
+    fn read_error(&self, source: io::Error) -> Error {
+        if source.kind() == io::ErrorKind::UnexpectedEof {
+            return self.changed();
+        }
+        Error::Io {
+            context: format!("cannot read `{}` again to upload it", self.path.display()),
+            source,
+        }
+    }
+
+    fn changed(&self) -> Error {
+        Error::bad_input(format!(
+            "`{}` changed after layerpub packaged it (its bytes are not the ones hashed); nothing was published. Another process, or another layer with the same zip-path, wrote it: give each layer and each concurrent job its own zip-path",
+            self.path.display()
+        ))
+    }
+}
+
+/// S3's composite checksum of a multipart object: base64 SHA-256 of the parts' raw digests.
+fn composite(parts: &[[u8; 32]]) -> String {
+    let mut outer = Sha256::new();
+    for p in parts {
+        outer.update(p);
+    }
+    STANDARD.encode(outer.finalize())
+}
+
+/// Uploads the zip to `bucket/key` unless it is already there with the same checksum, then
+/// checks that S3 holds exactly these bytes: the object must exist and its checksum must equal
+/// the packaged one. Hash what you ship: the bytes sent are checked against the packaged
+/// SHA-256 before they leave (the whole zip for a single PUT, each part for multipart), and S3
+/// checks each request's checksum on arrival, so a publish that follows is of the packaged
+/// bytes.
 pub async fn upload_zip(
     s3: &Client,
     bucket: &str,
     key: &str,
-    path: &Path,
+    zip: ZipFile<'_>,
     interrupt: &Interrupt,
 ) -> Result<Uploaded, Error> {
-    let read_error = |e| Error::Io {
-        context: format!("cannot read `{}`", path.display()),
-        source: e,
+    let multipart = zip.size > MULTIPART_THRESHOLD;
+    let (expected, parts) = if multipart {
+        let parts = zip.part_digests()?;
+        (composite(&parts), parts)
+    } else {
+        (STANDARD.encode(zip.sha256), Vec::new())
     };
-    let size = std::fs::metadata(path).map_err(read_error)?.len();
-    let expected = File::open(path)
-        .and_then(|f| expected_checksum(f, size))
-        .map_err(read_error)?;
-    let multipart = size > MULTIPART_THRESHOLD;
     if stored_checksum(s3, bucket, key).await?.flatten().as_deref() == Some(expected.as_str()) {
         tracing::info!("s3://{bucket}/{key} already holds this zip; not sent again");
         return Ok(Uploaded {
@@ -134,9 +184,9 @@ pub async fn upload_zip(
         });
     }
     if multipart {
-        upload_multipart(s3, bucket, key, path, size, interrupt).await?;
+        upload_multipart(s3, bucket, key, zip, &parts, interrupt).await?;
     } else {
-        let bytes = std::fs::read(path).map_err(read_error)?;
+        let bytes = zip.bytes()?;
         let put = s3
             .put_object()
             .bucket(bucket)
@@ -173,10 +223,11 @@ async fn upload_multipart(
     s3: &Client,
     bucket: &str,
     key: &str,
-    path: &Path,
-    size: u64,
+    zip: ZipFile<'_>,
+    parts: &[[u8; 32]],
     interrupt: &Interrupt,
 ) -> Result<(), Error> {
+    let size = zip.size;
     let created = s3
         .create_multipart_upload()
         .bucket(bucket)
@@ -194,7 +245,7 @@ async fn upload_multipart(
     // Dropping send_parts on a signal drops its JoinSet, which cancels the parts in flight;
     // the upload itself is then aborted below, like any failed one.
     let sent = tokio::select! {
-        r = send_parts(s3, bucket, key, &upload_id, path, size) => r,
+        r = send_parts(s3, bucket, key, &upload_id, zip, parts) => r,
         s = interrupt.wait() => Err(Error::Interrupted(s)),
     };
     let parts = match sent {
@@ -231,32 +282,34 @@ async fn send_parts(
     bucket: &str,
     key: &str,
     upload_id: &str,
-    path: &Path,
-    size: u64,
+    zip: ZipFile<'_>,
+    digests: &[[u8; 32]],
 ) -> Result<Vec<CompletedPart>, Error> {
-    let count = size.div_ceil(PART_SIZE);
-    let mut parts = Vec::with_capacity(count as usize);
+    let count = digests.len();
+    let mut parts = Vec::with_capacity(count);
     let mut in_flight = JoinSet::new();
-    for index in 0..count {
+    for (index, digest) in digests.iter().enumerate() {
         if in_flight.len() >= PARTS_IN_FLIGHT {
             parts.push(joined(in_flight.join_next().await)?);
         }
-        let (s3, bucket, key, upload_id, path) = (
+        let offset = index as u64 * PART_SIZE;
+        let len = PART_SIZE.min(zip.size - offset);
+        // Read here, not in the task: the task must own what it sends (and reading 8 MiB
+        // from the page cache is quick next to sending it).
+        let chunk = read_part(zip.file, offset, len).map_err(|e| zip.read_error(e))?;
+        let sent_digest: [u8; 32] = Sha256::digest(&chunk).into();
+        if sent_digest != *digest {
+            return Err(zip.changed());
+        }
+        let checksum = STANDARD.encode(sent_digest);
+        let (s3, bucket, key, upload_id) = (
             s3.clone(),
             bucket.to_owned(),
             key.to_owned(),
             upload_id.to_owned(),
-            path.to_path_buf(),
         );
         in_flight.spawn(async move {
             let number = index as i32 + 1;
-            let offset = index * PART_SIZE;
-            let chunk =
-                read_part(&path, offset, PART_SIZE.min(size - offset)).map_err(|e| Error::Io {
-                    context: format!("cannot read part {number} of `{}`", path.display()),
-                    source: e,
-                })?;
-            let checksum = STANDARD.encode(Sha256::digest(&chunk));
             let out = s3
                 .upload_part()
                 .bucket(&bucket)
@@ -285,11 +338,10 @@ async fn send_parts(
     Ok(parts)
 }
 
-fn read_part(path: &Path, offset: u64, len: u64) -> io::Result<Vec<u8>> {
-    let mut f = File::open(path)?;
-    f.seek(SeekFrom::Start(offset))?;
+/// `len` bytes of `file` from `offset`, read at that position (the handle is shared).
+fn read_part(file: &File, offset: u64, len: u64) -> io::Result<Vec<u8>> {
     let mut buf = vec![0; len as usize];
-    f.read_exact(&mut buf)?;
+    file.read_exact_at(&mut buf, offset)?;
     Ok(buf)
 }
 
@@ -480,28 +532,57 @@ mod tests {
         assert_eq!(claim_key("ci/", "deps", "ff"), "ci/deps/claims/ff.claim");
     }
 
-    #[test]
-    fn small_zips_have_the_whole_object_checksum() {
-        assert_eq!(
-            expected_checksum(&b"abc"[..], 3).unwrap(),
-            STANDARD.encode(Sha256::digest(b"abc"))
-        );
+    fn zip_file(bytes: &[u8]) -> (File, [u8; 32]) {
+        use std::io::Write;
+        let mut f = tempfile::tempfile().unwrap();
+        f.write_all(bytes).unwrap();
+        (f, Sha256::digest(bytes).into())
     }
 
     #[test]
     fn large_zips_have_the_composite_checksum_of_their_parts() {
         for len in [PART_SIZE * 2 + 10, PART_SIZE * 3] {
-            let zip: Vec<u8> = (0..len).map(|i| (i % 251) as u8).collect();
-            let parts: Vec<u8> = zip
+            let bytes: Vec<u8> = (0..len).map(|i| (i % 251) as u8).collect();
+            let parts: Vec<u8> = bytes
                 .chunks(PART_SIZE as usize)
                 .flat_map(|p| Sha256::digest(p).to_vec())
                 .collect();
+            let (file, sha256) = zip_file(&bytes);
+            let zip = ZipFile {
+                file: &file,
+                size: len,
+                sha256: &sha256,
+                path: Path::new("deps.zip"),
+            };
+            let digests = zip.part_digests().unwrap();
             assert_eq!(
-                expected_checksum(&zip[..], len).unwrap(),
+                composite(&digests),
                 STANDARD.encode(Sha256::digest(&parts)),
                 "{len} bytes"
             );
         }
+    }
+
+    #[test]
+    fn a_zip_that_differs_from_what_was_packaged_is_never_read_for_sending() {
+        let (file, sha256) = zip_file(b"the packaged zip");
+        let zip = |size| ZipFile {
+            file: &file,
+            size,
+            sha256: &sha256,
+            path: Path::new("deps.zip"),
+        };
+        assert_eq!(zip(16).bytes().unwrap(), b"the packaged zip");
+        // Rewritten in place at the same size, grown, or shrunk since packaging.
+        file.write_all_at(b"THE", 0).unwrap();
+        let msg = zip(16).bytes().unwrap_err().to_string();
+        assert!(msg.contains("changed after layerpub packaged it"), "{msg}");
+        file.write_all_at(b"the", 0).unwrap();
+        assert!(zip(15).bytes().is_err(), "a byte past the packaged size");
+        assert!(zip(17).bytes().is_err(), "shorter than packaged");
+        assert!(zip(16).part_digests().is_ok());
+        file.write_all_at(b"X", 10).unwrap();
+        assert!(zip(16).part_digests().is_err());
     }
 
     #[test]

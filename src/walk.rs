@@ -79,13 +79,16 @@ impl Filter {
         })
     }
 
-    /// Whether a folder (path relative to the root, `/`-separated) is left out with all it holds.
-    pub fn excludes_dir(&self, rel: &str) -> bool {
+    /// Whether a folder (path relative to the root) is left out with all it holds. Matched
+    /// on the path's bytes, so a name that is not UTF-8 can be excluded.
+    pub fn excludes_dir(&self, rel: impl AsRef<Path>) -> bool {
+        let rel = rel.as_ref();
         self.exclude.is_match(rel) || self.exclude_dirs.is_match(rel)
     }
 
     /// Whether a file or link is packaged.
-    pub fn keeps_file(&self, rel: &str) -> bool {
+    pub fn keeps_file(&self, rel: impl AsRef<Path>) -> bool {
+        let rel = rel.as_ref();
         !self.exclude.is_match(rel) && self.include.as_ref().is_none_or(|i| i.is_match(rel))
     }
 }
@@ -136,20 +139,36 @@ pub fn walk(layer: &LayerConfig) -> Result<Vec<Entry>, PackageError> {
     let filter = Filter::new(&layer.include, &layer.exclude)
         .map_err(|e| PackageError::input(format!("bad include/exclude glob: {e}")))?;
     let follow = layer.symlinks == SymlinkPolicy::Follow;
+    let own = Own::new(&layer.zip_path, &canonical_root);
 
     let mut entries = Vec::new();
     let walker = WalkDir::new(root)
         .min_depth(1)
         .follow_links(follow)
         .into_iter()
-        .filter_entry(|e| {
-            !e.file_type().is_dir()
-                || relative_name(root, e.path()).is_none_or(|rel| !filter.excludes_dir(&rel))
-        });
+        .filter_entry(|e| !e.file_type().is_dir() || !filter.excludes_dir(below(root, e.path())));
     for item in walker {
         let item = item.map_err(|e| walk_error(root, e))?;
         let path = item.path();
-        let rel = relative_name(root, path).ok_or_else(|| {
+        let rel_path = below(root, path);
+        let file_type = item.file_type();
+        if file_type.is_dir() {
+            // Only a link to a folder, followed, needs a look of its own: where it leads.
+            if item.path_is_symlink() {
+                let rel = rel_path.to_string_lossy();
+                check_link(layer.symlinks, &canonical_root, path, &rel)?;
+            }
+            continue;
+        }
+        // Filters first: what is excluded is never looked at, whatever its name or kind.
+        if !filter.keeps_file(rel_path) {
+            continue;
+        }
+        if own.is_own(rel_path, &item) {
+            tracing::debug!("not packaging {}: layerpub's own zip", path.display());
+            continue;
+        }
+        let rel = utf8_name(rel_path).ok_or_else(|| {
             PackageError::input(format!(
                 "`{}` has a name that is not UTF-8; rename it (zip names and Lambda need UTF-8) or exclude it",
                 path.display()
@@ -158,18 +177,7 @@ pub fn walk(layer: &LayerConfig) -> Result<Vec<Entry>, PackageError> {
         if item.path_is_symlink() {
             check_link(layer.symlinks, &canonical_root, path, &rel)?;
         }
-        let file_type = item.file_type();
-        if file_type.is_dir() {
-            continue;
-        }
-        if !filter.keeps_file(&rel) {
-            continue;
-        }
-        let name = if layer.prefix.is_empty() {
-            rel
-        } else {
-            format!("{}/{rel}", layer.prefix)
-        };
+        let name = entry_name(&layer.prefix, rel)?;
         if file_type.is_symlink() {
             // Only reached with `preserve`: `follow` reports the target's type.
             let target = link_text(path)?;
@@ -206,9 +214,13 @@ pub fn walk(layer: &LayerConfig) -> Result<Vec<Entry>, PackageError> {
     Ok(entries)
 }
 
-/// The path below the root, `/`-separated; `None` when a component is not UTF-8.
-fn relative_name(root: &Path, path: &Path) -> Option<String> {
-    let rel = path.strip_prefix(root).ok()?;
+/// The path below the root (the walk only yields paths under it).
+fn below<'a>(root: &Path, path: &'a Path) -> &'a Path {
+    path.strip_prefix(root).unwrap_or(path)
+}
+
+/// A relative path `/`-separated; `None` when a component is not UTF-8.
+fn utf8_name(rel: &Path) -> Option<String> {
     let mut parts = Vec::new();
     for c in rel.components() {
         match c {
@@ -217,6 +229,85 @@ fn relative_name(root: &Path, path: &Path) -> Option<String> {
         }
     }
     Some(parts.join("/"))
+}
+
+/// The longest name a zip entry can have (its length is a 16-bit field).
+const MAX_ENTRY_NAME: usize = u16::MAX as usize;
+
+/// The entry's name in the zip: the prefix, then the path below `path`.
+fn entry_name(prefix: &str, rel: String) -> Result<String, PackageError> {
+    let name = if prefix.is_empty() {
+        rel
+    } else {
+        format!("{prefix}/{rel}")
+    };
+    if name.len() <= MAX_ENTRY_NAME {
+        return Ok(name);
+    }
+    let head: String = name.chars().take(60).collect();
+    Err(PackageError::input(if prefix.len() > MAX_ENTRY_NAME / 2 {
+        format!(
+            "prefix is {} bytes long, which makes the zip entry `{head}…` {} bytes, over the zip format's {MAX_ENTRY_NAME}; set prefix to the folder the runtime reads (e.g. `python`)",
+            prefix.len(),
+            name.len()
+        )
+    } else {
+        format!(
+            "`{head}…` is {} bytes long, over the {MAX_ENTRY_NAME} a zip entry name can hold; rename it or add it to exclude",
+            name.len()
+        )
+    }))
+}
+
+/// What layerpub itself writes and must never package, so that a run on an unchanged tree
+/// stays unchanged even when zip-path lies inside path (`--path .` with the default
+/// zip-path): the zip at zip-path, and the temporary zips written beside it.
+struct Own {
+    /// The zip's folder below the root, when it lies inside it.
+    dir: Option<PathBuf>,
+    zip_name: Option<std::ffi::OsString>,
+    /// Device and inode of the zip when it exists: found again through any link.
+    id: Option<(u64, u64)>,
+}
+
+impl Own {
+    fn new(zip_path: &Path, canonical_root: &Path) -> Own {
+        use std::os::unix::fs::MetadataExt;
+        let parent = match zip_path.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p,
+            _ => Path::new("."),
+        };
+        let dir = fs::canonicalize(parent)
+            .ok()
+            .and_then(|p| p.strip_prefix(canonical_root).ok().map(Path::to_path_buf));
+        Own {
+            dir,
+            zip_name: zip_path.file_name().map(ToOwned::to_owned),
+            id: fs::metadata(zip_path).ok().map(|m| (m.dev(), m.ino())),
+        }
+    }
+
+    /// Whether the walk's entry at `rel` (below the root) is the zip or one of its
+    /// temporary files.
+    fn is_own(&self, rel: &Path, item: &walkdir::DirEntry) -> bool {
+        use std::os::unix::fs::MetadataExt;
+        let name = rel.file_name();
+        let parent = rel.parent().unwrap_or(Path::new(""));
+        if self.dir.as_deref() == Some(parent) {
+            if name.is_some() && name == self.zip_name.as_deref() {
+                return true;
+            }
+            if name
+                .and_then(|n| n.to_str())
+                .is_some_and(crate::package::is_temp_name)
+            {
+                return true;
+            }
+        }
+        self.id.is_some_and(|id| {
+            item.file_type().is_file() && item.metadata().is_ok_and(|m| (m.dev(), m.ino()) == id)
+        })
+    }
 }
 
 /// Applies the symlink policy and the rule that no link may leave the layer's folder.
@@ -233,11 +324,18 @@ fn check_link(
     }
     let target = fs::read_link(path)
         .map_err(|e| PackageError::io(format!("cannot read link `{}`", path.display()), e))?;
-    let resolved = fs::canonicalize(path).map_err(|_| {
-        PackageError::input(format!(
-            "`{rel}` is a symbolic link to `{}`, which does not exist; fix or remove the link",
-            target.display()
-        ))
+    let resolved = fs::canonicalize(path).map_err(|e| {
+        PackageError::input(if e.raw_os_error() == Some(ELOOP) {
+            format!(
+                "`{rel}` is a symbolic link to `{}` that leads back to itself (a loop of links); fix or remove the link",
+                target.display()
+            )
+        } else {
+            format!(
+                "`{rel}` is a symbolic link to `{}`, which does not exist; fix or remove the link",
+                target.display()
+            )
+        })
     })?;
     if !resolved.starts_with(canonical_root) {
         return Err(PackageError::input(format!(

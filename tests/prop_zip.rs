@@ -230,6 +230,7 @@ fn package_tree(
     let options = PackageOptions {
         stamp: DosTime::EPOCH,
         threads,
+        ..PackageOptions::default()
     };
     package(&layer, &options).unwrap_or_else(|e| panic!("package failed: {e}"))
 }
