@@ -5,6 +5,7 @@
 #   tests/secrets.rs    no secret in any output                     -> secrets.jsonl
 #   tests/untrusted_text.rs  hostile names and lines stay inert     (passes or fails)
 #   tests/prop_config.rs, tests/prop_zip.rs  property tests         -> properties.jsonl
+#   tests/integrity.rs  hash what you ship, runs converge, signals  -> integrity.jsonl
 # A suite that does not exist yet is skipped, and the page says so.
 # Usage: bash scripts/reliability.sh   (from anywhere; needs cargo and python3)
 set -euo pipefail
@@ -15,7 +16,7 @@ report_dir="$(mktemp -d)"
 trap 'rm -rf "$report_dir"' EXIT
 
 suites=()
-for t in faults bad_input secrets untrusted_text prop_config prop_zip; do
+for t in faults bad_input secrets untrusted_text prop_config prop_zip integrity; do
   if [ -f "tests/$t.rs" ]; then
     suites+=(--test "$t")
   else
@@ -58,7 +59,7 @@ lines = [
     "```",
     "",
     "It runs `cargo test --test faults --test bad_input --test secrets --test untrusted_text",
-    "--test prop_config --test prop_zip` with `LAYERPUB_REPORT_DIR`",
+    "--test prop_config --test prop_zip --test integrity` with `LAYERPUB_REPORT_DIR`",
     "set; each case writes one JSON line, rendered below. "
     + ("Every suite passed." if status == 0 else f"**cargo test exited with {status}: see the rows marked NO.**"),
     "",
@@ -100,6 +101,22 @@ else:
         "`AbortIncompleteMultipartUpload` (e.g. `DaysAfterInitiation: 1`) to remove it.",
         "",
     ]
+
+lines += ["## Integrity: what is hashed is what ships, runs converge (tests/integrity.rs)", ""]
+integrity = rows("integrity.jsonl")
+if integrity is None:
+    lines += ["Not run: tests/integrity.rs wrote no report.", ""]
+else:
+    lines += [
+        "Cases that once published wrong bytes, never converged, or could not be stopped; each",
+        "is a test that failed before its fix.",
+        "",
+        "| case | before | now | held |",
+        "|---|---|---|---|",
+    ]
+    for r in integrity:
+        lines.append(f"| {cell(r.get('case'))} | {cell(r.get('before'))} | {cell(r.get('now'))} | {ok(r)} |")
+    lines.append("")
 
 lines += ["## Bad inputs (tests/bad_input.rs)", ""]
 bad = rows("bad_input.jsonl")

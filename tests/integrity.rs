@@ -250,6 +250,11 @@ fn a_zip_rewritten_in_place_after_packaging_is_refused_before_anything_is_upload
         json!([]),
         "no multipart upload left"
     );
+    report(
+        "the zip rewritten in place between packaging and upload (single PUT and multipart)",
+        "uploaded as it was on disk; CodeSha256 compared only after PublishLayerVersion",
+        "refused before the first byte is sent (exit 2): each PUT or part is checked against the packaged hash",
+    );
 }
 
 #[test]
@@ -462,9 +467,69 @@ fn a_run_waiting_on_another_runs_claim_says_what_it_waits_for() {
         r.stderr
     );
     assert!(r.stderr.contains("taken over once held 4s"), "{}", r.stderr);
+    report(
+        "a run waiting on another run's claim",
+        "silent for up to claim-timeout seconds",
+        "says what it waits for, at once and every 5 s",
+    );
     assert_eq!(
         r.json()["published"],
         true,
         "taken over after claim-timeout"
+    );
+}
+
+#[test]
+fn a_large_file_rewritten_while_packaging_never_gives_a_zip_with_a_bad_crc() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let dir = temp();
+    let blob = dir.path().join("layer/python/blob.bin");
+    // Over 16 MiB and incompressible: stored, and copied from the file when written.
+    let (a, b) = (noise(17 << 20, 1), noise(17 << 20, 2));
+    write_file(dir.path(), "layer/python/blob.bin", &a, 0o644);
+    write_file(dir.path(), "layer/python/small.py", b"x = 1\n", 0o644);
+    let stop = AtomicBool::new(false);
+    let mut outcomes = Vec::new();
+    std::thread::scope(|s| {
+        // Rewrites the file in place, at the same size, for as long as the runs last.
+        s.spawn(|| {
+            let f = fs::OpenOptions::new().write(true).open(&blob).unwrap();
+            let mut flip = false;
+            while !stop.load(Ordering::Relaxed) {
+                f.write_all_at(if flip { &a } else { &b }, 0).unwrap();
+                flip = !flip;
+            }
+        });
+        for _ in 0..4 {
+            outcomes.push(layerpub(
+                dir.path(),
+                &["package", "--layer-name", "deps", "--path", "layer"],
+                &[],
+            ));
+            if outcomes.last().is_some_and(|r| r.code == 0) {
+                // Checked outside the scope: a panic here would leave the writer running.
+                fs::copy(
+                    dir.path().join("deps.zip"),
+                    dir.path().join(format!("run{}.zip", outcomes.len())),
+                )
+                .unwrap();
+            }
+        }
+        stop.store(true, Ordering::Relaxed);
+    });
+    let mut refused = 0;
+    for (i, r) in outcomes.iter().enumerate() {
+        match r.code {
+            0 => assert_unzip_ok(&dir.path().join(format!("run{}.zip", i + 1))),
+            2 if r.stderr.contains("changed while layerpub was packaging it") => refused += 1,
+            _ => panic!("exit {}: {}", r.code, r.stderr),
+        }
+    }
+    report(
+        "a stored file over 16 MiB rewritten in place, same size, while packaging",
+        "exit 0 with a zip whose entry had a bad CRC, published and never repaired",
+        &format!(
+            "the copy's CRC-32 is checked against the read that hashed it: exit 2 \"changed while packaging\" ({refused} of 4 runs here), or a valid zip"
+        ),
     );
 }
