@@ -99,11 +99,14 @@ fn folders_on_the_way(path: &Path) -> Option<String> {
 
 /// A file layerpub writes whole or appends to (`dotenv-file`, `$GITHUB_OUTPUT`,
 /// `$GITHUB_STEP_SUMMARY`): a regular file, or a new one in an existing folder (nothing
-/// creates folders for these). `None` when it can be written; else why not.
+/// creates folders for these). A character device (`/dev/null`, a terminal) is written to
+/// in place, not replaced, so it is fine; a folder, a FIFO (which would block the write until
+/// read) or a socket is not. `None` when it can be written; else why not.
 fn output_file_problem(path: &Path) -> Option<String> {
+    use std::os::unix::fs::FileTypeExt;
     let shown = path.display();
     match fs::metadata(path) {
-        Ok(m) if m.is_file() => None,
+        Ok(m) if m.is_file() || m.file_type().is_char_device() => None,
         Ok(m) => Some(format!("`{shown}` is {}", kind(m.file_type()))),
         Err(e) if e.kind() == io::ErrorKind::NotFound => {
             if let Ok(target) = fs::read_link(path) {
@@ -219,7 +222,7 @@ pub fn check_report_files(
             input: "dotenv-file".into(),
             layer: None,
             message: format!(
-                "{why}; create the folder first, or set dotenv-file to a file in an existing folder (e.g. `layerpub.env`)"
+                "{why}; set dotenv-file to a file in an existing folder (e.g. `layerpub.env`), or create the folder first"
             ),
         });
     }
@@ -313,6 +316,7 @@ mod tests {
             Some(&folder),
             Some(&path_str(&d.join("summary.md"))),
         );
+        assert!(check_report_files(Some(Path::new("/dev/null")), None, None).is_empty());
         let inputs: Vec<&str> = problems.iter().map(|p| p.input.as_str()).collect();
         assert_eq!(inputs, ["dotenv-file", "GITHUB_OUTPUT"]);
         assert!(
