@@ -18,7 +18,7 @@ use crate::publish::{self, publish_all};
 use crate::report::PublishResult;
 use crate::report::{self, FingerprintReport, PackageReport};
 use crate::settings::Settings;
-use crate::{comment, dotenv, github, github_output, gitlab, summary};
+use crate::{comment, destinations, dotenv, github, github_output, gitlab, summary};
 
 /// Publish AWS Lambda layers from CI: a deterministic zip, and a new version only when the
 /// dependency manifest changed.
@@ -79,11 +79,13 @@ pub struct Io<'a> {
 pub fn run(cli: Cli, env: &[(String, String)], cwd: &Path, io: Io<'_>) -> Result<(), Error> {
     let mut layers = load_layers(&cli, env, cwd)?;
     mask_secrets(env, &layers, io.stderr)?;
+    let command = cli.command.unwrap_or(Command::Publish);
+    check_reads_and_writes(command, &layers, env, cwd)?;
     let mut options = PackageOptions {
         stamp: source_date(env)?,
         ..PackageOptions::default()
     };
-    match cli.command.unwrap_or(Command::Publish) {
+    match command {
         command @ (Command::Publish | Command::Plan) => {
             if command == Command::Plan {
                 layers.iter_mut().for_each(|l| l.dry_run = true);
@@ -419,6 +421,39 @@ fn write(w: &mut dyn Write, text: &str) -> Result<(), Error> {
         })
 }
 
+/// Before anything is read for the layer or written anywhere: what the run reads lies inside
+/// the workspace (unless allowed otherwise), and every place it writes can take its output
+/// (zip-path, dotenv-file, the runner's files). A mistake there is bad input, found before the
+/// first AWS write, not after a publish. `prune` reads and writes none of these.
+fn check_reads_and_writes(
+    command: Command,
+    layers: &[LayerConfig],
+    env: &[(String, String)],
+    cwd: &Path,
+) -> Result<(), Error> {
+    if command == Command::Prune {
+        return Ok(());
+    }
+    let workspace = crate::inputs::workspace(
+        env_value(env, "GITHUB_WORKSPACE"),
+        env_value(env, "CI_PROJECT_DIR"),
+        cwd,
+    );
+    let confined = crate::inputs::confine(layers, workspace, cwd);
+    let mut problems = confined.err().map(|e| e.0).unwrap_or_default();
+    if command != Command::Fingerprint {
+        problems.extend(destinations::check_zip_paths(layers));
+    }
+    if matches!(command, Command::Publish | Command::Plan) {
+        problems.extend(destinations::check_report_files(
+            layers[0].dotenv_file.as_deref(),
+            env_value(env, "GITHUB_OUTPUT"),
+            env_value(env, "GITHUB_STEP_SUMMARY"),
+        ));
+    }
+    Ok(destinations::into_result(problems)?)
+}
+
 /// Settings from every source, merged and checked; environment problems and file problems
 /// are reported together.
 fn load_layers(cli: &Cli, env: &[(String, String)], cwd: &Path) -> Result<Vec<LayerConfig>, Error> {
@@ -429,12 +464,7 @@ fn load_layers(cli: &Cli, env: &[(String, String)], cwd: &Path) -> Result<Vec<La
     let from_env = settings_from_env(env.iter().map(|(k, v)| (k, v)));
     // Read from `cwd`, but named in messages as the user named it.
     let file = config::config_file_path(cli.config.as_deref(), env_config, cwd)
-        .map(|path| {
-            config::read_config_file(&cwd.join(&path)).map(|mut f| {
-                f.path = path;
-                f
-            })
-        })
+        .map(|(path, source)| config::read_config_file(&cwd.join(&path), &path, source))
         .transpose();
     match (from_env, file) {
         (Ok(env_settings), Ok(file)) => Ok(config::resolve(

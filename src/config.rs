@@ -68,6 +68,8 @@ pub struct LayerConfig {
     pub comment: bool,
     pub pr_number: Option<u64>,
     pub dotenv_file: Option<PathBuf>,
+    /// Manifests and `path` may lie outside the workspace (see [`crate::inputs::confine`]).
+    pub allow_outside_workspace: bool,
 }
 
 /// Default key prefix for uploads.
@@ -155,46 +157,104 @@ impl From<Vec<EnvProblem>> for ConfigError {
     }
 }
 
+/// What named the config file: the fix for a bad one is said there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConfigSource {
+    /// `--config FILE`.
+    Flag,
+    /// `LAYERPUB_CONFIG`.
+    Env,
+    /// Found by its name (`layerpub.yml`, `layerpub.yaml`) in the working directory.
+    Default,
+}
+
+impl ConfigSource {
+    fn name(self) -> &'static str {
+        match self {
+            ConfigSource::Flag => "--config",
+            ConfigSource::Env => "LAYERPUB_CONFIG",
+            ConfigSource::Default => "the working directory's config file",
+        }
+    }
+}
+
 /// Which file to read: `--config`, else `LAYERPUB_CONFIG`, else `layerpub.yml` when present.
-/// Returns `None` when no file was asked for and none is present.
-pub fn config_file_path(flag: Option<&Path>, env: Option<&str>, cwd: &Path) -> Option<PathBuf> {
+/// Returns `None` when no file was asked for and none is present. A `layerpub.yml` that is
+/// present as anything (a folder, a dangling link) is returned, so that reading it says what
+/// is wrong instead of the run going on without the settings the user meant.
+pub fn config_file_path(
+    flag: Option<&Path>,
+    env: Option<&str>,
+    cwd: &Path,
+) -> Option<(PathBuf, ConfigSource)> {
     if let Some(p) = flag {
-        return Some(p.to_path_buf());
+        return Some((p.to_path_buf(), ConfigSource::Flag));
     }
     if let Some(p) = env.filter(|p| !p.trim().is_empty()) {
-        return Some(PathBuf::from(p));
+        return Some((PathBuf::from(p), ConfigSource::Env));
     }
     DEFAULT_CONFIG_FILES
         .iter()
-        .find(|name| cwd.join(name).is_file())
-        .map(PathBuf::from)
+        .find(|name| std::fs::symlink_metadata(cwd.join(name)).is_ok())
+        .map(|name| (PathBuf::from(name), ConfigSource::Default))
 }
 
-/// Reads and parses the config file.
-pub fn read_config_file(path: &Path) -> Result<ConfigFile, ConfigError> {
-    let text = std::fs::read_to_string(path).map_err(|e| {
-        one_problem(
-            path.display().to_string(),
-            format!("cannot read the config file: {e}; check --config / LAYERPUB_CONFIG"),
-        )
-    })?;
-    parse_config_file(&text, path)
+/// Reads and parses the config file at `path`, named `shown` in messages (as the user named
+/// it). Only a regular file is read, never blocking on a FIFO, and up to
+/// [`crate::inputs::READ_MAX`].
+pub fn read_config_file(
+    path: &Path,
+    shown: &Path,
+    source: ConfigSource,
+) -> Result<ConfigFile, ConfigError> {
+    use crate::inputs::{READ_MAX, ReadError, read_regular};
+    let fix = match source {
+        ConfigSource::Default => {
+            "rename or remove it (layerpub reads a file of that name in the working directory as its settings), or name the config file with --config / LAYERPUB_CONFIG".to_owned()
+        }
+        _ => format!("point {} at the YAML file", source.name()),
+    };
+    let message = match read_regular(path, READ_MAX) {
+        Ok(bytes) => match String::from_utf8(bytes) {
+            // Named as the user named it, but relative paths in it taken from where it is.
+            Ok(text) => return parse_config(&text, shown, path.parent()),
+            Err(_) => format!("is not UTF-8 text; {fix}"),
+        },
+        Err(ReadError::Missing) => format!(
+            "cannot read the config file: it does not exist; check {}",
+            source.name()
+        ),
+        Err(ReadError::DanglingLink(target)) => format!(
+            "is a symbolic link to `{}`, which does not exist; fix the link or remove it",
+            target.display()
+        ),
+        Err(ReadError::NotRegular(kind)) => format!("is {kind}, not a regular file; {fix}"),
+        Err(ReadError::TooLarge(n)) => {
+            format!("is {n} bytes, over the {READ_MAX} layerpub reads of a config file; {fix}")
+        }
+        Err(ReadError::Io(e)) => {
+            format!("cannot read the config file: {e}; check {}", source.name())
+        }
+    };
+    Err(one_problem(shown.display().to_string(), message))
 }
 
 /// Parses the text of a config file. Unknown keys are errors that name the key and the file.
 /// Relative paths inside the file are taken from the file's folder, as a reader expects.
 pub fn parse_config_file(text: &str, path: &Path) -> Result<ConfigFile, ConfigError> {
+    parse_config(text, path, path.parent())
+}
+
+/// [`parse_config_file`], with relative paths in the file taken from `base`.
+fn parse_config(text: &str, path: &Path, base: Option<&Path>) -> Result<ConfigFile, ConfigError> {
     let mut settings: Settings = if text.trim().is_empty() {
         Settings::default()
     } else {
-        serde_saphyr::from_str(text).map_err(|e| {
-            one_problem(
-                path.display().to_string(),
-                format!("{}", e).trim_end().to_owned(),
-            )
-        })?
+        serde_saphyr::from_str(text)
+            .map_err(|e| one_problem(path.display().to_string(), yaml_message(&e, path)))?
     };
-    let base = path.parent().unwrap_or(Path::new(""));
+    refuse_in_file(&settings, path)?;
+    let base = base.unwrap_or(Path::new(""));
     rebase_paths(&mut settings, base);
     if let Some(layers) = settings.layers.as_mut() {
         for layer in layers {
@@ -205,6 +265,47 @@ pub fn parse_config_file(text: &str, path: &Path) -> Result<ConfigFile, ConfigEr
         path: path.to_path_buf(),
         settings,
     })
+}
+
+/// The YAML library's message, except where its words are about its own options: a key
+/// given twice is said in the file's terms.
+fn yaml_message(e: &serde_saphyr::Error, path: &Path) -> String {
+    let mut inner = e;
+    while let serde_saphyr::Error::WithSnippet { error, .. }
+    | serde_saphyr::Error::AliasError { error, .. } = inner
+    {
+        inner = error;
+    }
+    match inner {
+        serde_saphyr::Error::DuplicateMappingKey {
+            key: Some(key),
+            location,
+        } => format!(
+            "key `{key}` appears twice in {} (line {}); keep one",
+            path.display(),
+            location.line()
+        ),
+        _ => e.to_string().trim_end().to_owned(),
+    }
+}
+
+/// Settings that may not come from the file: `allow-outside-workspace` lifts the limit that
+/// keeps a pull request editing layerpub.yml from publishing files outside the checkout, so
+/// only the workflow (a flag, a variable, an action input) may set it.
+fn refuse_in_file(settings: &Settings, path: &Path) -> Result<(), ConfigError> {
+    let in_file = std::iter::once(settings)
+        .chain(settings.layers.iter().flatten())
+        .any(|s| s.allow_outside_workspace.is_some());
+    if !in_file {
+        return Ok(());
+    }
+    Err(one_problem(
+        "allow-outside-workspace".into(),
+        format!(
+            "cannot be set in {}; give it as a flag, a LAYERPUB_ALLOW_OUTSIDE_WORKSPACE variable or an action input: a change to the config file (say, in a pull request) must not be able to let layerpub read and publish files outside the checkout",
+            path.display()
+        ),
+    ))
 }
 
 fn rebase_paths(s: &mut Settings, base: &Path) {
@@ -613,6 +714,7 @@ fn check_layer(s: Settings) -> Result<LayerConfig, Vec<Problem>> {
         comment: s.comment.unwrap_or(true),
         pr_number: s.pr_number,
         dotenv_file: s.dotenv_file,
+        allow_outside_workspace: s.allow_outside_workspace.unwrap_or(false),
     })
 }
 
@@ -1481,6 +1583,58 @@ mod tests {
         .to_string();
         assert!(err.contains("conf/layerpub.yml"), "{err}");
         assert!(err.contains("layer_nmae"), "{err}");
+    }
+
+    #[test]
+    fn a_key_given_twice_is_named_with_its_line_not_the_librarys_options() {
+        let err = parse_config_file(
+            "layers:\n  - layer-name: a\n    path: a\n    path: b\n",
+            Path::new("ci/layerpub.yml"),
+        )
+        .unwrap_err()
+        .to_string();
+        assert_eq!(
+            err,
+            "invalid configuration: ci/layerpub.yml: key `path` appears twice in ci/layerpub.yml (line 4); keep one"
+        );
+    }
+
+    #[test]
+    fn allow_outside_workspace_comes_from_flags_or_the_environment_not_the_file() {
+        for text in [
+            "allow-outside-workspace: true\n",
+            "layers:\n  - {layer-name: a, path: a, allow-outside-workspace: false}\n",
+        ] {
+            let err = parse_config_file(text, Path::new("layerpub.yml")).unwrap_err();
+            assert_eq!(err.0[0].input, "allow-outside-workspace", "{text}");
+        }
+        let l = resolve(
+            None,
+            Settings {
+                allow_outside_workspace: Some(true),
+                ..Settings::default()
+            },
+            base(),
+        )
+        .unwrap();
+        assert!(l[0].allow_outside_workspace);
+        let l = resolve(None, Settings::default(), base()).unwrap();
+        assert!(!l[0].allow_outside_workspace, "confined by default");
+    }
+
+    #[test]
+    fn a_default_config_file_present_as_anything_is_found() {
+        let dir = tempfile::tempdir().unwrap();
+        assert_eq!(config_file_path(None, None, dir.path()), None);
+        std::os::unix::fs::symlink("gone.yml", dir.path().join("layerpub.yml")).unwrap();
+        assert_eq!(
+            config_file_path(None, None, dir.path()),
+            Some((PathBuf::from("layerpub.yml"), ConfigSource::Default))
+        );
+        assert_eq!(
+            config_file_path(Some(Path::new("x.yml")), Some("y.yml"), dir.path()),
+            Some((PathBuf::from("x.yml"), ConfigSource::Flag))
+        );
     }
 
     #[test]

@@ -14,6 +14,7 @@ use sha2::{Digest, Sha256};
 
 use crate::config::LayerConfig;
 use crate::error::PackageError;
+use crate::inputs::{READ_MAX, ReadError, read_regular};
 use crate::settings::SymlinkPolicy;
 
 /// Bumped whenever the document's meaning changes, so old markers never match new ones.
@@ -119,24 +120,45 @@ pub fn manifest_file(path: &Path, bytes: &[u8]) -> ManifestFile {
 }
 
 /// Reads the layer's manifest files, sorted so that their order in the settings is irrelevant.
+/// Only regular files are read (a FIFO would block the run forever), never more than
+/// [`READ_MAX`] bytes each.
 pub fn read_manifests(paths: &[PathBuf]) -> Result<Vec<ManifestFile>, PackageError> {
     let mut files = Vec::with_capacity(paths.len());
     for path in paths {
-        let bytes = std::fs::read(path).map_err(|e| match e.kind() {
-            std::io::ErrorKind::NotFound => PackageError::input(format!(
-                "manifest `{}` does not exist; list your lock files (e.g. requirements.txt, package-lock.json) relative to the working directory, or to layerpub.yml when set there",
-                path.display()
-            )),
-            std::io::ErrorKind::IsADirectory => PackageError::input(format!(
-                "manifest `{}` is a folder; list the lock files themselves",
-                path.display()
-            )),
-            _ => PackageError::io(format!("cannot read manifest `{}`", path.display()), e),
-        })?;
+        let bytes = read_regular(path, READ_MAX).map_err(|e| manifest_error(path, e))?;
         files.push(manifest_file(path, &bytes));
     }
     files.sort_by(|a, b| (&a.name, &a.sha256).cmp(&(&b.name, &b.sha256)));
     Ok(files)
+}
+
+fn manifest_error(path: &Path, e: ReadError) -> PackageError {
+    let shown = path.display();
+    let fix = "list the lock files themselves (e.g. requirements.txt, package-lock.json)";
+    match e {
+        ReadError::Missing => PackageError::input(format!(
+            "manifest `{shown}` does not exist; list your lock files (e.g. requirements.txt, package-lock.json) relative to the working directory, or to layerpub.yml when set there"
+        )),
+        ReadError::DanglingLink(target) => PackageError::input(format!(
+            "manifest `{shown}` is a symbolic link to `{}`, which does not exist; fix the link, or {fix}",
+            target.display()
+        )),
+        ReadError::NotRegular("a folder") => {
+            PackageError::input(format!("manifest `{shown}` is a folder; {fix}"))
+        }
+        ReadError::NotRegular(kind) => PackageError::input(format!(
+            "manifest `{shown}` is {kind}, not a regular file; {fix}"
+        )),
+        ReadError::TooLarge(n) => PackageError::input(format!(
+            "manifest `{shown}` is {n} bytes; layerpub reads at most {READ_MAX} (16 MiB) of a manifest, and a lock file is far smaller: {fix}, not an archive or a build output"
+        )),
+        ReadError::Io(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {
+            PackageError::input(format!(
+                "manifest `{shown}` cannot be read (permission denied); make it readable for the user running layerpub"
+            ))
+        }
+        ReadError::Io(e) => PackageError::io(format!("cannot read manifest `{shown}`"), e),
+    }
 }
 
 /// CRLF to LF; a lone CR is left as it is (it is content, not a line ending).

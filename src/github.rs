@@ -156,12 +156,15 @@ fn pr_from_event(name: Option<&str>, path: Option<&str>) -> Result<Option<u64>, 
             "GITHUB_EVENT_PATH: not set, but GITHUB_EVENT_NAME is {name}; leave both to the runner, or set pr-number"
         ))
     })?;
-    let text = std::fs::read_to_string(path).map_err(|e| {
-        Error::bad_input(format!(
-            "GITHUB_EVENT_PATH: cannot read the event file `{path}`: {e}; leave it to the runner, or set pr-number"
-        ))
-    })?;
-    let event: serde_json::Value = serde_json::from_str(&text).map_err(|e| {
+    // Like any named file: never blocks on a FIFO, never reads without bound.
+    let text = crate::inputs::read_regular(std::path::Path::new(path), crate::inputs::READ_MAX)
+        .map_err(|e| {
+            Error::bad_input(format!(
+                "GITHUB_EVENT_PATH: cannot read the event file `{path}` ({}); leave it to the runner, or set pr-number",
+                crate::inputs::describe(&e)
+            ))
+        })?;
+    let event: serde_json::Value = serde_json::from_slice(&text).map_err(|e| {
         Error::bad_input(format!(
             "GITHUB_EVENT_PATH: the event file `{path}` is not valid JSON ({e}); leave it to the runner, or set pr-number"
         ))

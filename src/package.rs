@@ -136,6 +136,9 @@ pub fn package(layer: &LayerConfig, options: &PackageOptions) -> Result<Packaged
 
     let out = zip.finish().map_err(|e| write_error(&layer.zip_path, e))?;
     let (sha256, code_size) = out.finish().map_err(|e| write_error(&layer.zip_path, e))?;
+    // Checked again at the last moment: a link or a device put at zip-path while packaging
+    // would be replaced by the rename.
+    crate::destinations::check_zip_path(&layer.zip_path)?;
     let file = temp
         .persist(&layer.zip_path)
         .map_err(|e| write_error(&layer.zip_path, e.error))?;

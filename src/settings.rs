@@ -168,6 +168,12 @@ pub struct Settings {
     #[arg(long, global = true, value_name = "FILE")]
     pub dotenv_file: Option<PathBuf>,
 
+    /// Let manifests and `path` lie outside the workspace (GITHUB_WORKSPACE, CI_PROJECT_DIR,
+    /// else the working directory). Not accepted in the config file.
+    #[arg(long, global = true, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
+    #[serde(default, deserialize_with = "flexible_bool")]
+    pub allow_outside_workspace: Option<bool>,
+
     /// Several layers in one file; the settings above them are their shared defaults.
     #[arg(skip)]
     #[serde(default)]
@@ -244,6 +250,7 @@ impl Settings {
             comment,
             pr_number,
             dotenv_file,
+            allow_outside_workspace,
             layers,
         )
     }

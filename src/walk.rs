@@ -130,8 +130,9 @@ pub fn walk(layer: &LayerConfig) -> Result<Vec<Entry>, PackageError> {
     })?;
     if !meta.is_dir() {
         return Err(PackageError::input(format!(
-            "path `{}` is a file; set path to the folder whose contents become the layer",
-            root.display()
+            "path `{}` is {}, not a folder; set path to the folder whose contents become the layer",
+            root.display(),
+            crate::inputs::kind(meta.file_type())
         )));
     }
     let canonical_root = fs::canonicalize(root)

@@ -150,7 +150,8 @@ fn run_cases(cases: Vec<Case>) {
         }
         let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
         let args: Vec<&str> = c.args.iter().map(String::as_str).collect();
-        let r = layerpub(dir.path(), &args, &env);
+        // Killed if it hangs (a FIFO opened for reading would block forever).
+        let r = layerpub_within(dir.path(), &args, &env);
         // Counted from where the previous case left the emulator, so one case that wrote
         // does not make the next ones fail too.
         let (total, what) = writes(&m);
@@ -252,7 +253,7 @@ fn bad_config_files_are_refused_before_any_call() {
         case(
             "config-file-missing",
             "--config",
-            &["nope.yml: cannot read the config file", "check --config / LAYERPUB_CONFIG"],
+            &["nope.yml: cannot read the config file", "check --config"],
         )
         .args(&["--config", "nope.yml"]),
         case(
@@ -273,6 +274,58 @@ fn bad_config_files_are_refused_before_any_call() {
             &["zip-path: 2 layers would write ", "same.zip; give each layer its own zip-path"],
         )
         .yaml("layers:\n  - {layer-name: a, path: site-packages, zip-path: same.zip}\n  - {layer-name: b, path: site-packages, zip-path: same.zip}\n"),
+        case(
+            "two-layers-one-zip-path-through-a-link",
+            "zip-path",
+            &[
+                "zip-path: layers `a` and `b` write the same file: `",
+                "/lnk/same.zip` name one file",
+                "give each layer its own zip-path",
+            ],
+        )
+        .yaml("layers:\n  - {layer-name: a, path: site-packages, zip-path: same.zip}\n  - {layer-name: b, path: site-packages, zip-path: lnk/same.zip}\n")
+        .prepare(|d| std::os::unix::fs::symlink(".", d.join("lnk")).unwrap()),
+        case(
+            "yaml-duplicate-key",
+            "layerpub.yml",
+            &["key `layer-name` appears twice in layerpub.yml (line 7); keep one"],
+        )
+        .more_yaml("layer-name: other\n"),
+        case(
+            "config-file-is-a-fifo",
+            "--config",
+            &["pipe: is a FIFO (named pipe), not a regular file; point --config at the YAML file"],
+        )
+        .args(&["--config", "pipe"])
+        .prepare(|d| mkfifo(&d.join("pipe"))),
+        case(
+            "default-config-file-is-a-folder",
+            "layerpub.yml",
+            &["layerpub.yml: is a folder, not a regular file; rename or remove it"],
+        )
+        .env("LAYERPUB_LAYER_NAME", "deps")
+        .env("LAYERPUB_PATH", "site-packages")
+        .prepare(|d| {
+            fs::remove_file(d.join("layerpub.yml")).unwrap();
+            fs::create_dir(d.join("layerpub.yml")).unwrap();
+        }),
+        case(
+            "default-config-file-is-a-dangling-link",
+            "layerpub.yml",
+            &["layerpub.yml: is a symbolic link to `gone.yml`, which does not exist; fix the link or remove it"],
+        )
+        .env("LAYERPUB_LAYER_NAME", "deps")
+        .env("LAYERPUB_PATH", "site-packages")
+        .prepare(|d| {
+            fs::remove_file(d.join("layerpub.yml")).unwrap();
+            std::os::unix::fs::symlink("gone.yml", d.join("layerpub.yml")).unwrap();
+        }),
+        case(
+            "allow-outside-workspace-in-the-file",
+            "allow-outside-workspace",
+            &["allow-outside-workspace: cannot be set in layerpub.yml", "LAYERPUB_ALLOW_OUTSIDE_WORKSPACE"],
+        )
+        .more_yaml("allow-outside-workspace: true\n"),
         case(
             "layer-name-not-set",
             "layer-name",
@@ -687,14 +740,53 @@ fn bad_folders_and_files_are_refused_before_any_write() {
             "path",
             &["is not a regular file, folder or link", "add it to exclude"],
         )
-        .prepare(|d| {
-            let fifo = d.join("site-packages/requests/pipe");
-            let ok = std::process::Command::new("mkfifo")
-                .arg(&fifo)
-                .status()
-                .unwrap();
-            assert!(ok.success());
-        }),
+        .prepare(|d| mkfifo(&d.join("site-packages/requests/pipe"))),
+        case(
+            "manifest-is-a-fifo",
+            "manifest",
+            &[
+                "manifest `pipe` is a FIFO (named pipe), not a regular file",
+                "list the lock files themselves",
+            ],
+        )
+        .args(&["--manifest", "pipe"])
+        .prepare(|d| mkfifo(&d.join("pipe"))),
+        case(
+            "manifest-outside-the-workspace",
+            "manifest",
+            &[
+                "manifest: `/proc/self/environ` is outside the workspace",
+                "allow-outside-workspace: true",
+            ],
+        )
+        .env("LAYERPUB_MANIFEST", "/proc/self/environ"),
+        case(
+            "manifest-links-out-of-the-workspace",
+            "manifest",
+            &[
+                "manifest: `lock.txt` is outside the workspace",
+                "it resolves through links to `/etc/passwd`",
+            ],
+        )
+        .args(&["--manifest", "lock.txt"])
+        .prepare(|d| std::os::unix::fs::symlink("/etc/passwd", d.join("lock.txt")).unwrap()),
+        case(
+            "path-outside-github-workspace",
+            "path",
+            &[
+                "site-packages` is outside the workspace",
+                "(GITHUB_WORKSPACE)",
+            ],
+        )
+        .env("GITHUB_WORKSPACE", "checkout")
+        .prepare(|d| fs::create_dir(d.join("checkout")).unwrap()),
+        case(
+            "manifest-over-16-mib",
+            "manifest",
+            &["manifest `huge.lock` is 16777217 bytes; layerpub reads at most 16777216 (16 MiB)"],
+        )
+        .args(&["--manifest", "huge.lock"])
+        .prepare(|d| sparse(&d.join("huge.lock"), (16 << 20) + 1)),
         case(
             "manifest-missing",
             "manifest",
@@ -744,6 +836,72 @@ fn bad_folders_and_files_are_refused_before_any_write() {
                 262_144_001 - init,
             )
         }),
+    ]);
+}
+
+/// Issue 12, items 8 and 9: every place a run writes is checked before the first AWS write;
+/// these were found only after a version was published (exit 1, and again on every re-run),
+/// or replaced what zip-path named.
+#[test]
+fn bad_output_destinations_are_refused_before_any_write() {
+    use std::os::unix::fs::symlink;
+    run_cases(vec![
+        case(
+            "dotenv-file-in-a-missing-folder",
+            "dotenv-file",
+            &[
+                "dotenv-file: `missing/layerpub.env` cannot be created: the folder `missing` does not exist",
+                "create the folder first",
+            ],
+        )
+        .args(&["--dotenv-file", "missing/layerpub.env"]),
+        case(
+            "dotenv-file-is-a-folder",
+            "dotenv-file",
+            &["dotenv-file: `site-packages` is a folder", "set dotenv-file to"],
+        )
+        .args(&["--dotenv-file", "site-packages"]),
+        case(
+            "github-output-in-a-missing-folder",
+            "GITHUB_OUTPUT",
+            &[
+                "GITHUB_OUTPUT: `missing/output` cannot be created: the folder `missing` does not exist",
+                "the runner sets GITHUB_OUTPUT",
+            ],
+        )
+        .env("GITHUB_OUTPUT", "missing/output"),
+        case(
+            "github-step-summary-in-a-missing-folder",
+            "GITHUB_STEP_SUMMARY",
+            &["GITHUB_STEP_SUMMARY: `missing/summary.md` cannot be created: the folder `missing` does not exist"],
+        )
+        .env("GITHUB_STEP_SUMMARY", "missing/summary.md"),
+        case(
+            "zip-path-is-a-link",
+            "zip-path",
+            &["zip-path: `link.zip` is a symbolic link", "set zip-path to"],
+        )
+        .args(&["--zip-path", "link.zip"])
+        .prepare(|d| symlink("requirements.txt", d.join("link.zip")).unwrap()),
+        case(
+            "zip-path-is-a-fifo",
+            "zip-path",
+            &["zip-path: `pipe.zip` is a FIFO (named pipe)", "set zip-path to"],
+        )
+        .args(&["--zip-path", "pipe.zip"])
+        .prepare(|d| mkfifo(&d.join("pipe.zip"))),
+        case(
+            "zip-path-is-a-folder",
+            "zip-path",
+            &["zip-path: `site-packages` is a folder; name the zip file"],
+        )
+        .args(&["--zip-path", "site-packages"]),
+        case(
+            "zip-path-under-a-file",
+            "zip-path",
+            &["zip-path: `requirements.txt/deps.zip` cannot be created: `requirements.txt` is a file, not a folder"],
+        )
+        .args(&["--zip-path", "requirements.txt/deps.zip"]),
     ]);
 }
 
@@ -891,4 +1049,12 @@ fn bad_ci_context_is_refused_before_any_write() {
 fn sparse(path: &Path, len: u64) {
     let f = fs::File::create(path).unwrap();
     f.set_len(len).unwrap();
+}
+
+fn mkfifo(path: &Path) {
+    let ok = std::process::Command::new("mkfifo")
+        .arg(path)
+        .status()
+        .unwrap();
+    assert!(ok.success(), "mkfifo {}", path.display());
 }

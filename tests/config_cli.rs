@@ -215,7 +215,7 @@ fn every_bad_input_is_refused_with_its_name_and_its_fix() {
                 "--path",
                 "build/python/mod.py",
             ],
-            &["path `build/python/mod.py` is a file; set path to the folder"],
+            &["path `build/python/mod.py` is a file, not a folder; set path to the folder"],
         ),
         (
             &[],
@@ -486,4 +486,298 @@ fn without_a_manifest_the_fingerprint_follows_the_packaged_files() {
         .unwrap()
         .to_owned();
     assert_eq!(packaged, fp());
+}
+
+fn mkfifo(path: &std::path::Path) {
+    let ok = std::process::Command::new("mkfifo")
+        .arg(path)
+        .status()
+        .expect("mkfifo");
+    assert!(ok.success(), "mkfifo {}", path.display());
+}
+
+/// Issue 12, item 5: a FIFO named as a manifest blocked forever (deaf to SIGTERM), one named
+/// as the config file until killed. Both are refused at once, naming the setting.
+#[test]
+fn a_fifo_named_as_manifest_or_config_file_is_refused_without_blocking() {
+    let dir = temp();
+    tree_in(dir.path());
+    mkfifo(&dir.path().join("pipe"));
+    let base = ["fingerprint", "--layer-name", "d", "--path", "build"];
+    let runs = [
+        (
+            [&base[..], &["--manifest", "pipe"]].concat(),
+            vec![],
+            "manifest `pipe` is a FIFO (named pipe), not a regular file",
+        ),
+        (
+            [&base[..], &["--config", "pipe"]].concat(),
+            vec![],
+            "pipe: is a FIFO (named pipe), not a regular file; point --config at the YAML file",
+        ),
+        (
+            base.to_vec(),
+            vec![("LAYERPUB_CONFIG", "pipe")],
+            "pipe: is a FIFO (named pipe), not a regular file; point LAYERPUB_CONFIG at the YAML file",
+        ),
+    ];
+    for (args, env, expected) in runs {
+        let r = layerpub_within(dir.path(), &args, &env);
+        assert_eq!(r.code, 2, "{args:?}: {}", r.stderr);
+        assert!(r.stderr.contains(expected), "{args:?}: {}", r.stderr);
+    }
+}
+
+/// A `layerpub.yml` in the working directory that is a folder or a dangling link was silently
+/// ignored, and the run went on with other settings than the user meant.
+#[test]
+fn a_default_config_file_that_is_a_folder_or_a_dangling_link_is_not_ignored() {
+    let dir = temp();
+    tree_in(dir.path());
+    let args = ["package", "--layer-name", "d", "--path", "build"];
+    fs::create_dir(dir.path().join("layerpub.yml")).unwrap();
+    let r = layerpub(dir.path(), &args, &[]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains("layerpub.yml: is a folder, not a regular file; rename or remove it"),
+        "{}",
+        r.stderr
+    );
+    fs::remove_dir(dir.path().join("layerpub.yml")).unwrap();
+    std::os::unix::fs::symlink("ci/gone.yml", dir.path().join("layerpub.yml")).unwrap();
+    let r = layerpub(dir.path(), &args, &[]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(
+        r.stderr.contains(
+            "layerpub.yml: is a symbolic link to `ci/gone.yml`, which does not exist; fix the link or remove it"
+        ),
+        "{}",
+        r.stderr
+    );
+    assert!(!dir.path().join("d.zip").exists(), "no zip written");
+}
+
+/// Issue 12, item 9: zip-path naming a link or a special file replaced it with the zip (as
+/// root, `--zip-path /dev/null` would replace /dev/null); a folder, or a file on the way, was
+/// a failure (exit 1) with only the OS's words. All are bad input, and nothing is replaced.
+#[test]
+fn a_zip_path_that_is_a_link_a_special_file_or_a_folder_is_refused_and_left_alone() {
+    use std::os::unix::fs::{FileTypeExt, symlink};
+    let dir = temp();
+    tree_in(dir.path());
+    fs::write(dir.path().join("keep.txt"), "precious\n").unwrap();
+    symlink("keep.txt", dir.path().join("link.zip")).unwrap();
+    mkfifo(&dir.path().join("pipe.zip"));
+    fs::create_dir(dir.path().join("folder.zip")).unwrap();
+    let cases = [
+        ("link.zip", "zip-path: `link.zip` is a symbolic link"),
+        ("pipe.zip", "zip-path: `pipe.zip` is a FIFO (named pipe)"),
+        (
+            "folder.zip",
+            "zip-path: `folder.zip` is a folder; name the zip file",
+        ),
+        (
+            "keep.txt/d.zip",
+            "zip-path: `keep.txt/d.zip` cannot be created: `keep.txt` is a file, not a folder",
+        ),
+    ];
+    for (zip, expected) in cases {
+        for command in ["package", "publish"] {
+            let args = [
+                command,
+                "--layer-name",
+                "d",
+                "--path",
+                "build",
+                "--zip-path",
+                zip,
+            ];
+            // `publish` must stop before AWS: here, an endpoint nothing listens on.
+            let aws = [
+                ("AWS_REGION", "us-east-1"),
+                ("AWS_ENDPOINT_URL", "http://127.0.0.1:9"),
+                ("AWS_ACCESS_KEY_ID", "testing"),
+                ("AWS_SECRET_ACCESS_KEY", "testing"),
+                ("AWS_EC2_METADATA_DISABLED", "true"),
+            ];
+            let r = layerpub_within(dir.path(), &args, &aws);
+            assert_eq!(r.code, 2, "{args:?}: {}", r.stderr);
+            assert!(r.stderr.contains(expected), "{args:?}: {}", r.stderr);
+            assert!(
+                r.stderr.contains("set zip-path to"),
+                "{args:?}: the fix: {}",
+                r.stderr
+            );
+        }
+    }
+    let meta = |p: &str| fs::symlink_metadata(dir.path().join(p)).unwrap();
+    assert!(
+        meta("link.zip").file_type().is_symlink(),
+        "the link stays a link"
+    );
+    assert_eq!(
+        fs::read_to_string(dir.path().join("keep.txt")).unwrap(),
+        "precious\n"
+    );
+    assert!(
+        meta("pipe.zip").file_type().is_fifo(),
+        "the FIFO stays a FIFO"
+    );
+    assert!(meta("folder.zip").is_dir());
+}
+
+/// Issue 12, item 12: `LAYERPUB_MANIFEST=/proc/self/environ` printed the job's secrets in the
+/// fingerprint document. Manifests and path must lie inside the workspace (resolved through
+/// links) unless `allow-outside-workspace` says otherwise, and a manifest has a size cap.
+#[test]
+fn manifests_and_path_outside_the_workspace_are_refused_unless_allowed() {
+    let dir = temp();
+    tree_in(dir.path());
+    let outside = temp();
+    fs::write(outside.path().join("requirements.txt"), "outside==1\n").unwrap();
+    write_file(outside.path(), "layer/python/x.py", b"x", 0o644);
+    let outside_lock = path_str(&outside.path().join("requirements.txt"));
+    let outside_layer = path_str(&outside.path().join("layer"));
+    std::os::unix::fs::symlink(&outside_lock, dir.path().join("lock.txt")).unwrap();
+
+    let secret = [("AWS_SECRET_ACCESS_KEY", "wJalrXUtnFEMI-not-a-real-secret")];
+    let r = layerpub(
+        dir.path(),
+        &[
+            "fingerprint",
+            "--output",
+            "json",
+            "--layer-name",
+            "d",
+            "--path",
+            "build",
+        ],
+        &[secret[0], ("LAYERPUB_MANIFEST", "/proc/self/environ")],
+    );
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(
+        !r.stdout.contains(secret[0].1) && !r.stderr.contains(secret[0].1),
+        "the secret was printed: {}{}",
+        r.stdout,
+        r.stderr
+    );
+    assert!(
+        r.stderr
+            .contains("manifest: `/proc/self/environ` is outside the workspace"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stderr.contains("set allow-outside-workspace: true"),
+        "the fix: {}",
+        r.stderr
+    );
+
+    let fingerprint = |extra: &[&str], env: &[(&str, &str)]| {
+        let mut args = vec!["fingerprint", "--layer-name", "d"];
+        args.extend_from_slice(extra);
+        layerpub(dir.path(), &args, env)
+    };
+    // A link inside the workspace to a file outside it is outside.
+    let r = fingerprint(&["--path", "build", "--manifest", "lock.txt"], &[]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains("manifest: `lock.txt` is outside the workspace"),
+        "{}",
+        r.stderr
+    );
+    let r = fingerprint(&["--path", &outside_layer], &[]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains(&format!("path: `{outside_layer}` is outside the workspace")),
+        "{}",
+        r.stderr
+    );
+    // GITHUB_WORKSPACE, when set, is the workspace (here: only `build`).
+    let workspace = path_str(&dir.path().join("build"));
+    fs::write(dir.path().join("requirements.txt"), "a==1\n").unwrap();
+    let r = fingerprint(
+        &["--path", "build", "--manifest", "requirements.txt"],
+        &[("GITHUB_WORKSPACE", &workspace)],
+    );
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("GITHUB_WORKSPACE"),
+        "names where the workspace came from: {}",
+        r.stderr
+    );
+
+    // Explicitly allowed: flag, variable.
+    fingerprint(
+        &[
+            "--path",
+            &outside_layer,
+            "--manifest",
+            "lock.txt",
+            "--allow-outside-workspace",
+        ],
+        &[],
+    )
+    .assert_ok();
+    fingerprint(
+        &["--path", &outside_layer],
+        &[("LAYERPUB_ALLOW_OUTSIDE_WORKSPACE", "true")],
+    )
+    .assert_ok();
+}
+
+/// The setting that lifts the confinement cannot come from the file it protects against: a
+/// pull request that edits layerpub.yml could otherwise lift it itself.
+#[test]
+fn allow_outside_workspace_is_refused_in_the_config_file() {
+    let dir = temp();
+    tree_in(dir.path());
+    fs::write(
+        dir.path().join("layerpub.yml"),
+        "layer-name: d\npath: build\nallow-outside-workspace: true\n",
+    )
+    .unwrap();
+    let r = layerpub(dir.path(), &["fingerprint"], &[]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(
+        r.stderr.contains(
+            "allow-outside-workspace: cannot be set in layerpub.yml; give it as a flag, a LAYERPUB_ALLOW_OUTSIDE_WORKSPACE variable or an action input"
+        ),
+        "{}",
+        r.stderr
+    );
+}
+
+/// A lock file of tens of megabytes is already unusual: a manifest over 16 MiB is refused
+/// from its size, before it is read (sparse, so it takes no disk).
+#[test]
+fn a_manifest_over_the_size_cap_is_refused_before_it_is_read() {
+    let dir = temp();
+    tree_in(dir.path());
+    let f = fs::File::create(dir.path().join("huge.lock")).unwrap();
+    f.set_len((16 << 20) + 1).unwrap();
+    let r = layerpub(
+        dir.path(),
+        &[
+            "fingerprint",
+            "--layer-name",
+            "d",
+            "--path",
+            "build",
+            "--manifest",
+            "huge.lock",
+        ],
+        &[],
+    );
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(
+        r.stderr.contains(
+            "manifest `huge.lock` is 16777217 bytes; layerpub reads at most 16777216 (16 MiB)"
+        ),
+        "{}",
+        r.stderr
+    );
 }

@@ -119,6 +119,7 @@ fn sample(setting: &str) -> &'static str {
         | "dry-run"
         | "comment"
         | "allow-public"
+        | "allow-outside-workspace"
         | "protect-in-use"
         | "add-to-functions"
         | "publish-function-version" => "true",

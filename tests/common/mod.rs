@@ -56,6 +56,66 @@ pub fn layerpub(cwd: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
     }
 }
 
+/// How long [`layerpub_within`] lets a run take before it counts as hung: far above any run
+/// the tests make (they take well under a second), so it only ever ends a hang.
+pub const HANG_LIMIT: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// [`layerpub`], but a run still going after [`HANG_LIMIT`] is killed and reported as hung
+/// (`code` -1, stderr saying so), so a regression that blocks (a FIFO opened for reading)
+/// fails its test instead of hanging the suite.
+pub fn layerpub_within(cwd: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
+    use std::io::Read;
+    use std::process::Stdio;
+    let mut child = Command::new(BIN)
+        .args(args)
+        .current_dir(cwd)
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .envs(env.iter().copied())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run layerpub");
+    // Drained on threads: a run that fills a pipe must not look hung.
+    let drain = |mut r: Box<dyn Read + Send>| {
+        std::thread::spawn(move || {
+            let mut buf = Vec::new();
+            let _ = r.read_to_end(&mut buf);
+            String::from_utf8_lossy(&buf).into_owned()
+        })
+    };
+    let stdout = drain(Box::new(child.stdout.take().unwrap()));
+    let stderr = drain(Box::new(child.stderr.take().unwrap()));
+    let deadline = std::time::Instant::now() + HANG_LIMIT;
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break Some(status);
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    let (stdout, mut stderr) = (stdout.join().unwrap(), stderr.join().unwrap());
+    let code = match status {
+        Some(s) => s.code().unwrap_or(-1),
+        None => {
+            stderr.push_str(&format!(
+                "\n[test] layerpub {args:?} was still running after {HANG_LIMIT:?}: killed (hung)"
+            ));
+            -1
+        }
+    };
+    Run {
+        code,
+        stdout,
+        stderr,
+    }
+}
+
 /// Writes a file, creating its folders, with the given permission bits.
 pub fn write_file(root: &Path, rel: &str, content: &[u8], mode: u32) {
     let path = root.join(rel);
