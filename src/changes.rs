@@ -1,6 +1,8 @@
 //! What changed between two fingerprint documents, for people: lock-file lines added, removed
 //! or changed (a package whose pin moved), files of the tree, and shaping settings. Pure.
 
+use std::collections::{HashMap, HashSet};
+
 use serde::Serialize;
 
 use crate::fingerprint::{FingerprintDocument, Source};
@@ -14,6 +16,13 @@ pub struct Changes {
     pub changed: Vec<String>,
     /// Shaping settings whose value changed, by name.
     pub settings: Vec<String>,
+    /// Lines left out of `added`, `removed` and `changed` beyond [`MAX_LISTED`] each.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub omitted: usize,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 impl Changes {
@@ -22,30 +31,49 @@ impl Changes {
             && self.removed.is_empty()
             && self.changed.is_empty()
             && self.settings.is_empty()
+            && self.omitted == 0
     }
 }
 
+/// At most this many lines in each list (added, removed, changed); the rest is counted in
+/// [`Changes::omitted`]. The comment shows 50 and the summary 20, so a rewritten 100,000-line
+/// lock file must not carry 100,000 lines into the JSON report and `result-json`.
+pub const MAX_LISTED: usize = 1_000;
+
 /// Compares the previous version's document with the current one.
+///
+/// Linear in the number of lines: lines are matched through hash sets, and a removed line is
+/// paired with the first added line of the same package through a map keyed by package name.
+/// A document read back from S3 is untrusted: nothing here slices or indexes its strings.
 pub fn changes(previous: &FingerprintDocument, current: &FingerprintDocument) -> Changes {
     let mut out = Changes::default();
     let (old, new) = (entries(&previous.source), entries(&current.source));
-    let removed: Vec<&String> = old.iter().filter(|l| !new.contains(l)).collect();
-    let added: Vec<&String> = new.iter().filter(|l| !old.contains(l)).collect();
+    let (old_set, new_set): (HashSet<&str>, HashSet<&str>) = (
+        old.iter().map(String::as_str).collect(),
+        new.iter().map(String::as_str).collect(),
+    );
+    // In document order, duplicates kept: a line listed twice and gone is gone twice.
+    let removed: Vec<&str> = missing_from(&old, &new_set);
+    let added: Vec<&str> = missing_from(&new, &old_set);
+    // The first added line of each package; a package's removed lines all pair with it.
+    let mut first_added: HashMap<&str, &str> = HashMap::new();
+    for a in &added {
+        let k = key(a);
+        if !k.is_empty() {
+            first_added.entry(k).or_insert(a);
+        }
+    }
+    let removed_keys: HashSet<&str> = removed.iter().map(|r| key(r)).collect();
     for r in &removed {
-        match added
-            .iter()
-            .find(|a| key(a) == key(r) && !key(r).is_empty())
-        {
+        match first_added.get(key(r)) {
             Some(a) => out.changed.push(format!("{r} → {a}")),
-            None => out.removed.push((*r).clone()),
+            None => out.removed.push((*r).to_owned()),
         }
     }
     for a in &added {
-        if !removed
-            .iter()
-            .any(|r| key(r) == key(a) && !key(a).is_empty())
-        {
-            out.added.push((*a).clone());
+        let k = key(a);
+        if k.is_empty() || !removed_keys.contains(k) {
+            out.added.push((*a).to_owned());
         }
     }
     let (p, c) = (&previous.settings, &current.settings);
@@ -68,10 +96,21 @@ pub fn changes(previous: &FingerprintDocument, current: &FingerprintDocument) ->
     differs("include", p.include == c.include);
     differs("exclude", p.exclude == c.exclude);
     differs("symlinks", p.symlinks == c.symlinks);
-    out.added.sort();
-    out.removed.sort();
-    out.changed.sort();
+    for list in [&mut out.added, &mut out.removed, &mut out.changed] {
+        list.sort_unstable();
+        out.omitted += list.len().saturating_sub(MAX_LISTED);
+        list.truncate(MAX_LISTED);
+    }
     out
+}
+
+/// The lines of `lines` that are not in `other`, in order.
+fn missing_from<'a>(lines: &'a [String], other: &HashSet<&str>) -> Vec<&'a str> {
+    lines
+        .iter()
+        .map(String::as_str)
+        .filter(|l| !other.contains(l))
+        .collect()
 }
 
 /// The comparable lines of a document: each lock file's meaningful lines (comments and blank
@@ -87,7 +126,7 @@ fn entries(source: &Source) -> Vec<String> {
                     .filter(|l| !l.is_empty() && !l.starts_with('#') && !l.starts_with("--hash"))
                     .map(|l| l.trim_end_matches('\\').trim().to_owned())
                     .collect::<Vec<_>>(),
-                None => vec![format!("{} (sha256 {})", f.name, &f.sha256[..12])],
+                None => vec![format!("{} (sha256 {})", f.name, hash_prefix(&f.sha256))],
             })
             .collect(),
         Source::Tree { files } => files
@@ -97,11 +136,17 @@ fn entries(source: &Source) -> Vec<String> {
                     "{} ({}, sha256 {})",
                     f.path,
                     f.mode,
-                    &f.sha256[..12.min(f.sha256.len())]
+                    hash_prefix(&f.sha256)
                 )
             })
             .collect(),
     }
+}
+
+/// The first 12 characters of a hash, or all of a shorter one: the document may come from S3,
+/// where its hashes can be anything (short, not hex, not ASCII).
+fn hash_prefix(hash: &str) -> &str {
+    hash.char_indices().nth(12).map_or(hash, |(end, _)| &hash[..end])
 }
 
 /// What identifies a line across versions: the package name in `name==1.2`, `name = "1.2"`,
@@ -117,7 +162,7 @@ fn key(line: &str) -> &str {
 mod tests {
     use super::*;
     use crate::config::resolve;
-    use crate::fingerprint::manifest_file;
+    use crate::fingerprint::{ManifestFile, TreeFile, manifest_file};
     use crate::settings::Settings;
     use std::path::Path;
 
@@ -174,5 +219,101 @@ mod tests {
         let before = doc("a==1 \\\n    --hash=sha256:aaa\n", &[]);
         let after = doc("a==1 \\\n    --hash=sha256:aaa\n# new comment\n", &[]);
         assert!(changes(&before, &after).is_empty());
+    }
+
+    fn with_source(source: Source) -> FingerprintDocument {
+        let mut d = doc("", &[]);
+        d.source = source;
+        d
+    }
+
+    fn lock(text: &str) -> FingerprintDocument {
+        with_source(Source::Manifests {
+            files: vec![manifest_file(Path::new("requirements.txt"), text.as_bytes())],
+        })
+    }
+
+    fn tree(files: &[(&str, &str)]) -> FingerprintDocument {
+        with_source(Source::Tree {
+            files: files
+                .iter()
+                .map(|(path, sha256)| TreeFile {
+                    path: (*path).into(),
+                    mode: "644".into(),
+                    sha256: (*sha256).into(),
+                })
+                .collect(),
+        })
+    }
+
+    /// The listing as it was before it was made linear, duplicates and all: a line listed
+    /// twice and changed is changed twice, every removed line of a package pairs with its
+    /// first added line, a later added line of a package that had a removal is not listed, and
+    /// lines that only moved are not changes.
+    #[test]
+    fn duplicates_and_moves_list_as_before() {
+        let before = lock(
+            "a==1\na==1\nb==1\nc==1\nd==2\nd==2\nx\ny==1\nname @ url1\n",
+        );
+        let after = lock(
+            "b==1\na==2\nc==1\nc==1\ne==1\nd==3\nd==4\nx\nx\nz==1\ny==1\ny==1\nname @ url2\nb==1\n",
+        );
+        let c = changes(&before, &after);
+        assert_eq!(c.added, ["e==1", "z==1"]);
+        assert!(c.removed.is_empty());
+        assert_eq!(
+            c.changed,
+            [
+                "a==1 → a==2",
+                "a==1 → a==2",
+                "d==2 → d==3",
+                "d==2 → d==3",
+                "name @ url1 → name @ url2"
+            ]
+        );
+        assert_eq!(c.omitted, 0);
+
+        let before = tree(&[("a.py", "1111111111111111"), ("b.py", "22"), ("c.py", "33"), ("d/e.py", "4")]);
+        let after = tree(&[
+            ("a.py", "1111111111111112"),
+            ("b.py", "22"),
+            ("f.py", "33"),
+            ("d/e.py", "5"),
+            ("d/e.py", "6"),
+        ]);
+        let c = changes(&before, &after);
+        assert_eq!(c.added, ["f.py (644, sha256 33)"]);
+        assert_eq!(c.removed, ["c.py (644, sha256 33)"]);
+        assert_eq!(
+            c.changed,
+            ["d/e.py (644, sha256 4) → d/e.py (644, sha256 5)"],
+            "a.py's hashes agree on their first 12 characters, so its line did not change"
+        );
+    }
+
+    #[test]
+    fn short_or_non_ascii_hashes_from_a_stored_document_do_not_panic() {
+        let stored = with_source(Source::Manifests {
+            files: vec![ManifestFile {
+                name: "requirements.txt".into(),
+                sha256: "abc".into(),
+                text: None,
+            }],
+        });
+        let c = changes(&stored, &lock("a==1\n"));
+        assert_eq!(c.removed, ["requirements.txt (sha256 abc)"]);
+        let odd = tree(&[("a.py", "ééééééééééééééé")]);
+        let c = changes(&odd, &tree(&[]));
+        assert_eq!(c.removed, ["a.py (644, sha256 éééééééééééé)"]);
+    }
+
+    #[test]
+    fn a_rewritten_huge_lock_file_lists_at_most_max_listed_lines_and_counts_the_rest() {
+        let lines = |v: u32| (0..3000).map(|i| format!("p{i:04}=={v}\n")).collect::<String>();
+        let c = changes(&lock(&lines(1)), &lock(&lines(2)));
+        assert_eq!(c.changed.len(), MAX_LISTED);
+        assert_eq!(c.changed[0], "p0000==1 → p0000==2");
+        assert_eq!(c.omitted, 2000);
+        assert!(!c.is_empty());
     }
 }

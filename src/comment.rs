@@ -118,6 +118,7 @@ fn result_lines(result: &PublishResult) -> Vec<String> {
                 .warnings
                 .iter()
                 .map(|w| format!("- {}", escape_markdown(&shorten(w)))),
+            0,
             MAX_WARNINGS,
             "warnings",
         ));
@@ -230,15 +231,22 @@ fn change_lines(c: &Changes) -> Vec<String> {
                 .iter()
                 .map(|l| format!("- removed {}", code_span(l))),
         );
-    capped(items, MAX_CHANGE_LINES, "changes")
+    capped(items, c.omitted, MAX_CHANGE_LINES, "changes")
 }
 
-/// At most `max` items, then one line saying how many were left out.
-fn capped(items: impl Iterator<Item = String>, max: usize, what: &str) -> Vec<String> {
+/// At most `max` items, then one line saying how many were left out (`uncounted` of them
+/// were already left out before, see [`Changes::omitted`]).
+fn capped(
+    items: impl Iterator<Item = String>,
+    uncounted: usize,
+    max: usize,
+    what: &str,
+) -> Vec<String> {
     let all: Vec<String> = items.collect();
-    let mut shown: Vec<String> = all.iter().take(max).cloned().collect();
-    if all.len() > max {
-        shown.push(format!("- … and {} more {what}", all.len() - max));
+    let more = all.len().saturating_sub(max).saturating_add(uncounted);
+    let mut shown: Vec<String> = all.into_iter().take(max).collect();
+    if more > 0 {
+        shown.push(format!("- … and {more} more {what}"));
     }
     shown
 }
@@ -523,6 +531,12 @@ mod tests {
         let items = body.lines().filter(|l| l.starts_with("- added ")).count();
         assert_eq!(items, MAX_CHANGE_LINES);
         assert!(body.contains("- … and 450 more changes\n"), "{body}");
+        r.changes.as_mut().unwrap().omitted = 9_000;
+        let body = comment_body(&r);
+        assert!(
+            body.contains("- … and 9450 more changes\n"),
+            "lines the listing left out are counted: {body}"
+        );
     }
 
     #[test]

@@ -302,6 +302,7 @@ pub(crate) fn example_result() -> PublishResult {
             removed: vec!["urllib3==2.2.2".into()],
             changed: vec!["requests==2.32.3 → requests==2.32.4".into()],
             settings: vec!["compatible-runtimes".into()],
+            omitted: 0,
         }),
         warnings: vec![],
         ..Default::default()

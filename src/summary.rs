@@ -91,7 +91,10 @@ fn layer_section(r: &PublishResult) -> String {
                 .iter()
                 .map(|s| format!("setting {}", code_span(s))),
         );
-        let more = lines.len().saturating_sub(MAX_CHANGE_LINES);
+        let more = lines
+            .len()
+            .saturating_sub(MAX_CHANGE_LINES)
+            .saturating_add(c.omitted);
         lines.truncate(MAX_CHANGE_LINES);
         if more > 0 {
             lines.push(format!("and {more} more"));
@@ -176,7 +179,10 @@ mod tests {
             added: (0..30).map(|i| format!("pkg{i:02}==1")).collect(),
             ..Changes::default()
         });
-        let md = summary_markdown(&[r]);
+        let md = summary_markdown(std::slice::from_ref(&r));
         assert!(md.contains("<br>and 10 more |"), "{md}");
+        r.changes.as_mut().unwrap().omitted = 5;
+        let md = summary_markdown(&[r]);
+        assert!(md.contains("<br>and 15 more |"), "{md}");
     }
 }
