@@ -1,6 +1,7 @@
 //! What changed between two fingerprint documents, for people: lock-file lines added, removed
 //! or changed (a package whose pin moved), files of the tree, and shaping settings. Pure.
 
+use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 
 use serde::Serialize;
@@ -47,14 +48,45 @@ pub const MAX_LISTED: usize = 1_000;
 /// A document read back from S3 is untrusted: nothing here slices or indexes its strings.
 pub fn changes(previous: &FingerprintDocument, current: &FingerprintDocument) -> Changes {
     let mut out = Changes::default();
-    let (old, new) = (entries(&previous.source), entries(&current.source));
-    let (old_set, new_set): (HashSet<&str>, HashSet<&str>) = (
-        old.iter().map(String::as_str).collect(),
-        new.iter().map(String::as_str).collect(),
-    );
+    if previous.source != current.source {
+        lines(
+            &mut out,
+            &entries(&previous.source),
+            &entries(&current.source),
+        );
+    }
+    settings(&mut out, previous, current);
+    out
+}
+
+/// The lines added, removed and changed between two lists of lines, each list sorted and cut
+/// to [`MAX_LISTED`].
+fn lines(out: &mut Changes, old: &[Cow<'_, str>], new: &[Cow<'_, str>]) {
+    // The lines both lists share at their start and at their end are in both, so neither
+    // added nor removed; a lock file with one pin moved leaves a middle of one line each,
+    // and hashing only the middles keeps the common run free of large sets.
+    let start = old.iter().zip(new).take_while(|(a, b)| a == b).count();
+    let (old_rest, new_rest) = (&old[start..], &new[start..]);
+    let end = old_rest
+        .iter()
+        .rev()
+        .zip(new_rest.iter().rev())
+        .take_while(|(a, b)| a == b)
+        .count();
+    let old_mid = &old_rest[..old_rest.len() - end];
+    let new_mid = &new_rest[..new_rest.len() - end];
+    let in_old: HashSet<&str> = old_mid.iter().map(|l| l.as_ref()).collect();
+    let in_new: HashSet<&str> = new_mid.iter().map(|l| l.as_ref()).collect();
+    // The middle lines that also appear in the shared part (in both lists, then).
+    let shared: HashSet<&str> = old[..start]
+        .iter()
+        .chain(&old[old.len() - end..])
+        .map(|l| l.as_ref())
+        .filter(|l| in_old.contains(l) || in_new.contains(l))
+        .collect();
     // In document order, duplicates kept: a line listed twice and gone is gone twice.
-    let removed: Vec<&str> = missing_from(&old, &new_set);
-    let added: Vec<&str> = missing_from(&new, &old_set);
+    let removed: Vec<&str> = missing_from(old_mid, &in_new, &shared);
+    let added: Vec<&str> = missing_from(new_mid, &in_old, &shared);
     // The first added line of each package; a package's removed lines all pair with it.
     let mut first_added: HashMap<&str, &str> = HashMap::new();
     for a in &added {
@@ -76,6 +108,15 @@ pub fn changes(previous: &FingerprintDocument, current: &FingerprintDocument) ->
             out.added.push((*a).to_owned());
         }
     }
+    for list in [&mut out.added, &mut out.removed, &mut out.changed] {
+        list.sort_unstable();
+        out.omitted += list.len().saturating_sub(MAX_LISTED);
+        list.truncate(MAX_LISTED);
+    }
+}
+
+/// The shaping settings whose values differ, by name.
+fn settings(out: &mut Changes, previous: &FingerprintDocument, current: &FingerprintDocument) {
     let (p, c) = (&previous.settings, &current.settings);
     let mut differs = |name: &str, same: bool| {
         if !same {
@@ -96,26 +137,25 @@ pub fn changes(previous: &FingerprintDocument, current: &FingerprintDocument) ->
     differs("include", p.include == c.include);
     differs("exclude", p.exclude == c.exclude);
     differs("symlinks", p.symlinks == c.symlinks);
-    for list in [&mut out.added, &mut out.removed, &mut out.changed] {
-        list.sort_unstable();
-        out.omitted += list.len().saturating_sub(MAX_LISTED);
-        list.truncate(MAX_LISTED);
-    }
-    out
 }
 
-/// The lines of `lines` that are not in `other`, in order.
-fn missing_from<'a>(lines: &'a [String], other: &HashSet<&str>) -> Vec<&'a str> {
+/// The lines of `lines` in neither `other` nor `shared`, in order.
+fn missing_from<'a>(
+    lines: &'a [Cow<'_, str>],
+    other: &HashSet<&str>,
+    shared: &HashSet<&str>,
+) -> Vec<&'a str> {
     lines
         .iter()
-        .map(String::as_str)
-        .filter(|l| !other.contains(l))
+        .map(|l| l.as_ref())
+        .filter(|l| !other.contains(l) && !shared.contains(l))
         .collect()
 }
 
 /// The comparable lines of a document: each lock file's meaningful lines (comments and blank
 /// lines dropped), or each packaged file as `path (sha256 prefix)`.
-fn entries(source: &Source) -> Vec<String> {
+/// Lock-file lines are borrowed from the document: a 100,000-line lock file costs no copies.
+fn entries(source: &Source) -> Vec<Cow<'_, str>> {
     match source {
         Source::Manifests { files } => files
             .iter()
@@ -124,20 +164,24 @@ fn entries(source: &Source) -> Vec<String> {
                     .lines()
                     .map(str::trim)
                     .filter(|l| !l.is_empty() && !l.starts_with('#') && !l.starts_with("--hash"))
-                    .map(|l| l.trim_end_matches('\\').trim().to_owned())
+                    .map(|l| Cow::Borrowed(l.trim_end_matches('\\').trim()))
                     .collect::<Vec<_>>(),
-                None => vec![format!("{} (sha256 {})", f.name, hash_prefix(&f.sha256))],
+                None => vec![Cow::Owned(format!(
+                    "{} (sha256 {})",
+                    f.name,
+                    hash_prefix(&f.sha256)
+                ))],
             })
             .collect(),
         Source::Tree { files } => files
             .iter()
             .map(|f| {
-                format!(
+                Cow::Owned(format!(
                     "{} ({}, sha256 {})",
                     f.path,
                     f.mode,
                     hash_prefix(&f.sha256)
-                )
+                ))
             })
             .collect(),
     }
@@ -146,7 +190,9 @@ fn entries(source: &Source) -> Vec<String> {
 /// The first 12 characters of a hash, or all of a shorter one: the document may come from S3,
 /// where its hashes can be anything (short, not hex, not ASCII).
 fn hash_prefix(hash: &str) -> &str {
-    hash.char_indices().nth(12).map_or(hash, |(end, _)| &hash[..end])
+    hash.char_indices()
+        .nth(12)
+        .map_or(hash, |(end, _)| &hash[..end])
 }
 
 /// What identifies a line across versions: the package name in `name==1.2`, `name = "1.2"`,
@@ -229,7 +275,10 @@ mod tests {
 
     fn lock(text: &str) -> FingerprintDocument {
         with_source(Source::Manifests {
-            files: vec![manifest_file(Path::new("requirements.txt"), text.as_bytes())],
+            files: vec![manifest_file(
+                Path::new("requirements.txt"),
+                text.as_bytes(),
+            )],
         })
     }
 
@@ -252,9 +301,7 @@ mod tests {
     /// lines that only moved are not changes.
     #[test]
     fn duplicates_and_moves_list_as_before() {
-        let before = lock(
-            "a==1\na==1\nb==1\nc==1\nd==2\nd==2\nx\ny==1\nname @ url1\n",
-        );
+        let before = lock("a==1\na==1\nb==1\nc==1\nd==2\nd==2\nx\ny==1\nname @ url1\n");
         let after = lock(
             "b==1\na==2\nc==1\nc==1\ne==1\nd==3\nd==4\nx\nx\nz==1\ny==1\ny==1\nname @ url2\nb==1\n",
         );
@@ -273,7 +320,12 @@ mod tests {
         );
         assert_eq!(c.omitted, 0);
 
-        let before = tree(&[("a.py", "1111111111111111"), ("b.py", "22"), ("c.py", "33"), ("d/e.py", "4")]);
+        let before = tree(&[
+            ("a.py", "1111111111111111"),
+            ("b.py", "22"),
+            ("c.py", "33"),
+            ("d/e.py", "4"),
+        ]);
         let after = tree(&[
             ("a.py", "1111111111111112"),
             ("b.py", "22"),
@@ -309,11 +361,74 @@ mod tests {
 
     #[test]
     fn a_rewritten_huge_lock_file_lists_at_most_max_listed_lines_and_counts_the_rest() {
-        let lines = |v: u32| (0..3000).map(|i| format!("p{i:04}=={v}\n")).collect::<String>();
+        let lines = |v: u32| {
+            (0..3000)
+                .map(|i| format!("p{i:04}=={v}\n"))
+                .collect::<String>()
+        };
         let c = changes(&lock(&lines(1)), &lock(&lines(2)));
         assert_eq!(c.changed.len(), MAX_LISTED);
         assert_eq!(c.changed[0], "p0000==1 → p0000==2");
         assert_eq!(c.omitted, 2000);
         assert!(!c.is_empty());
+    }
+
+    /// The listing as it was written first (quadratic): the reference the linear one must
+    /// agree with, line for line.
+    fn quadratic(old: &[String], new: &[String]) -> (Vec<String>, Vec<String>, Vec<String>) {
+        let removed: Vec<&String> = old.iter().filter(|l| !new.contains(l)).collect();
+        let added: Vec<&String> = new.iter().filter(|l| !old.contains(l)).collect();
+        let (mut a_out, mut r_out, mut c_out) = (Vec::new(), Vec::new(), Vec::new());
+        for r in &removed {
+            match added
+                .iter()
+                .find(|a| key(a) == key(r) && !key(r).is_empty())
+            {
+                Some(a) => c_out.push(format!("{r} → {a}")),
+                None => r_out.push((*r).clone()),
+            }
+        }
+        for a in &added {
+            if !removed
+                .iter()
+                .any(|r| key(r) == key(a) && !key(a).is_empty())
+            {
+                a_out.push((*a).clone());
+            }
+        }
+        a_out.sort();
+        r_out.sort();
+        c_out.sort();
+        (a_out, r_out, c_out)
+    }
+
+    #[test]
+    fn the_linear_listing_agrees_with_the_quadratic_one() {
+        use proptest::prelude::*;
+        use proptest::test_runner::{Config, TestRunner};
+        // Few distinct lines, so that duplicates, moves and shared package names are common.
+        let line = prop::sample::select(vec![
+            "a==1", "a==2", "b==1", "b==2", "c==1", "x", "=1", "d @ u1", "d @ u2",
+        ]);
+        let list = prop::collection::vec(line, 0..12);
+        let mut runner = TestRunner::new(Config {
+            cases: 2000,
+            failure_persistence: None,
+            ..Config::default()
+        });
+        runner
+            .run(&(list.clone(), list), |(old, new)| {
+                let (old, new): (Vec<String>, Vec<String>) = (
+                    old.iter().map(|l| l.to_string()).collect(),
+                    new.iter().map(|l| l.to_string()).collect(),
+                );
+                let c = changes(&lock(&old.join("\n")), &lock(&new.join("\n")));
+                let (added, removed, changed) = quadratic(&old, &new);
+                prop_assert_eq!(c.added, added);
+                prop_assert_eq!(c.removed, removed);
+                prop_assert_eq!(c.changed, changed);
+                Ok(())
+            })
+            .unwrap();
     }
 }
