@@ -275,30 +275,12 @@ fn shorten(text: &str) -> String {
     }
 }
 
-/// Line breaks, tabs and other control characters as visible escapes (`\n`, `\u{1b}`): a
-/// raw line break could end the list item and start an HTML block or a heading.
-fn visible_controls(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if c.is_control() || matches!(c, '\u{2028}' | '\u{2029}') => {
-                let _ = write!(out, "\\u{{{:x}}}", c as u32);
-            }
-            c => out.push(c),
-        }
-    }
-    out
-}
-
 /// Untrusted text as one inline code span: shown literally, so `<script>`, `|`, `*`, `[x](y)`
 /// and `@someone` are inert. The backtick fence is one longer than the longest run of
 /// backticks inside, and a space pads content that starts or ends with a backtick (CommonMark
 /// strips exactly one such space on each side).
 pub fn code_span(text: &str) -> String {
-    let text = visible_controls(&shorten(text));
+    let text = crate::text::visible(&shorten(text));
     let longest_run = text.split(|c| c != '`').map(str::len).max().unwrap_or(0);
     let fence = "`".repeat(longest_run + 1);
     let pad = text.starts_with('`')
@@ -319,7 +301,7 @@ pub fn code_span(text: &str) -> String {
 /// escapes so the text stays on one line; and `@` is followed by a zero-width space so a name
 /// in a file cannot notify a GitHub user.
 pub fn escape_markdown(text: &str) -> String {
-    let text = visible_controls(text);
+    let text = crate::text::visible(text);
     let mut out = String::with_capacity(text.len() * 2);
     for c in text.chars() {
         if c == '@' {

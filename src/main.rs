@@ -67,10 +67,34 @@ fn init_logging() {
     tracing_subscriber::registry()
         .with(
             tracing_subscriber::fmt::layer()
-                .with_writer(std::io::stderr)
+                .with_writer(move || LogWriter { raw: colour })
                 .with_ansi(colour)
                 .with_target(false),
         )
         .with(filter)
         .init();
+}
+
+/// stderr for log events, which carry values too (a bucket, a function name, an AWS
+/// answer): each event (one `write` of its whole text) goes through the same defusing as
+/// every other line of the log, except on a terminal, where its colours must pass.
+struct LogWriter {
+    raw: bool,
+}
+
+impl std::io::Write for LogWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let mut stderr = std::io::stderr().lock();
+        if self.raw {
+            stderr.write_all(buf)?;
+        } else {
+            let text = String::from_utf8_lossy(buf);
+            stderr.write_all(layerpub::github_output::defuse_commands(&text).as_bytes())?;
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        std::io::stderr().flush()
+    }
 }

@@ -18,7 +18,7 @@ use wiremock::{Mock, MockServer, ResponseTemplate};
 
 /// Every trick at once; a single file name (under 255 bytes) so that it is the one the layout
 /// warning names (it sorts first: it starts with a line break).
-const NASTY: &str = "\n::error::injected %0A `tick` ::set-output name=published::hacked\n::add-mask::x <script>alert(1)<!-- layerpub:deps --> ghadelimiter_0123456789abcdef";
+const NASTY: &str = "\n::error::injected %0A `tick` ::set-output name=published::hacked\n::add-mask::x <script>alert(1)<!-- layerpub:deps --> ghadelimiter_0123456789abcdef\r::warning title=cr::after-a-carriage-return ##[error]legacy-form";
 
 /// Lock-file lines: each is one line, so no line break, but everything else.
 const NASTY_LINES: &[&str] = &[
@@ -31,6 +31,8 @@ const NASTY_LINES: &[&str] = &[
     "ghadelimiter_0123456789abcdef",
     "| a | table |",
     "```",
+    "cr==1\r::error::after-a-carriage-return",
+    "legacy==1 ##[set-output name=published;]hacked",
 ];
 
 /// The outputs a single-layer run writes, and nothing else.
@@ -115,9 +117,13 @@ fn assert_no_raw_html(what: &str, md: &str, allowed: &[&str]) {
 }
 
 /// No line of the log starts a workflow command other than layerpub's own (masking, and the
-/// annotations it escapes).
+/// annotations it escapes). Lines end where the runner ends them: at LF, CR or CRLF (its
+/// `StreamReader.ReadLine`); it trims Unicode white space before `::`; and it also runs the
+/// legacy form `##[command]` found anywhere in a line.
+/// The runner tries the legacy form only on a line that is not a `::` command, so layerpub's
+/// own annotations may carry `##[` in their (escaped) message.
 fn assert_no_injected_command(what: &str, log: &str) {
-    for line in log.lines() {
+    for line in log.split(['\n', '\r']) {
         let t = line.trim_start();
         if t.starts_with("::") {
             assert!(
@@ -125,6 +131,11 @@ fn assert_no_injected_command(what: &str, log: &str) {
                     || t.starts_with("::warning title=")
                     || t.starts_with("::error title="),
                 "{what}: a line starts a workflow command: {line:?}\n{log}"
+            );
+        } else {
+            assert!(
+                !line.contains("##["),
+                "{what}: a line holds a legacy workflow command: {line:?}\n{log}"
             );
         }
     }
@@ -178,7 +189,7 @@ fn hostile_names_descriptions_and_lock_lines_stay_in_their_place() {
         ("INPUT_GITHUB-TOKEN".into(), "ghs_fake".into()),
         (
             "LAYERPUB_DESCRIPTION".into(),
-            "line one\n::error::from-the-description %0A <script>x</script> `".into(),
+            "line one\n::error::from-the-description %0A <script>x</script> `\r::error::cr ##[error]x".into(),
         ),
     ]);
     let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
@@ -251,9 +262,10 @@ fn hostile_names_descriptions_and_lock_lines_stay_in_their_place() {
 
         if run == 2 {
             // Every hostile lock-file line is listed, each inside a code span (below the
-            // marker, which is the first line).
+            // marker, which is the first line), a carriage return shown as `\r`.
             let below_marker = body.split_once('\n').unwrap().1;
             for line in NASTY_LINES {
+                let line = &line.replace('\r', "\\r");
                 assert!(body.contains(line), "comment lacks {line:?}:\n{body}");
                 assert!(
                     !outside_code_spans(below_marker).contains(line),
@@ -318,6 +330,60 @@ fn a_file_name_with_a_line_break_cannot_start_a_command_in_an_error() {
     assert!(
         r.stderr
             .contains("`a\\n::error::owned` is a symbolic link to `gone`"),
+        "{}",
+        r.stderr
+    );
+}
+
+#[test]
+fn a_carriage_return_in_a_file_name_cannot_start_a_command() {
+    let dir = temp();
+    write_file(dir.path(), "layer/a\r::error title=x::x.py", b"x", 0o644);
+    write_file(dir.path(), "layer/b ##[error]legacy.py", b"x", 0o644);
+    let r = layerpub(
+        dir.path(),
+        &[
+            "package",
+            "--layer-name",
+            "d",
+            "--path",
+            "layer",
+            "--output",
+            "json",
+        ],
+        &[("GITHUB_ACTIONS", "true")],
+    );
+    r.assert_ok();
+    assert!(
+        r.stderr.contains("`a\\r::error title=x::x.py`"),
+        "the warning names the file, its CR shown as \\r:\n{}",
+        r.stderr
+    );
+    assert_no_injected_command("stderr", &r.stderr);
+    assert_no_injected_command("stdout", &r.stdout);
+    let warnings = r.json()["warnings"].to_string();
+    assert!(
+        warnings.contains("a\\r::error title=x::x.py"),
+        "the JSON keeps the name: {warnings}"
+    );
+}
+
+#[test]
+fn a_carriage_return_in_a_failing_file_name_cannot_start_a_command() {
+    use std::os::unix::fs::symlink;
+    let dir = temp();
+    write_file(dir.path(), "layer/x.py", b"x", 0o644);
+    symlink("gone", dir.path().join("layer/a\r::error title=x::x.py")).unwrap();
+    let r = layerpub(
+        dir.path(),
+        &["package", "--layer-name", "d", "--path", "layer"],
+        &[("GITHUB_ACTIONS", "true")],
+    );
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert_no_injected_command("stderr", &r.stderr);
+    assert!(
+        r.stderr
+            .contains("`a\\r::error title=x::x.py` is a symbolic link"),
         "{}",
         r.stderr
     );
