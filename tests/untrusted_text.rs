@@ -388,3 +388,46 @@ fn a_carriage_return_in_a_failing_file_name_cannot_start_a_command() {
         r.stderr
     );
 }
+
+/// `LAYERPUB_DESCRIPTION=$'caf\xe9'` was published with U+FFFD in place of the byte: a
+/// non-UTF-8 value of a variable layerpub reads is refused, naming it; one it does not read
+/// does not matter.
+#[test]
+fn a_non_utf8_value_of_a_variable_layerpub_reads_is_refused_naming_it() {
+    use std::ffi::OsStr;
+    use std::os::unix::ffi::OsStrExt;
+    use std::process::Command;
+    let dir = temp();
+    write_file(dir.path(), "layer/x.py", b"x", 0o644);
+    let run = |name: &str| {
+        let out = Command::new(BIN)
+            .args(["package", "--layer-name", "d", "--path", "layer"])
+            .current_dir(dir.path())
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env(name, OsStr::from_bytes(b"caf\xe9"))
+            .output()
+            .expect("run layerpub");
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    for name in [
+        "LAYERPUB_DESCRIPTION",
+        "INPUT_DESCRIPTION",
+        "GITHUB_OUTPUT",
+        "SOURCE_DATE_EPOCH",
+        "AWS_REGION",
+    ] {
+        let (code, stderr) = run(name);
+        assert_eq!(code, Some(2), "{name}: {stderr}");
+        assert!(
+            stderr.contains(&format!("{name}: is not valid UTF-8 (byte 4)")),
+            "{name}: {stderr}"
+        );
+        assert!(!stderr.contains('\u{FFFD}'), "{stderr}");
+    }
+    let (code, stderr) = run("SOME_OTHER_TOOLS_VARIABLE");
+    assert_eq!(code, Some(0), "a variable layerpub does not read: {stderr}");
+}
