@@ -84,7 +84,7 @@ pub fn layer_comment_body(results: &[&PublishResult]) -> String {
                         }),
                 );
             }
-            join_capped(&lines, MAX_BODY_BYTES)
+            redacted(join_capped(&lines, MAX_BODY_BYTES))
         }
     }
 }
@@ -93,7 +93,16 @@ pub fn layer_comment_body(results: &[&PublishResult]) -> String {
 pub fn comment_body(result: &PublishResult) -> String {
     let mut lines = vec![marker(&result.layer_name)];
     lines.extend(result_lines(result));
-    join_capped(&lines, MAX_BODY_BYTES)
+    redacted(join_capped(&lines, MAX_BODY_BYTES))
+}
+
+/// The body with the credentials of every URL in it replaced by `***` (an error naming
+/// endpoint-url, a lock file's `git+https://token@…`): the comment may be public.
+fn redacted(body: String) -> String {
+    match crate::text::redact_url_credentials(&body) {
+        std::borrow::Cow::Borrowed(_) => body,
+        std::borrow::Cow::Owned(b) => b,
+    }
 }
 
 /// One result's heading, facts, changes and warnings.

@@ -69,10 +69,12 @@ pub fn random_delimiter() -> String {
     format!("ghadelimiter_{:016x}{:016x}", word(), word())
 }
 
-/// `name<<DELIM\nvalue\nDELIM\n` for each output; refuses a value holding the delimiter.
+/// `name<<DELIM\nvalue\nDELIM\n` for each output, credentials in URLs replaced by `***`;
+/// refuses a value holding the delimiter.
 pub fn render_outputs(outputs: &[(&str, String)], delimiter: &str) -> Result<String, Error> {
     let mut text = String::new();
     for (name, value) in outputs {
+        let value = text::redact_url_credentials(value);
         if value.contains(delimiter) || name.contains(delimiter) {
             return Err(Error::bad_input(format!(
                 "the output {name} contains the delimiter {delimiter}; refusing to write it to GITHUB_OUTPUT"
@@ -101,8 +103,8 @@ pub fn append(path: &Path, text: &str) -> Result<(), Error> {
 pub fn annotation(kind: &str, title: &str, message: &str) -> String {
     format!(
         "::{kind} title={}::{}\n",
-        escape_property(title),
-        escape_data(message)
+        escape_property(&text::redact_url_credentials(title)),
+        escape_data(&text::redact_url_credentials(message))
     )
 }
 
@@ -117,7 +119,10 @@ pub fn annotation(kind: &str, title: &str, message: &str) -> String {
 /// - a line that would start with `::` can only follow a value's LF: that LF is shown as `\n`
 ///   instead, which keeps the value on its line;
 /// - `##[` is shown as `##\[`.
+///
+/// Credentials in a URL are replaced by `***` ([`text::redact_url_credentials`]).
 pub fn defuse_commands(text: &str) -> String {
+    let text = text::redact_url_credentials(text);
     let mut out = String::with_capacity(text.len());
     for (i, line) in text.split('\n').enumerate() {
         let line = text::visible(line).replace("##[", "##\\[");

@@ -269,7 +269,8 @@ pub fn package_text(r: &PackageReport) -> String {
 ///
 /// It goes to stdout, where the GitHub runner looks for workflow commands on every line: JSON
 /// escapes line breaks, and `##[` (the legacy command form, run wherever it appears in a
-/// line) is written `##\u005b`, the same string to every JSON reader.
+/// line) is written `##\u005b`, the same string to every JSON reader. Credentials in a URL
+/// are replaced by `***`.
 pub fn json<T: Serialize>(reports: &[T]) -> String {
     #[derive(Serialize)]
     struct Layers<'a, T> {
@@ -279,9 +280,8 @@ pub fn json<T: Serialize>(reports: &[T]) -> String {
         [one] => serde_json::to_string_pretty(one),
         many => serde_json::to_string_pretty(&Layers { layers: many }),
     };
-    text.expect("reports always serialise")
-        .replace("##[", "##\\u005b")
-        + "\n"
+    let text = text.expect("reports always serialise");
+    crate::text::redact_url_credentials(&text).replace("##[", "##\\u005b") + "\n"
 }
 
 /// A published layer with every field set, for the tests of the modules that render results.

@@ -16,13 +16,14 @@ pub fn code_span(text: &str) -> String {
     crate::comment::code_span(text).replace('|', "\\|")
 }
 
-/// The summary section of every layer.
+/// The summary section of every layer, credentials in URLs replaced by `***`.
 pub fn summary_markdown(results: &[PublishResult]) -> String {
-    results
+    let md = results
         .iter()
         .map(layer_section)
         .collect::<Vec<_>>()
-        .join("\n")
+        .join("\n");
+    crate::text::redact_url_credentials(&md).into_owned()
 }
 
 fn layer_section(r: &PublishResult) -> String {

@@ -13,6 +13,7 @@
 //! So every control character and both separators are shown as escapes by one function,
 //! [`visible`], used by every renderer.
 
+use std::borrow::Cow;
 use std::fmt::Write as _;
 
 /// Whether a reader of layerpub's output may end a line at `c` (see the module's notes).
@@ -46,6 +47,53 @@ pub fn visible(text: &str) -> String {
     out
 }
 
+/// `text` with the credentials of every URL in it replaced by `***`:
+/// `http://user:secret@host/…` → `http://***@host/…`. A URL layerpub prints (endpoint-url,
+/// GITHUB_API_URL, CI_API_V4_URL, a lock file's `git+https://token@…`) may carry a password;
+/// every output goes through this before it is written.
+pub fn redact_url_credentials(text: &str) -> Cow<'_, str> {
+    if !text.contains("://") {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(i) = rest.find("://") {
+        let (head, tail) = rest.split_at(i + 3);
+        out.push_str(head);
+        // The authority ends at the path, query, fragment, or where the URL is quoted or ends.
+        let end = tail
+            .find(|c: char| {
+                matches!(c, '/' | '?' | '#' | '`' | '\'' | '"' | '<' | '>' | '\\')
+                    || c.is_whitespace()
+                    || needs_escape(c)
+            })
+            .unwrap_or(tail.len());
+        let authority = &tail[..end];
+        match authority.rfind('@') {
+            Some(at) if has_scheme(head) => {
+                out.push_str("***");
+                out.push_str(&authority[at..]);
+            }
+            _ => out.push_str(authority),
+        }
+        rest = &tail[end..];
+    }
+    out.push_str(rest);
+    Cow::Owned(out)
+}
+
+/// Whether `head` (text up to and including `://`) ends with a URL scheme.
+fn has_scheme(head: &str) -> bool {
+    let before = &head[..head.len() - 3];
+    let scheme_start = before
+        .rfind(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.')))
+        .map_or(0, |i| i + 1);
+    before[scheme_start..]
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -58,5 +106,28 @@ mod tests {
         );
         assert_eq!(visible("café ünïcode, `ticks`"), "café ünïcode, `ticks`");
         assert!(!visible("\u{7f}\u{0}").chars().any(needs_escape));
+    }
+
+    #[test]
+    fn url_credentials_are_replaced_and_nothing_else_is() {
+        let r = |t: &str| redact_url_credentials(t).into_owned();
+        assert_eq!(
+            r("endpoint-url: `http://user:s3cr3t@127.0.0.1:9/x?y` failed"),
+            "endpoint-url: `http://***@127.0.0.1:9/x?y` failed"
+        );
+        assert_eq!(
+            r("git+https://ghp_tok@github.com/a/b.git"),
+            "git+https://***@github.com/a/b.git"
+        );
+        assert_eq!(
+            r("a https://u:p@w@h b http://h/@x"),
+            "a https://***@h b http://h/@x"
+        );
+        assert_eq!(
+            r("no url, mail@example.com, ://x@y"),
+            "no url, mail@example.com, ://x@y"
+        );
+        assert_eq!(r("tail http://u:p@"), "tail http://***@");
+        assert_eq!(r("ünï http://ü:é@h ü"), "ünï http://***@h ü");
     }
 }

@@ -431,3 +431,97 @@ fn a_non_utf8_value_of_a_variable_layerpub_reads_is_refused_naming_it() {
     let (code, stderr) = run("SOME_OTHER_TOOLS_VARIABLE");
     assert_eq!(code, Some(0), "a variable layerpub does not read: {stderr}");
 }
+
+/// `endpoint-url: http://user:secret@host` echoed the password in errors and in the `::error`
+/// annotation. No URL layerpub prints (endpoint-url, GITHUB_API_URL, CI_API_V4_URL) shows its
+/// credentials: not in stdout, stderr, the step outputs or the job summary.
+#[test]
+fn a_password_in_a_url_is_never_printed() {
+    const SECRET: &str = "s3cr3t-Pa55";
+    let dir = temp();
+    let d = dir.path();
+    write_file(d, "layer/x.py", b"x", 0o644);
+    fs::write(d.join("event.json"), r#"{"number": 7}"#).unwrap();
+    // A port nothing listens on: every call fails, after the clients' retries.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let url = format!("http://layerpub:{SECRET}@127.0.0.1:{port}");
+    let p = |f: &str| path_str(&d.join(f));
+    let (output, summary, event) = (p("output"), p("summary"), p("event.json"));
+    let assert_hidden = |what: &str, r: &Run| {
+        for (stream, text) in [
+            ("stdout", &r.stdout),
+            ("stderr", &r.stderr),
+            (
+                "GITHUB_OUTPUT",
+                &fs::read_to_string(d.join("output")).unwrap_or_default(),
+            ),
+            (
+                "summary",
+                &fs::read_to_string(d.join("summary")).unwrap_or_default(),
+            ),
+        ] {
+            assert!(
+                !text.contains(SECRET),
+                "{what}: the password is in {stream}:\n{text}"
+            );
+        }
+    };
+
+    // A URL layerpub refuses is named without its password.
+    let bad = format!("ftp://layerpub:{SECRET}@127.0.0.1:{port}");
+    let r = layerpub(
+        d,
+        &["publish", "--layer-name", "d", "--path", "layer"],
+        &[("GITHUB_ACTIONS", "true"), ("LAYERPUB_ENDPOINT_URL", &bad)],
+    );
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("ftp://***@127.0.0.1"), "{}", r.stderr);
+    assert_hidden("a refused endpoint-url", &r);
+
+    // A publish whose endpoint and GitHub API do not answer: the errors, the warning about
+    // the comment, the outputs and the summary all name the URLs.
+    for (name, gitlab) in [("github", false), ("gitlab", true)] {
+        let mut env = vec![
+            ("AWS_ACCESS_KEY_ID", "testing"),
+            ("AWS_SECRET_ACCESS_KEY", "testing"),
+            ("AWS_REGION", "us-east-1"),
+            ("LAYERPUB_ENDPOINT_URL", url.as_str()),
+            ("GITHUB_OUTPUT", output.as_str()),
+            ("GITHUB_STEP_SUMMARY", summary.as_str()),
+        ];
+        if gitlab {
+            env.extend([
+                ("GITLAB_CI", "true"),
+                ("CI_API_V4_URL", url.as_str()),
+                ("CI_PROJECT_ID", "1"),
+                ("CI_MERGE_REQUEST_IID", "7"),
+                ("GITLAB_TOKEN", "glpat-fake"),
+            ]);
+        } else {
+            env.extend([
+                ("GITHUB_ACTIONS", "true"),
+                ("GITHUB_EVENT_NAME", "pull_request"),
+                ("GITHUB_EVENT_PATH", event.as_str()),
+                ("GITHUB_REPOSITORY", "acme/app"),
+                ("GITHUB_API_URL", url.as_str()),
+                ("INPUT_GITHUB-TOKEN", "ghs_fake"),
+            ]);
+        }
+        let r = layerpub(
+            d,
+            &["--layer-name", "d", "--path", "layer", "--output", "json"],
+            &env,
+        );
+        assert_eq!(r.code, 1, "{name}: {}", r.stderr);
+        assert!(
+            r.stdout.contains("ListLayerVersions failed"),
+            "{name}: {}",
+            r.stdout
+        );
+        assert_hidden(name, &r);
+    }
+}
