@@ -383,7 +383,12 @@ fn mask_secrets(
         return Ok(());
     }
     for token in layers.iter().filter_map(|l| l.github_token.as_ref()) {
-        for line in token.expose().lines().filter(|l| !l.trim().is_empty()) {
+        // Split where the runner splits (CR too), so each line is masked and none is a command.
+        for line in token
+            .expose()
+            .split(crate::text::is_line_break)
+            .filter(|l| !l.trim().is_empty())
+        {
             write(stderr, &format!("::add-mask::{line}\n"))?;
         }
     }

@@ -48,8 +48,9 @@ const READ_TIMEOUT: Duration = Duration::from_secs(120);
 fn read_timeout() -> Duration {
     std::env::var("LAYERPUB_TEST_TIMEOUT_SECS")
         .ok()
-        .and_then(|s| s.parse().ok())
-        .map_or(READ_TIMEOUT, Duration::from_secs)
+        .and_then(|s| s.parse::<u64>().ok())
+        // Never longer than the real one: a huge value must not overflow the SDK's deadlines.
+        .map_or(READ_TIMEOUT, |s| Duration::from_secs(s).min(READ_TIMEOUT))
 }
 
 /// Builds the clients. `region`/`endpoint_url` are the settings; `None` defers to the chain.

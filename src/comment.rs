@@ -84,7 +84,7 @@ pub fn layer_comment_body(results: &[&PublishResult]) -> String {
                         }),
                 );
             }
-            join_capped(&lines, MAX_BODY_BYTES)
+            redacted(join_capped(&lines, MAX_BODY_BYTES))
         }
     }
 }
@@ -93,7 +93,16 @@ pub fn layer_comment_body(results: &[&PublishResult]) -> String {
 pub fn comment_body(result: &PublishResult) -> String {
     let mut lines = vec![marker(&result.layer_name)];
     lines.extend(result_lines(result));
-    join_capped(&lines, MAX_BODY_BYTES)
+    redacted(join_capped(&lines, MAX_BODY_BYTES))
+}
+
+/// The body with the credentials of every URL in it replaced by `***` (an error naming
+/// endpoint-url, a lock file's `git+https://token@…`): the comment may be public.
+fn redacted(body: String) -> String {
+    match crate::text::redact_url_credentials(&body) {
+        std::borrow::Cow::Borrowed(_) => body,
+        std::borrow::Cow::Owned(b) => b,
+    }
 }
 
 /// One result's heading, facts, changes and warnings.
@@ -118,6 +127,7 @@ fn result_lines(result: &PublishResult) -> Vec<String> {
                 .warnings
                 .iter()
                 .map(|w| format!("- {}", escape_markdown(&shorten(w)))),
+            0,
             MAX_WARNINGS,
             "warnings",
         ));
@@ -230,15 +240,22 @@ fn change_lines(c: &Changes) -> Vec<String> {
                 .iter()
                 .map(|l| format!("- removed {}", code_span(l))),
         );
-    capped(items, MAX_CHANGE_LINES, "changes")
+    capped(items, c.omitted, MAX_CHANGE_LINES, "changes")
 }
 
-/// At most `max` items, then one line saying how many were left out.
-fn capped(items: impl Iterator<Item = String>, max: usize, what: &str) -> Vec<String> {
+/// At most `max` items, then one line saying how many were left out (`uncounted` of them
+/// were already left out before, see [`Changes::omitted`]).
+fn capped(
+    items: impl Iterator<Item = String>,
+    uncounted: usize,
+    max: usize,
+    what: &str,
+) -> Vec<String> {
     let all: Vec<String> = items.collect();
-    let mut shown: Vec<String> = all.iter().take(max).cloned().collect();
-    if all.len() > max {
-        shown.push(format!("- … and {} more {what}", all.len() - max));
+    let more = all.len().saturating_sub(max).saturating_add(uncounted);
+    let mut shown: Vec<String> = all.into_iter().take(max).collect();
+    if more > 0 {
+        shown.push(format!("- … and {more} more {what}"));
     }
     shown
 }
@@ -267,30 +284,12 @@ fn shorten(text: &str) -> String {
     }
 }
 
-/// Line breaks, tabs and other control characters as visible escapes (`\n`, `\u{1b}`): a
-/// raw line break could end the list item and start an HTML block or a heading.
-fn visible_controls(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if c.is_control() || matches!(c, '\u{2028}' | '\u{2029}') => {
-                let _ = write!(out, "\\u{{{:x}}}", c as u32);
-            }
-            c => out.push(c),
-        }
-    }
-    out
-}
-
 /// Untrusted text as one inline code span: shown literally, so `<script>`, `|`, `*`, `[x](y)`
 /// and `@someone` are inert. The backtick fence is one longer than the longest run of
 /// backticks inside, and a space pads content that starts or ends with a backtick (CommonMark
 /// strips exactly one such space on each side).
 pub fn code_span(text: &str) -> String {
-    let text = visible_controls(&shorten(text));
+    let text = crate::text::visible(&shorten(text));
     let longest_run = text.split(|c| c != '`').map(str::len).max().unwrap_or(0);
     let fence = "`".repeat(longest_run + 1);
     let pad = text.starts_with('`')
@@ -311,7 +310,7 @@ pub fn code_span(text: &str) -> String {
 /// escapes so the text stays on one line; and `@` is followed by a zero-width space so a name
 /// in a file cannot notify a GitHub user.
 pub fn escape_markdown(text: &str) -> String {
-    let text = visible_controls(text);
+    let text = crate::text::visible(text);
     let mut out = String::with_capacity(text.len() * 2);
     for c in text.chars() {
         if c == '@' {
@@ -523,6 +522,12 @@ mod tests {
         let items = body.lines().filter(|l| l.starts_with("- added ")).count();
         assert_eq!(items, MAX_CHANGE_LINES);
         assert!(body.contains("- … and 450 more changes\n"), "{body}");
+        r.changes.as_mut().unwrap().omitted = 9_000;
+        let body = comment_body(&r);
+        assert!(
+            body.contains("- … and 9450 more changes\n"),
+            "lines the listing left out are counted: {body}"
+        );
     }
 
     #[test]

@@ -674,6 +674,7 @@ fn check_layer(s: Settings) -> Result<LayerConfig, Vec<Problem>> {
             "must be at least 1 second; it is how long a run waits on another run publishing the same fingerprint".into(),
         ));
     }
+    check_maxima(&mut problems, s.claim_timeout, s.keep_versions, s.pr_number);
 
     if !problems.is_empty() {
         return Err(problems);
@@ -716,6 +717,42 @@ fn check_layer(s: Settings) -> Result<LayerConfig, Vec<Problem>> {
         dotenv_file: s.dotenv_file,
         allow_outside_workspace: s.allow_outside_workspace.unwrap_or(false),
     })
+}
+
+/// The largest `claim-timeout`: a day. A run that holds a claim longer has died; waiting
+/// longer only blocks publishing, and durations stay far from overflowing.
+pub const CLAIM_TIMEOUT_MAX_SECS: u64 = 86_400;
+/// The largest `keep-versions`: far more versions than a layer is ever kept with.
+pub const KEEP_VERSIONS_MAX: u32 = 10_000;
+/// The largest `pr-number`: GitHub and GitLab number pull and merge requests with 32-bit
+/// signed integers.
+pub const PR_NUMBER_MAX: u64 = i32::MAX as u64;
+
+/// Every number a setting takes has a maximum, so no arithmetic on it can overflow.
+fn check_maxima(
+    problems: &mut Vec<Problem>,
+    claim_timeout: Option<u64>,
+    keep_versions: Option<u32>,
+    pr_number: Option<u64>,
+) {
+    if let Some(n) = claim_timeout.filter(|n| *n > CLAIM_TIMEOUT_MAX_SECS) {
+        problems.push(problem(
+            "claim-timeout",
+            format!("{n} is over the maximum of {CLAIM_TIMEOUT_MAX_SECS} seconds (one day); a claim older than that belongs to a run that died"),
+        ));
+    }
+    if let Some(n) = keep_versions.filter(|n| *n > KEEP_VERSIONS_MAX) {
+        problems.push(problem(
+            "keep-versions",
+            format!("{n} is over the maximum of {KEEP_VERSIONS_MAX}; leave it unset to keep every version"),
+        ));
+    }
+    if let Some(n) = pr_number.filter(|n| *n > PR_NUMBER_MAX) {
+        problems.push(problem(
+            "pr-number",
+            format!("{n} is over the maximum of {PR_NUMBER_MAX}; give the number of the pull request (or merge request) to comment on"),
+        ));
+    }
 }
 
 /// `share-with`, parsed; `*` only with `allow-public: true`.
@@ -1656,5 +1693,46 @@ mod tests {
             text.starts_with("invalid configuration (2 problems):\n  - layer-name: not set"),
             "{text}"
         );
+    }
+
+    /// `claim-timeout: 18446744073709551615` with another run's claim present panicked
+    /// ("overflow when adding durations"): every number has a documented maximum.
+    #[test]
+    fn every_numeric_setting_has_a_maximum() {
+        let over = problems_of(Settings {
+            claim_timeout: Some(u64::MAX),
+            keep_versions: Some(u32::MAX),
+            pr_number: Some(u64::MAX),
+            ..base()
+        });
+        let text: Vec<String> = over.iter().map(|p| p.to_string()).collect();
+        assert_eq!(
+            text,
+            [
+                format!(
+                    "claim-timeout: {} is over the maximum of {CLAIM_TIMEOUT_MAX_SECS} seconds (one day); a claim older than that belongs to a run that died",
+                    u64::MAX
+                ),
+                format!(
+                    "keep-versions: {} is over the maximum of {KEEP_VERSIONS_MAX}; leave it unset to keep every version",
+                    u32::MAX
+                ),
+                format!(
+                    "pr-number: {} is over the maximum of {PR_NUMBER_MAX}; give the number of the pull request (or merge request) to comment on",
+                    u64::MAX
+                ),
+            ]
+        );
+        let at_max = resolve(
+            None,
+            Settings::default(),
+            Settings {
+                claim_timeout: Some(CLAIM_TIMEOUT_MAX_SECS),
+                keep_versions: Some(KEEP_VERSIONS_MAX),
+                pr_number: Some(PR_NUMBER_MAX),
+                ..base()
+            },
+        );
+        assert!(at_max.is_ok(), "{at_max:?}");
     }
 }

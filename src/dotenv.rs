@@ -122,9 +122,9 @@ fn reason(r: &PublishResult) -> String {
 
 /// Refuses a value GitLab would cut, strip or reject instead of passing it on.
 fn check_value(key: &str, value: &str, layer: &str) -> Result<(), Error> {
-    let problem = if value.contains(['\n', '\r']) {
+    let problem = if value.contains(crate::text::is_line_break) {
         "a line break"
-    } else if value.chars().any(char::is_control) {
+    } else if value.chars().any(crate::text::needs_escape) {
         "a control character"
     } else if value.trim() != value {
         "spaces at its start or end"
@@ -133,7 +133,8 @@ fn check_value(key: &str, value: &str, layer: &str) -> Result<(), Error> {
     };
     Err(Error::GitLab(format!(
         "dotenv-file: the value of {key} for layer `{layer}` contains {problem}, which a GitLab \
-         dotenv report cannot carry; it was not written: {value:?}"
+         dotenv report cannot carry; it was not written: `{}`",
+        crate::text::visible(value)
     )))
 }
 

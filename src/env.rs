@@ -11,6 +11,7 @@
 //! An unknown `LAYERPUB_*` name is an error (a typo must not be ignored); an unknown
 //! `INPUT_*` name is ignored, since that namespace belongs to the runner.
 
+use std::ffi::OsString;
 use std::fmt;
 
 use serde::Deserialize;
@@ -26,6 +27,76 @@ pub const RESERVED: &[&str] = &[
     "LAYERPUB_LOG",
     "LAYERPUB_TEST_TIMEOUT_SECS",
 ];
+
+/// The variables layerpub reads besides `LAYERPUB_*` and `INPUT_*`: the runners' (GitHub,
+/// GitLab) and `SOURCE_DATE_EPOCH`. `AWS_*` too, which the AWS SDK reads for layerpub (and
+/// would take as unset when not UTF-8).
+pub const READ: &[&str] = &[
+    "GITHUB_ACTIONS",
+    "GITHUB_API_URL",
+    "GITHUB_EVENT_NAME",
+    "GITHUB_EVENT_PATH",
+    "GITHUB_OUTPUT",
+    "GITHUB_REPOSITORY",
+    "GITHUB_STEP_SUMMARY",
+    "GITHUB_WORKSPACE",
+    "GITLAB_CI",
+    "GITLAB_TOKEN",
+    "CI_API_V4_URL",
+    "CI_MERGE_REQUEST_IID",
+    "CI_PROJECT_DIR",
+    "CI_PROJECT_ID",
+    "SOURCE_DATE_EPOCH",
+];
+
+/// Whether layerpub (or the AWS SDK on its behalf) reads the variable `name`.
+pub fn is_read(name: &str) -> bool {
+    ["LAYERPUB_", "INPUT_", "AWS_"]
+        .iter()
+        .any(|p| name.starts_with(p))
+        || READ.contains(&name)
+}
+
+/// The process environment as text. A variable layerpub reads must be UTF-8: its value is
+/// refused, naming the variable (not showing the value, which may be a secret), rather than
+/// read with U+FFFD in place of its bytes. Variables layerpub does not read, whatever their
+/// bytes, are left out.
+pub fn utf8_environment<I>(vars: I) -> Result<Vec<(String, String)>, Vec<EnvProblem>>
+where
+    I: IntoIterator<Item = (OsString, OsString)>,
+{
+    let mut env = Vec::new();
+    let mut problems = Vec::new();
+    for (name, value) in vars {
+        let Ok(name) = name.into_string() else {
+            continue;
+        };
+        match value.into_string() {
+            Ok(value) => env.push((name, value)),
+            Err(value) if is_read(&name) => {
+                // Where the first invalid byte is (counted from 1), so the user can find it;
+                // never the value.
+                let at = std::str::from_utf8(value.as_encoded_bytes())
+                    .err()
+                    .map_or(0, |e| e.valid_up_to())
+                    + 1;
+                problems.push(EnvProblem {
+                    message: format!(
+                        "is not valid UTF-8 (byte {at}); layerpub reads its variables as UTF-8 text: set it in UTF-8 (e.g. convert with `iconv -f latin1 -t utf-8`)"
+                    ),
+                    variable: name,
+                });
+            }
+            Err(_) => {}
+        }
+    }
+    problems.sort_by(|a, b| a.variable.cmp(&b.variable));
+    if problems.is_empty() {
+        Ok(env)
+    } else {
+        Err(problems)
+    }
+}
 
 /// One environment variable that could not be read as a setting.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -253,5 +324,25 @@ mod tests {
             "{}",
             err[0].message
         );
+    }
+
+    #[test]
+    fn a_non_utf8_value_is_refused_only_for_a_variable_layerpub_reads() {
+        use std::os::unix::ffi::OsStringExt;
+        let bad = || OsString::from_vec(b"caf\xe9".to_vec());
+        let env = utf8_environment([
+            (OsString::from("FOO"), bad()),
+            (OsString::from("PATH"), OsString::from("/bin")),
+        ])
+        .unwrap();
+        assert_eq!(env, [("PATH".to_owned(), "/bin".to_owned())]);
+        let err = utf8_environment([
+            (OsString::from("LAYERPUB_DESCRIPTION"), bad()),
+            (OsString::from("GITHUB_OUTPUT"), bad()),
+        ])
+        .unwrap_err();
+        let vars: Vec<_> = err.iter().map(|p| p.variable.as_str()).collect();
+        assert_eq!(vars, ["GITHUB_OUTPUT", "LAYERPUB_DESCRIPTION"]);
+        assert!(err[0].message.starts_with("is not valid UTF-8 (byte 4)"));
     }
 }

@@ -12,6 +12,7 @@ use std::path::Path;
 
 use crate::error::Error;
 use crate::report::{PublishResult, json};
+use crate::text;
 
 /// The step outputs of a run, in the order action.yml declares them. With one layer in one
 /// region, every single-layer output; with several layers or regions, `published` (any of
@@ -68,10 +69,12 @@ pub fn random_delimiter() -> String {
     format!("ghadelimiter_{:016x}{:016x}", word(), word())
 }
 
-/// `name<<DELIM\nvalue\nDELIM\n` for each output; refuses a value holding the delimiter.
+/// `name<<DELIM\nvalue\nDELIM\n` for each output, credentials in URLs replaced by `***`;
+/// refuses a value holding the delimiter.
 pub fn render_outputs(outputs: &[(&str, String)], delimiter: &str) -> Result<String, Error> {
     let mut text = String::new();
     for (name, value) in outputs {
+        let value = text::redact_url_credentials(value);
         if value.contains(delimiter) || name.contains(delimiter) {
             return Err(Error::bad_input(format!(
                 "the output {name} contains the delimiter {delimiter}; refusing to write it to GITHUB_OUTPUT"
@@ -100,18 +103,29 @@ pub fn append(path: &Path, text: &str) -> Result<(), Error> {
 pub fn annotation(kind: &str, title: &str, message: &str) -> String {
     format!(
         "::{kind} title={}::{}\n",
-        escape_property(title),
-        escape_data(message)
+        escape_property(&text::redact_url_credentials(title)),
+        escape_data(&text::redact_url_credentials(message))
     )
 }
 
-/// Text for the log that cannot start a workflow command. The runner reads every line that
-/// begins (after blanks) with `::` as a command; layerpub's own lines never do, so such a line
-/// can only come from a value with a line break in it (a file name, a setting, a lock-file
-/// line). That line break is shown as `\n` instead, which keeps the value on its line.
+/// Text for the log that cannot start a workflow command. The runner ends a line at LF, CR
+/// and CRLF, trims white space, and reads a line that then begins with `::` as a command; it
+/// also runs the legacy form `##[command]data` found anywhere in a line (actions/runner
+/// `ActionCommand.TryParse`, still tried after `TryParseV2`). layerpub's own lines never do
+/// either, and end only at LF, so:
+/// - every other line break or control character (CR first) is shown as an escape
+///   ([`text::visible`]): it can only come from a value (a file name, a setting, a lock-file
+///   line, an API's answer);
+/// - a line that would start with `::` can only follow a value's LF: that LF is shown as `\n`
+///   instead, which keeps the value on its line;
+/// - `##[` is shown as `##\[`.
+///
+/// Credentials in a URL are replaced by `***` ([`text::redact_url_credentials`]).
 pub fn defuse_commands(text: &str) -> String {
+    let text = text::redact_url_credentials(text);
     let mut out = String::with_capacity(text.len());
     for (i, line) in text.split('\n').enumerate() {
+        let line = text::visible(line).replace("##[", "##\\[");
         let command = line.trim_start().starts_with("::");
         match (i, command) {
             (0, true) => out.push('\\'),
@@ -119,7 +133,7 @@ pub fn defuse_commands(text: &str) -> String {
             (_, true) => out.push_str("\\n"),
             (_, false) => out.push('\n'),
         }
-        out.push_str(line);
+        out.push_str(&line);
     }
     out
 }
@@ -209,6 +223,29 @@ mod tests {
         );
         assert_eq!(defuse_commands(" ::add-mask::x"), "\\ ::add-mask::x");
         assert_eq!(defuse_commands("plain\ntext"), "plain\ntext");
+    }
+
+    #[test]
+    fn a_carriage_return_or_a_legacy_command_cannot_start_a_command() {
+        assert_eq!(
+            defuse_commands("warning: `a\r::error title=x::x.py`\n"),
+            "warning: `a\\r::error title=x::x.py`\n"
+        );
+        assert_eq!(
+            defuse_commands("a\r\n::error::x \u{2028}::y\u{85}::z"),
+            "a\\r\\n::error::x \\u{2028}::y\\u{85}::z"
+        );
+        assert_eq!(
+            defuse_commands("file `x ##[error]y` and ##[set-output name=a;]b"),
+            "file `x ##\\[error]y` and ##\\[set-output name=a;]b"
+        );
+        for line in defuse_commands("\r::a::b\n\u{b}::c::d\n\u{c}::e::f\n##[g]").split(['\n', '\r'])
+        {
+            assert!(
+                !line.trim_start().starts_with("::") && !line.contains("##["),
+                "{line:?}"
+            );
+        }
     }
 
     #[test]

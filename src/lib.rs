@@ -37,4 +37,5 @@ pub mod secret;
 pub mod settings;
 pub mod share;
 pub mod summary;
+pub mod text;
 pub mod walk;

@@ -9,14 +9,16 @@ use layerpub::app::{Cli, Io, run};
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging();
-    let env: Vec<(String, String)> = std::env::vars_os()
-        .map(|(k, v)| {
-            (
-                k.to_string_lossy().into_owned(),
-                v.to_string_lossy().into_owned(),
-            )
-        })
-        .collect();
+    let env = match layerpub::env::utf8_environment(std::env::vars_os()) {
+        Ok(env) => env,
+        Err(problems) => {
+            let e = layerpub::error::Error::from(layerpub::config::ConfigError::from(problems));
+            return fail(
+                &e,
+                std::env::var_os("GITHUB_ACTIONS").is_some_and(|v| v == "true"),
+            );
+        }
+    };
     let cwd = match std::env::current_dir() {
         Ok(d) => d,
         Err(e) => {
@@ -31,22 +33,28 @@ fn main() -> ExitCode {
     };
     match run(cli, &env, &cwd, io) {
         Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            // A value in the message (a file name, a setting) cannot start a workflow command.
-            eprintln!(
-                "error: {}",
-                layerpub::github_output::defuse_commands(&e.to_string())
-            );
-            if layerpub::app::env_value(&env, "GITHUB_ACTIONS") == Some("true") {
-                // An annotation on the run's page; the plain line above stays in the log.
-                eprint!(
-                    "{}",
-                    layerpub::github_output::annotation("error", "layerpub failed", &e.to_string())
-                );
-            }
-            ExitCode::from(e.exit_code())
-        }
+        Err(e) => fail(
+            &e,
+            layerpub::app::env_value(&env, "GITHUB_ACTIONS") == Some("true"),
+        ),
     }
+}
+
+/// Prints the error the run ends with, once, and gives its exit code.
+fn fail(e: &layerpub::error::Error, on_github: bool) -> ExitCode {
+    // A value in the message (a file name, a setting) cannot start a workflow command.
+    eprintln!(
+        "error: {}",
+        layerpub::github_output::defuse_commands(&e.to_string())
+    );
+    if on_github {
+        // An annotation on the run's page; the plain line above stays in the log.
+        eprint!(
+            "{}",
+            layerpub::github_output::annotation("error", "layerpub failed", &e.to_string())
+        );
+    }
+    ExitCode::from(e.exit_code())
 }
 
 /// Logs go to stderr at the level in LAYERPUB_LOG (default `warn`) for layerpub's own events;
@@ -67,10 +75,34 @@ fn init_logging() {
     tracing_subscriber::registry()
         .with(
             tracing_subscriber::fmt::layer()
-                .with_writer(std::io::stderr)
+                .with_writer(move || LogWriter { raw: colour })
                 .with_ansi(colour)
                 .with_target(false),
         )
         .with(filter)
         .init();
+}
+
+/// stderr for log events, which carry values too (a bucket, a function name, an AWS
+/// answer): each event (one `write` of its whole text) goes through the same defusing as
+/// every other line of the log, except on a terminal, where its colours must pass.
+struct LogWriter {
+    raw: bool,
+}
+
+impl std::io::Write for LogWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let mut stderr = std::io::stderr().lock();
+        if self.raw {
+            stderr.write_all(buf)?;
+        } else {
+            let text = String::from_utf8_lossy(buf);
+            stderr.write_all(layerpub::github_output::defuse_commands(&text).as_bytes())?;
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        std::io::stderr().flush()
+    }
 }

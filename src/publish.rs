@@ -661,7 +661,7 @@ async fn acquire_claim(
                 if let Some(v) = published_with(clients, layer, fingerprint, seen).await? {
                     return Ok(Claimed::No(v));
                 }
-                if started.elapsed() > layer.claim_timeout + CLAIM_POLL * 30 {
+                if started.elapsed() > layer.claim_timeout.saturating_add(CLAIM_POLL * 30) {
                     return Err(Error::Aws(format!(
                         "waited {}s on another run's claim s3://{bucket}/{key}; if no other run is publishing {}, delete that object",
                         started.elapsed().as_secs(),

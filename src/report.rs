@@ -266,6 +266,11 @@ pub fn package_text(r: &PackageReport) -> String {
 }
 
 /// One JSON document: the report itself for one layer, `{"layers": [...]}` for several.
+///
+/// It goes to stdout, where the GitHub runner looks for workflow commands on every line: JSON
+/// escapes line breaks, and `##[` (the legacy command form, run wherever it appears in a
+/// line) is written `##\u005b`, the same string to every JSON reader. Credentials in a URL
+/// are replaced by `***`.
 pub fn json<T: Serialize>(reports: &[T]) -> String {
     #[derive(Serialize)]
     struct Layers<'a, T> {
@@ -275,7 +280,8 @@ pub fn json<T: Serialize>(reports: &[T]) -> String {
         [one] => serde_json::to_string_pretty(one),
         many => serde_json::to_string_pretty(&Layers { layers: many }),
     };
-    text.expect("reports always serialise") + "\n"
+    let text = text.expect("reports always serialise");
+    crate::text::redact_url_credentials(&text).replace("##[", "##\\u005b") + "\n"
 }
 
 /// A published layer with every field set, for the tests of the modules that render results.
@@ -302,6 +308,7 @@ pub(crate) fn example_result() -> PublishResult {
             removed: vec!["urllib3==2.2.2".into()],
             changed: vec!["requests==2.32.3 → requests==2.32.4".into()],
             settings: vec!["compatible-runtimes".into()],
+            omitted: 0,
         }),
         warnings: vec![],
         ..Default::default()
@@ -396,5 +403,15 @@ mod tests {
         assert_eq!(one["code_size"], 2048);
         let two: serde_json::Value = serde_json::from_str(&json(&[report(), report()])).unwrap();
         assert_eq!(two["layers"].as_array().unwrap().len(), 2);
+    }
+
+    #[test]
+    fn json_on_stdout_cannot_hold_a_legacy_workflow_command() {
+        let mut r = example_result();
+        r.warnings = vec!["x ##[set-output name=published;]hacked".into()];
+        let text = json(&[r.clone()]);
+        assert!(!text.contains("##["), "{text}");
+        let back: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(back["warnings"][0], r.warnings[0].as_str());
     }
 }

@@ -16,13 +16,14 @@ pub fn code_span(text: &str) -> String {
     crate::comment::code_span(text).replace('|', "\\|")
 }
 
-/// The summary section of every layer.
+/// The summary section of every layer, credentials in URLs replaced by `***`.
 pub fn summary_markdown(results: &[PublishResult]) -> String {
-    results
+    let md = results
         .iter()
         .map(layer_section)
         .collect::<Vec<_>>()
-        .join("\n")
+        .join("\n");
+    crate::text::redact_url_credentials(&md).into_owned()
 }
 
 fn layer_section(r: &PublishResult) -> String {
@@ -91,7 +92,10 @@ fn layer_section(r: &PublishResult) -> String {
                 .iter()
                 .map(|s| format!("setting {}", code_span(s))),
         );
-        let more = lines.len().saturating_sub(MAX_CHANGE_LINES);
+        let more = lines
+            .len()
+            .saturating_sub(MAX_CHANGE_LINES)
+            .saturating_add(c.omitted);
         lines.truncate(MAX_CHANGE_LINES);
         if more > 0 {
             lines.push(format!("and {more} more"));
@@ -176,7 +180,10 @@ mod tests {
             added: (0..30).map(|i| format!("pkg{i:02}==1")).collect(),
             ..Changes::default()
         });
-        let md = summary_markdown(&[r]);
+        let md = summary_markdown(std::slice::from_ref(&r));
         assert!(md.contains("<br>and 10 more |"), "{md}");
+        r.changes.as_mut().unwrap().omitted = 5;
+        let md = summary_markdown(&[r]);
+        assert!(md.contains("<br>and 15 more |"), "{md}");
     }
 }

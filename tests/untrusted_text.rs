@@ -18,7 +18,7 @@ use wiremock::{Mock, MockServer, ResponseTemplate};
 
 /// Every trick at once; a single file name (under 255 bytes) so that it is the one the layout
 /// warning names (it sorts first: it starts with a line break).
-const NASTY: &str = "\n::error::injected %0A `tick` ::set-output name=published::hacked\n::add-mask::x <script>alert(1)<!-- layerpub:deps --> ghadelimiter_0123456789abcdef";
+const NASTY: &str = "\n::error::injected %0A `tick` ::set-output name=published::hacked\n::add-mask::x <script>alert(1)<!-- layerpub:deps --> ghadelimiter_0123456789abcdef\r::warning title=cr::after-a-carriage-return ##[error]legacy-form";
 
 /// Lock-file lines: each is one line, so no line break, but everything else.
 const NASTY_LINES: &[&str] = &[
@@ -31,6 +31,8 @@ const NASTY_LINES: &[&str] = &[
     "ghadelimiter_0123456789abcdef",
     "| a | table |",
     "```",
+    "cr==1\r::error::after-a-carriage-return",
+    "legacy==1 ##[set-output name=published;]hacked",
 ];
 
 /// The outputs a single-layer run writes, and nothing else.
@@ -115,9 +117,13 @@ fn assert_no_raw_html(what: &str, md: &str, allowed: &[&str]) {
 }
 
 /// No line of the log starts a workflow command other than layerpub's own (masking, and the
-/// annotations it escapes).
+/// annotations it escapes). Lines end where the runner ends them: at LF, CR or CRLF (its
+/// `StreamReader.ReadLine`); it trims Unicode white space before `::`; and it also runs the
+/// legacy form `##[command]` found anywhere in a line.
+/// The runner tries the legacy form only on a line that is not a `::` command, so layerpub's
+/// own annotations may carry `##[` in their (escaped) message.
 fn assert_no_injected_command(what: &str, log: &str) {
-    for line in log.lines() {
+    for line in log.split(['\n', '\r']) {
         let t = line.trim_start();
         if t.starts_with("::") {
             assert!(
@@ -125,6 +131,11 @@ fn assert_no_injected_command(what: &str, log: &str) {
                     || t.starts_with("::warning title=")
                     || t.starts_with("::error title="),
                 "{what}: a line starts a workflow command: {line:?}\n{log}"
+            );
+        } else {
+            assert!(
+                !line.contains("##["),
+                "{what}: a line holds a legacy workflow command: {line:?}\n{log}"
             );
         }
     }
@@ -178,7 +189,7 @@ fn hostile_names_descriptions_and_lock_lines_stay_in_their_place() {
         ("INPUT_GITHUB-TOKEN".into(), "ghs_fake".into()),
         (
             "LAYERPUB_DESCRIPTION".into(),
-            "line one\n::error::from-the-description %0A <script>x</script> `".into(),
+            "line one\n::error::from-the-description %0A <script>x</script> `\r::error::cr ##[error]x".into(),
         ),
     ]);
     let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
@@ -251,9 +262,10 @@ fn hostile_names_descriptions_and_lock_lines_stay_in_their_place() {
 
         if run == 2 {
             // Every hostile lock-file line is listed, each inside a code span (below the
-            // marker, which is the first line).
+            // marker, which is the first line), a carriage return shown as `\r`.
             let below_marker = body.split_once('\n').unwrap().1;
             for line in NASTY_LINES {
+                let line = &line.replace('\r', "\\r");
                 assert!(body.contains(line), "comment lacks {line:?}:\n{body}");
                 assert!(
                     !outside_code_spans(below_marker).contains(line),
@@ -321,4 +333,195 @@ fn a_file_name_with_a_line_break_cannot_start_a_command_in_an_error() {
         "{}",
         r.stderr
     );
+}
+
+#[test]
+fn a_carriage_return_in_a_file_name_cannot_start_a_command() {
+    let dir = temp();
+    write_file(dir.path(), "layer/a\r::error title=x::x.py", b"x", 0o644);
+    write_file(dir.path(), "layer/b ##[error]legacy.py", b"x", 0o644);
+    let r = layerpub(
+        dir.path(),
+        &[
+            "package",
+            "--layer-name",
+            "d",
+            "--path",
+            "layer",
+            "--output",
+            "json",
+        ],
+        &[("GITHUB_ACTIONS", "true")],
+    );
+    r.assert_ok();
+    assert!(
+        r.stderr.contains("`a\\r::error title=x::x.py`"),
+        "the warning names the file, its CR shown as \\r:\n{}",
+        r.stderr
+    );
+    assert_no_injected_command("stderr", &r.stderr);
+    assert_no_injected_command("stdout", &r.stdout);
+    let warnings = r.json()["warnings"].to_string();
+    assert!(
+        warnings.contains("a\\r::error title=x::x.py"),
+        "the JSON keeps the name: {warnings}"
+    );
+}
+
+#[test]
+fn a_carriage_return_in_a_failing_file_name_cannot_start_a_command() {
+    use std::os::unix::fs::symlink;
+    let dir = temp();
+    write_file(dir.path(), "layer/x.py", b"x", 0o644);
+    symlink("gone", dir.path().join("layer/a\r::error title=x::x.py")).unwrap();
+    let r = layerpub(
+        dir.path(),
+        &["package", "--layer-name", "d", "--path", "layer"],
+        &[("GITHUB_ACTIONS", "true")],
+    );
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert_no_injected_command("stderr", &r.stderr);
+    assert!(
+        r.stderr
+            .contains("`a\\r::error title=x::x.py` is a symbolic link"),
+        "{}",
+        r.stderr
+    );
+}
+
+/// `LAYERPUB_DESCRIPTION=$'caf\xe9'` was published with U+FFFD in place of the byte: a
+/// non-UTF-8 value of a variable layerpub reads is refused, naming it; one it does not read
+/// does not matter.
+#[test]
+fn a_non_utf8_value_of_a_variable_layerpub_reads_is_refused_naming_it() {
+    use std::ffi::OsStr;
+    use std::os::unix::ffi::OsStrExt;
+    use std::process::Command;
+    let dir = temp();
+    write_file(dir.path(), "layer/x.py", b"x", 0o644);
+    let run = |name: &str| {
+        let out = Command::new(BIN)
+            .args(["package", "--layer-name", "d", "--path", "layer"])
+            .current_dir(dir.path())
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env(name, OsStr::from_bytes(b"caf\xe9"))
+            .output()
+            .expect("run layerpub");
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    for name in [
+        "LAYERPUB_DESCRIPTION",
+        "INPUT_DESCRIPTION",
+        "GITHUB_OUTPUT",
+        "SOURCE_DATE_EPOCH",
+        "AWS_REGION",
+    ] {
+        let (code, stderr) = run(name);
+        assert_eq!(code, Some(2), "{name}: {stderr}");
+        assert!(
+            stderr.contains(&format!("{name}: is not valid UTF-8 (byte 4)")),
+            "{name}: {stderr}"
+        );
+        assert!(!stderr.contains('\u{FFFD}'), "{stderr}");
+    }
+    let (code, stderr) = run("SOME_OTHER_TOOLS_VARIABLE");
+    assert_eq!(code, Some(0), "a variable layerpub does not read: {stderr}");
+}
+
+/// `endpoint-url: http://user:secret@host` echoed the password in errors and in the `::error`
+/// annotation. No URL layerpub prints (endpoint-url, GITHUB_API_URL, CI_API_V4_URL) shows its
+/// credentials: not in stdout, stderr, the step outputs or the job summary.
+#[test]
+fn a_password_in_a_url_is_never_printed() {
+    const SECRET: &str = "s3cr3t-Pa55";
+    let dir = temp();
+    let d = dir.path();
+    write_file(d, "layer/x.py", b"x", 0o644);
+    fs::write(d.join("event.json"), r#"{"number": 7}"#).unwrap();
+    // A port nothing listens on: every call fails, after the clients' retries.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let url = format!("http://layerpub:{SECRET}@127.0.0.1:{port}");
+    let p = |f: &str| path_str(&d.join(f));
+    let (output, summary, event) = (p("output"), p("summary"), p("event.json"));
+    let assert_hidden = |what: &str, r: &Run| {
+        for (stream, text) in [
+            ("stdout", &r.stdout),
+            ("stderr", &r.stderr),
+            (
+                "GITHUB_OUTPUT",
+                &fs::read_to_string(d.join("output")).unwrap_or_default(),
+            ),
+            (
+                "summary",
+                &fs::read_to_string(d.join("summary")).unwrap_or_default(),
+            ),
+        ] {
+            assert!(
+                !text.contains(SECRET),
+                "{what}: the password is in {stream}:\n{text}"
+            );
+        }
+    };
+
+    // A URL layerpub refuses is named without its password.
+    let bad = format!("ftp://layerpub:{SECRET}@127.0.0.1:{port}");
+    let r = layerpub(
+        d,
+        &["publish", "--layer-name", "d", "--path", "layer"],
+        &[("GITHUB_ACTIONS", "true"), ("LAYERPUB_ENDPOINT_URL", &bad)],
+    );
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("ftp://***@127.0.0.1"), "{}", r.stderr);
+    assert_hidden("a refused endpoint-url", &r);
+
+    // A publish whose endpoint and GitHub API do not answer: the errors, the warning about
+    // the comment, the outputs and the summary all name the URLs.
+    for (name, gitlab) in [("github", false), ("gitlab", true)] {
+        let mut env = vec![
+            ("AWS_ACCESS_KEY_ID", "testing"),
+            ("AWS_SECRET_ACCESS_KEY", "testing"),
+            ("AWS_REGION", "us-east-1"),
+            ("LAYERPUB_ENDPOINT_URL", url.as_str()),
+            ("GITHUB_OUTPUT", output.as_str()),
+            ("GITHUB_STEP_SUMMARY", summary.as_str()),
+        ];
+        if gitlab {
+            env.extend([
+                ("GITLAB_CI", "true"),
+                ("CI_API_V4_URL", url.as_str()),
+                ("CI_PROJECT_ID", "1"),
+                ("CI_MERGE_REQUEST_IID", "7"),
+                ("GITLAB_TOKEN", "glpat-fake"),
+            ]);
+        } else {
+            env.extend([
+                ("GITHUB_ACTIONS", "true"),
+                ("GITHUB_EVENT_NAME", "pull_request"),
+                ("GITHUB_EVENT_PATH", event.as_str()),
+                ("GITHUB_REPOSITORY", "acme/app"),
+                ("GITHUB_API_URL", url.as_str()),
+                ("INPUT_GITHUB-TOKEN", "ghs_fake"),
+            ]);
+        }
+        let r = layerpub(
+            d,
+            &["--layer-name", "d", "--path", "layer", "--output", "json"],
+            &env,
+        );
+        assert_eq!(r.code, 1, "{name}: {}", r.stderr);
+        assert!(
+            r.stdout.contains("ListLayerVersions failed"),
+            "{name}: {}",
+            r.stdout
+        );
+        assert_hidden(name, &r);
+    }
 }
