@@ -114,7 +114,7 @@ else:
         "| case | before | now | held |",
         "|---|---|---|---|",
     ]
-    for r in integrity:
+    for r in sorted(integrity, key=lambda r: r.get("case", "")):
         lines.append(f"| {cell(r.get('case'))} | {cell(r.get('before'))} | {cell(r.get('now'))} | {ok(r)} |")
     lines.append("")
 

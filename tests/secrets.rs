@@ -12,7 +12,6 @@
 mod common;
 
 use std::fs;
-use std::io::Write;
 use std::path::Path;
 
 use base64::Engine;
@@ -60,15 +59,7 @@ fn leaks(texts: &[(String, String)]) -> Vec<String> {
 }
 
 fn report(row: serde_json::Value) {
-    if let Some(dir) = std::env::var_os("LAYERPUB_REPORT_DIR") {
-        fs::create_dir_all(&dir).unwrap();
-        let mut f = fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(Path::new(&dir).join("secrets.jsonl"))
-            .unwrap();
-        writeln!(f, "{row}").unwrap();
-    }
+    report_row("secrets.jsonl", &row);
 }
 
 /// A mock GitHub that accepts the comment (and one for GitLab that accepts the note), and

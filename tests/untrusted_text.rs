@@ -317,22 +317,22 @@ fn a_setting_with_a_line_break_cannot_start_a_command_in_an_error() {
 #[test]
 fn a_file_name_with_a_line_break_cannot_start_a_command_in_an_error() {
     use std::os::unix::fs::symlink;
-    let dir = temp();
-    write_file(dir.path(), "layer/x.py", b"x", 0o644);
-    symlink("gone", dir.path().join("layer/a\n::error::owned")).unwrap();
-    let r = layerpub(
-        dir.path(),
-        &["package", "--layer-name", "d", "--path", "layer"],
-        &[("GITHUB_ACTIONS", "true")],
-    );
-    assert_eq!(r.code, 2, "{}", r.stderr);
-    assert_no_injected_command("stderr", &r.stderr);
-    assert!(
-        r.stderr
-            .contains("`a\\n::error::owned` is a symbolic link to `gone`"),
-        "{}",
-        r.stderr
-    );
+    // LF, and a lone CR, which the runner also ends a line at.
+    for (raw, shown) in [("\n", "\\n"), ("\r", "\\r")] {
+        let dir = temp();
+        write_file(dir.path(), "layer/x.py", b"x", 0o644);
+        let name = format!("a{raw}::error title=x::owned");
+        symlink("gone", dir.path().join("layer").join(&name)).unwrap();
+        let r = layerpub(
+            dir.path(),
+            &["package", "--layer-name", "d", "--path", "layer"],
+            &[("GITHUB_ACTIONS", "true")],
+        );
+        assert_eq!(r.code, 2, "{}", r.stderr);
+        assert_no_injected_command("stderr", &r.stderr);
+        let expected = format!("`a{shown}::error title=x::owned` is a symbolic link to `gone`");
+        assert!(r.stderr.contains(&expected), "{}", r.stderr);
+    }
 }
 
 #[test]
@@ -365,27 +365,6 @@ fn a_carriage_return_in_a_file_name_cannot_start_a_command() {
     assert!(
         warnings.contains("a\\r::error title=x::x.py"),
         "the JSON keeps the name: {warnings}"
-    );
-}
-
-#[test]
-fn a_carriage_return_in_a_failing_file_name_cannot_start_a_command() {
-    use std::os::unix::fs::symlink;
-    let dir = temp();
-    write_file(dir.path(), "layer/x.py", b"x", 0o644);
-    symlink("gone", dir.path().join("layer/a\r::error title=x::x.py")).unwrap();
-    let r = layerpub(
-        dir.path(),
-        &["package", "--layer-name", "d", "--path", "layer"],
-        &[("GITHUB_ACTIONS", "true")],
-    );
-    assert_eq!(r.code, 2, "{}", r.stderr);
-    assert_no_injected_command("stderr", &r.stderr);
-    assert!(
-        r.stderr
-            .contains("`a\\r::error title=x::x.py` is a symbolic link"),
-        "{}",
-        r.stderr
     );
 }
 

@@ -286,3 +286,19 @@ pub fn parse_github_output(text: &str) -> BTreeMap<String, String> {
     }
     out
 }
+
+/// Appends one JSON line to `$LAYERPUB_REPORT_DIR/<file>` when that is set: the rows
+/// scripts/reliability.sh renders into docs/reliability.md.
+pub fn report_row(file: &str, row: &serde_json::Value) {
+    use std::io::Write;
+    let Some(dir) = std::env::var_os("LAYERPUB_REPORT_DIR").filter(|d| !d.is_empty()) else {
+        return;
+    };
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(Path::new(&dir).join(file))
+        .unwrap();
+    writeln!(f, "{row}").unwrap();
+}
