@@ -81,8 +81,17 @@ pub fn run(cli: Cli, env: &[(String, String)], cwd: &Path, io: Io<'_>) -> Result
     mask_secrets(env, &layers, io.stderr)?;
     let command = cli.command.unwrap_or(Command::Publish);
     check_reads_and_writes(command, &layers, env, cwd)?;
-    let mut options = PackageOptions {
+    let rt = runtime()?;
+    let options = PackageOptions {
         stamp: source_date(env)?,
+        // SIGINT/SIGTERM end packaging and publishing cleanly (temporary files removed,
+        // uploads aborted, claims released, exit 130/143). Prune deletes one version at a
+        // time and is left to the signal's default.
+        interrupt: if command == Command::Prune {
+            Interrupt::never()
+        } else {
+            Interrupt::install(&rt)?
+        },
         ..PackageOptions::default()
     };
     match command {
@@ -94,10 +103,7 @@ pub fn run(cli: Cli, env: &[(String, String)], cwd: &Path, io: Io<'_>) -> Result
             // file or a missing pull-request number is the user's to fix (exit 2), and must
             // not be found only after a version was published.
             let comment_to = comment_target(env, &layers[0])?;
-            let rt = runtime()?;
-            let interrupt = Interrupt::install(&rt)?;
-            options.interrupt = interrupt.clone();
-            let outcomes = publish_all(&rt, &layers, &options, &interrupt)?;
+            let outcomes = publish_all(&rt, &layers, &options)?;
             for o in &outcomes {
                 write(
                     io.stderr,
@@ -119,7 +125,6 @@ pub fn run(cli: Cli, env: &[(String, String)], cwd: &Path, io: Io<'_>) -> Result
             }
         }
         Command::Prune => {
-            let rt = runtime()?;
             let (reports, failure) = publish::prune_all(&rt, &layers)?;
             for r in &reports {
                 write(
@@ -135,9 +140,6 @@ pub fn run(cli: Cli, env: &[(String, String)], cwd: &Path, io: Io<'_>) -> Result
             }
         }
         Command::Package => {
-            // A signal ends packaging cleanly: the temporary zip is removed, exit 130/143.
-            let rt = runtime()?;
-            options.interrupt = Interrupt::install(&rt)?;
             let mut reports = Vec::new();
             for layer in &layers {
                 let packaged = package(layer, &options)?;
@@ -153,8 +155,6 @@ pub fn run(cli: Cli, env: &[(String, String)], cwd: &Path, io: Io<'_>) -> Result
             }
         }
         Command::Fingerprint => {
-            let rt = runtime()?;
-            options.interrupt = Interrupt::install(&rt)?;
             let mut reports = Vec::new();
             for layer in &layers {
                 let document = fingerprint_document(layer, &options)?;

@@ -80,8 +80,8 @@ pub fn publish_all(
     rt: &Runtime,
     layers: &[LayerConfig],
     options: &PackageOptions,
-    interrupt: &Interrupt,
 ) -> Result<Vec<Outcome>, Error> {
+    let interrupt = &options.interrupt;
     let documents = layers
         .iter()
         .map(|l| fingerprint_document(l, options))
@@ -502,7 +502,7 @@ async fn publish_now(
             )));
         }
         // Read from the handle the zip was written through, and checked against its hash.
-        None => Content::Inline(zip_file(packaged).bytes()?),
+        None => Content::Inline(s3_store::ZipFile::from(packaged).bytes()?),
     };
 
     let request = PublishRequest {
@@ -551,16 +551,6 @@ async fn withdraw(
     }
 }
 
-/// The packaged zip, as the upload reads it: through its handle, checked against its hash.
-fn zip_file(packaged: &Packaged) -> s3_store::ZipFile<'_> {
-    s3_store::ZipFile {
-        file: &packaged.file,
-        size: packaged.code_size,
-        sha256: &packaged.sha256,
-        path: &packaged.zip_path,
-    }
-}
-
 /// Uploads the zip and its fingerprint document beside it; returns the zip's key.
 async fn upload(
     clients: &Clients,
@@ -572,7 +562,7 @@ async fn upload(
     let sha_hex = hex(&packaged.sha256);
     let key = s3_store::zip_key(&layer.s3_prefix, layer.short_name(), &sha_hex);
     let uploaded =
-        s3_store::upload_zip(&clients.s3, bucket, &key, zip_file(packaged), interrupt).await?;
+        s3_store::upload_zip(&clients.s3, bucket, &key, packaged.into(), interrupt).await?;
     let doc_key = s3_store::manifest_key(&layer.s3_prefix, layer.short_name(), &sha_hex);
     let doc = serde_json::to_vec_pretty(&packaged.document).expect("a document serialises");
     s3_store::put_document(&clients.s3, bucket, &doc_key, doc).await?;

@@ -95,6 +95,18 @@ pub struct ZipFile<'a> {
     pub path: &'a Path,
 }
 
+impl<'a> From<&'a crate::package::Packaged> for ZipFile<'a> {
+    /// The packaged zip as the upload reads it: through its handle, checked against its hash.
+    fn from(p: &'a crate::package::Packaged) -> Self {
+        ZipFile {
+            file: &p.file,
+            size: p.code_size,
+            sha256: &p.sha256,
+            path: &p.zip_path,
+        }
+    }
+}
+
 impl ZipFile<'_> {
     /// Every byte of the zip, checked against the packaged SHA-256 (a single PUT, or inline).
     pub fn bytes(&self) -> Result<Vec<u8>, Error> {

@@ -165,7 +165,13 @@ pub fn walk(layer: &LayerConfig) -> Result<Vec<Entry>, PackageError> {
         if !filter.keeps_file(rel_path) {
             continue;
         }
-        if own.is_own(rel_path, &item) {
+        // A file's metadata, read once: its identity, size and mode.
+        let meta = if file_type.is_file() {
+            Some(item.metadata().map_err(|e| walk_error(root, e))?)
+        } else {
+            None
+        };
+        if own.is_own(rel_path, meta.as_ref()) {
             tracing::debug!("not packaging {}: layerpub's own zip", path.display());
             continue;
         }
@@ -189,8 +195,7 @@ pub fn walk(layer: &LayerConfig) -> Result<Vec<Entry>, PackageError> {
                 kind: EntryKind::Symlink(target),
                 mode: MODE_SYMLINK,
             });
-        } else if file_type.is_file() {
-            let meta = item.metadata().map_err(|e| walk_error(root, e))?;
+        } else if let Some(meta) = meta {
             let executable = meta.permissions().mode() & 0o111 != 0;
             entries.push(Entry {
                 name,
@@ -288,9 +293,9 @@ impl Own {
         }
     }
 
-    /// Whether the walk's entry at `rel` (below the root) is the zip or one of its
-    /// temporary files.
-    fn is_own(&self, rel: &Path, item: &walkdir::DirEntry) -> bool {
+    /// Whether the walk's entry at `rel` (below the root; `meta` when it is a file) is the
+    /// zip or one of its temporary files.
+    fn is_own(&self, rel: &Path, meta: Option<&fs::Metadata>) -> bool {
         use std::os::unix::fs::MetadataExt;
         let name = rel.file_name();
         let parent = rel.parent().unwrap_or(Path::new(""));
@@ -305,9 +310,9 @@ impl Own {
                 return true;
             }
         }
-        self.id.is_some_and(|id| {
-            item.file_type().is_file() && item.metadata().is_ok_and(|m| (m.dev(), m.ino()) == id)
-        })
+        self.id
+            .zip(meta)
+            .is_some_and(|(id, m)| (m.dev(), m.ino()) == id)
     }
 }
 

@@ -155,15 +155,6 @@ fn package_layer(dir: &Path, name: &str, zip: &Path) -> layerpub::package::Packa
     package(&layer, &PackageOptions::default()).unwrap()
 }
 
-fn zip_of(p: &layerpub::package::Packaged) -> ZipFile<'_> {
-    ZipFile {
-        file: &p.file,
-        size: p.code_size,
-        sha256: &p.sha256,
-        path: &p.zip_path,
-    }
-}
-
 #[test]
 fn the_upload_sends_the_packaged_bytes_even_after_another_layer_replaced_the_zip_path() {
     let m = moto();
@@ -182,7 +173,7 @@ fn the_upload_sends_the_packaged_bytes_even_after_another_layer_replaced_the_zip
         &c.s3,
         BUCKET,
         key,
-        zip_of(&alpha),
+        ZipFile::from(&alpha),
         &Interrupt::never(),
     ))
     .unwrap();
@@ -224,7 +215,7 @@ fn a_zip_rewritten_in_place_after_packaging_is_refused_before_anything_is_upload
                 &c.s3,
                 BUCKET,
                 &key,
-                zip_of(&packaged),
+                ZipFile::from(&packaged),
                 &Interrupt::never(),
             ))
             .unwrap_err();
