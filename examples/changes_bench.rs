@@ -7,11 +7,11 @@
 
 use std::time::{Duration, Instant};
 
-use layerpub::changes::changes;
-use layerpub::fingerprint::{
+use layerpub::config::settings::SymlinkPolicy;
+use layerpub::package::changes::changes;
+use layerpub::package::fingerprint::{
     FORMAT_VERSION, FingerprintDocument, ManifestFile, ShapingSettings, Source, TreeFile,
 };
-use layerpub::settings::SymlinkPolicy;
 
 fn document(source: Source) -> FingerprintDocument {
     FingerprintDocument {

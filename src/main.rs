@@ -4,15 +4,17 @@ use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use clap::Parser;
-use layerpub::app::{Cli, Io, run};
+use layerpub::cli::{Cli, Io, run};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging();
-    let env = match layerpub::env::utf8_environment(std::env::vars_os()) {
+    let env = match layerpub::config::env::utf8_environment(std::env::vars_os()) {
         Ok(env) => env,
         Err(problems) => {
-            let e = layerpub::error::Error::from(layerpub::config::ConfigError::from(problems));
+            let e = layerpub::domain::error::Error::from(
+                layerpub::domain::error::ConfigError::from(problems),
+            );
             return fail(
                 &e,
                 std::env::var_os("GITHUB_ACTIONS").is_some_and(|v| v == "true"),
@@ -23,7 +25,7 @@ fn main() -> ExitCode {
         Ok(d) => d,
         Err(e) => {
             eprintln!("error: cannot read the working directory: {e}");
-            return ExitCode::from(layerpub::error::EXIT_FAILURE);
+            return ExitCode::from(layerpub::domain::error::EXIT_FAILURE);
         }
     };
     let (mut stdout, mut stderr) = (std::io::stdout().lock(), std::io::stderr());
@@ -35,23 +37,23 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => fail(
             &e,
-            layerpub::app::env_value(&env, "GITHUB_ACTIONS") == Some("true"),
+            layerpub::cli::env_value(&env, "GITHUB_ACTIONS") == Some("true"),
         ),
     }
 }
 
 /// Prints the error the run ends with, once, and gives its exit code.
-fn fail(e: &layerpub::error::Error, on_github: bool) -> ExitCode {
+fn fail(e: &layerpub::domain::error::Error, on_github: bool) -> ExitCode {
     // A value in the message (a file name, a setting) cannot start a workflow command.
     eprintln!(
         "error: {}",
-        layerpub::github_output::defuse_commands(&e.to_string())
+        layerpub::ci::github_output::defuse_commands(&e.to_string())
     );
     if on_github {
         // An annotation on the run's page; the plain line above stays in the log.
         eprint!(
             "{}",
-            layerpub::github_output::annotation("error", "layerpub failed", &e.to_string())
+            layerpub::ci::github_output::annotation("error", "layerpub failed", &e.to_string())
         );
     }
     ExitCode::from(e.exit_code())
@@ -97,7 +99,7 @@ impl std::io::Write for LogWriter {
             stderr.write_all(buf)?;
         } else {
             let text = String::from_utf8_lossy(buf);
-            stderr.write_all(layerpub::github_output::defuse_commands(&text).as_bytes())?;
+            stderr.write_all(layerpub::ci::github_output::defuse_commands(&text).as_bytes())?;
         }
         Ok(buf.len())
     }

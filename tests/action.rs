@@ -194,7 +194,7 @@ fn every_setting_is_an_input_and_reaches_the_binary() {
     let action = action();
     let inputs = action["inputs"].as_object().unwrap();
     let env = step(&action)["env"].as_object().unwrap();
-    for name in layerpub::settings::Settings::names()
+    for name in layerpub::config::settings::Settings::names()
         .iter()
         .filter(|n| **n != "layers")
     {
@@ -229,7 +229,7 @@ fn no_expression_is_pasted_into_a_script() {
 fn every_output_has_a_value_from_the_step() {
     let action = action();
     let outputs = action["outputs"].as_object().unwrap();
-    let written: Vec<&str> = layerpub::github_output::outputs(&[sample_result()])
+    let written: Vec<&str> = layerpub::ci::github_output::outputs(&[sample_result()])
         .iter()
         .map(|(n, _)| *n)
         .collect();
@@ -259,8 +259,8 @@ fn every_output_has_a_value_from_the_step() {
     }
 }
 
-fn sample_result() -> layerpub::report::PublishResult {
-    let mut r = layerpub::report::PublishResult {
+fn sample_result() -> layerpub::domain::outcome::PublishResult {
+    let mut r = layerpub::domain::outcome::PublishResult {
         layer_name: "x".into(),
         ..Default::default()
     };

@@ -349,7 +349,7 @@ fn bad_config_files_are_refused_before_any_call() {
 
 #[test]
 fn bad_settings_are_refused_before_any_call() {
-    let sixteen = layerpub::lambda_limits::RUNTIMES[..16].join(",");
+    let sixteen = layerpub::domain::limits::RUNTIMES[..16].join(",");
     let sixteen: &'static str = Box::leak(sixteen.into_boxed_str());
     let long_name: &'static str = Box::leak("x".repeat(141).into_boxed_str());
     let long_description: &'static str = Box::leak("d".repeat(176).into_boxed_str());

@@ -1,4 +1,4 @@
-//! Rolling functions onto a layer's new version (`layerpub::functions::roll_out`): the flow
+//! Rolling functions onto a layer's new version (`layerpub::aws::functions::roll_out`): the flow
 //! against a real moto_server, checked back through boto3; what moto cannot show (a
 //! `PreconditionFailedException`, that no write happened) against a wiremock Lambda API whose
 //! every request is asserted.
@@ -13,8 +13,9 @@ mod common;
 
 use aws_sdk_lambda::config::{BehaviorVersion, Credentials, Region};
 use common::moto::{Moto, moto};
-use layerpub::functions::{FunctionOutcome, RollOut, roll_out};
-use layerpub::interrupt::Interrupt;
+use layerpub::aws::functions::roll_out;
+use layerpub::domain::follow_up::{FunctionOutcome, RollOut};
+use layerpub::domain::interrupt::Interrupt;
 use serde_json::{Value, json};
 
 /// A Lambda client for `endpoint` with fake credentials, built without the environment so
@@ -293,7 +294,7 @@ async fn a_missing_function_is_an_error_naming_it_and_the_region() {
         "{message}"
     );
     assert!(message.contains("check `functions`"), "{message}");
-    assert_eq!(err.exit_code(), layerpub::error::EXIT_BAD_INPUT);
+    assert_eq!(err.exit_code(), layerpub::domain::error::EXIT_BAD_INPUT);
 }
 
 /// The stand-in Lambda API for what moto cannot do.
@@ -469,7 +470,7 @@ async fn three_precondition_failures_give_an_error_naming_the_function() {
     assert!(message.contains("3 attempts"), "{message}");
     assert!(message.contains("PreconditionFailedException"), "{message}");
     assert!(message.contains("its layers were not changed"), "{message}");
-    assert_eq!(err.exit_code(), layerpub::error::EXIT_FAILURE);
+    assert_eq!(err.exit_code(), layerpub::domain::error::EXIT_FAILURE);
     server.verify().await;
 }
 

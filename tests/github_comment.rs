@@ -4,10 +4,10 @@
 
 use std::future::Future;
 
-use layerpub::comment::marker;
-use layerpub::error::{EXIT_BAD_INPUT, EXIT_FAILURE};
-use layerpub::github::{CommentOutcome, GitHubContext, context, upsert_comment};
-use layerpub::secret::Secret;
+use layerpub::ci::github::{CommentOutcome, GitHubContext, context, upsert_comment};
+use layerpub::domain::error::{EXIT_BAD_INPUT, EXIT_FAILURE};
+use layerpub::domain::secret::Secret;
+use layerpub::render::comment::marker;
 use serde_json::{Value, json};
 use wiremock::matchers::{body_json, header, method, path, query_param, query_param_is_missing};
 use wiremock::{Mock, MockServer, ResponseTemplate};

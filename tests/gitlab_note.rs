@@ -1,9 +1,9 @@
 //! The merge-request note against a mock GitLab API (wiremock): exact requests, one note per
 //! merge request, and a token that never leaks.
 
-use layerpub::error::{EXIT_BAD_INPUT, EXIT_FAILURE};
-use layerpub::gitlab::{GitLabContext, NoteOutcome, context, upsert_note};
-use layerpub::secret::Secret;
+use layerpub::ci::gitlab::{GitLabContext, NoteOutcome, context, upsert_note};
+use layerpub::domain::error::{EXIT_BAD_INPUT, EXIT_FAILURE};
+use layerpub::domain::secret::Secret;
 use serde_json::{Value, json};
 use wiremock::matchers::{body_json, header, method, path};
 use wiremock::{Mock, MockServer, Request, ResponseTemplate};

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeSet;
 
-use layerpub::settings::Settings;
+use layerpub::config::settings::Settings;
 use serde_json::Value;
 
 const TEMPLATE: &str = include_str!("../templates/layerpub.yml");
@@ -150,7 +150,7 @@ fn layerpub_reads_every_variable_the_job_sets() {
         })
         .collect();
     assert_eq!(vars.len(), settings().count());
-    if let Err(problems) = layerpub::env::settings_from_env(vars) {
+    if let Err(problems) = layerpub::config::env::settings_from_env(vars) {
         panic!("layerpub refuses the job's variables: {problems:?}");
     }
 }

@@ -18,11 +18,11 @@ use std::time::{Duration, Instant};
 
 use common::moto::{Moto, moto, run};
 use common::*;
+use layerpub::aws::s3_store::{self, ZipFile};
 use layerpub::config;
-use layerpub::interrupt::Interrupt;
+use layerpub::config::settings::Settings;
+use layerpub::domain::interrupt::Interrupt;
 use layerpub::package::{PackageOptions, package};
-use layerpub::s3_store::{self, ZipFile};
-use layerpub::settings::Settings;
 use serde_json::json;
 
 const BUCKET: &str = "layers";
@@ -178,7 +178,7 @@ fn the_upload_sends_the_packaged_bytes_even_after_another_layer_replaced_the_zip
     ))
     .unwrap();
     let stored = m.aws(&["checksum", BUCKET, key]);
-    let alpha_b64 = layerpub::report::code_sha256(&alpha.sha256);
+    let alpha_b64 = layerpub::domain::outcome::code_sha256(&alpha.sha256);
     assert_eq!(stored, alpha_b64, "S3 holds alpha's bytes, not beta's");
     report(
         "two layers whose zip-paths are one file through a link",

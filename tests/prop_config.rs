@@ -9,10 +9,11 @@ mod common;
 use std::path::Path;
 use std::sync::atomic::{AtomicU32, Ordering};
 
-use layerpub::config::{self, ConfigFile, LayerConfig, Problem, normalise_prefix};
-use layerpub::env::settings_from_env;
-use layerpub::lambda_limits::RUNTIMES;
-use layerpub::settings::{Settings, SymlinkPolicy};
+use layerpub::config::env::settings_from_env;
+use layerpub::config::settings::{Settings, SymlinkPolicy};
+use layerpub::config::{self, ConfigFile, LayerConfig, normalise_prefix};
+use layerpub::domain::error::Problem;
+use layerpub::domain::limits::RUNTIMES;
 use proptest::collection::vec;
 use proptest::option;
 use proptest::prelude::*;

@@ -11,12 +11,17 @@
 
 mod common;
 
-use layerpub::changes::changes;
-use layerpub::fingerprint::{FingerprintDocument, ManifestFile, ShapingSettings, Source, TreeFile};
-use layerpub::plan::{Decision, Reason, RemoteVersion, decide, refine};
-use layerpub::report::PublishResult;
-use layerpub::settings::SymlinkPolicy;
-use layerpub::{comment, dotenv, github_output, marker, report, summary};
+use layerpub::ci::github_output;
+use layerpub::config::settings::SymlinkPolicy;
+use layerpub::domain::marker;
+use layerpub::domain::outcome::PublishResult;
+use layerpub::domain::outcome::{Reason, RemoteVersion};
+use layerpub::package::changes::changes;
+use layerpub::package::fingerprint::{
+    FingerprintDocument, ManifestFile, ShapingSettings, Source, TreeFile,
+};
+use layerpub::publish::plan::{Decision, decide, refine};
+use layerpub::render::{comment, dotenv, report, summary};
 use proptest::collection::vec;
 use proptest::prelude::*;
 use serde_json::Value;
@@ -162,7 +167,7 @@ fn result(
             r.published = true;
             r.layer_version = version.checked_add(1);
             r.layer_version_arn = Some(format!("{arn}:{}", version.wrapping_add(1)));
-            r.layer_arn = Some(report::layer_arn_of(arn));
+            r.layer_arn = Some(layerpub::domain::outcome::layer_arn_of(arn));
             r.previous_version = Some(*version);
             r.warnings = vec![description.clone()];
             r.error = Some(format!("an answer: {description}"));

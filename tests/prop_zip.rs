@@ -13,11 +13,11 @@ use std::fs;
 use std::os::unix::fs::symlink;
 use std::path::Path;
 
-use layerpub::archive::{DosTime, EntryHeader, Method, ZipWriter};
+use layerpub::config::settings::{Settings, SymlinkPolicy};
 use layerpub::config::{self, normalise_prefix};
-use layerpub::fingerprint::hex;
+use layerpub::package::archive::{DosTime, EntryHeader, Method, ZipWriter};
+use layerpub::package::fingerprint::hex;
 use layerpub::package::{PackageOptions, package};
-use layerpub::settings::{Settings, SymlinkPolicy};
 use proptest::collection::vec;
 use proptest::prelude::*;
 use sha2::{Digest, Sha256};

@@ -10,8 +10,10 @@ mod common;
 
 use aws_sdk_lambda::config::Credentials;
 use common::moto::{MotoGuard, moto};
-use layerpub::prune::{self, Pruned};
-use layerpub::share::{Grantee, ensure_grants};
+use layerpub::aws::prune;
+use layerpub::aws::share::ensure_grants;
+use layerpub::domain::follow_up::Pruned;
+use layerpub::domain::grantee::Grantee;
 use serde_json::{Value, json};
 use wiremock::matchers::{method, path, path_regex};
 use wiremock::{Mock, MockServer, ResponseTemplate};
@@ -295,7 +297,7 @@ async fn access_denied_on_list_functions_says_to_grant_it_or_turn_protection_off
         "{message}"
     );
     assert!(message.contains("`protect-in-use: false`"), "{message}");
-    assert_eq!(err.exit_code(), layerpub::error::EXIT_BAD_INPUT);
+    assert_eq!(err.exit_code(), layerpub::domain::error::EXIT_BAD_INPUT);
 }
 
 #[tokio::test]

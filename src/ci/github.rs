@@ -1,0 +1,525 @@
+//! The sticky pull-request comment on GitHub: which pull request (from the runner's
+//! environment and event file), then one comment per layer, created once and edited in place
+//! on every later run. The shell's edge: [`upsert_comment`] talks to the GitHub API through
+//! octocrab; [`context`] only reads the event file.
+//!
+//! The comment is found by its hidden marker ([`crate::render::comment::marker`]) *and* its author, so
+//! a comment someone else wrote with the same marker (quoted, or forged) is never edited.
+//! A pull request from a fork gets a read-only token: a refused write is
+//! [`CommentOutcome::Forbidden`], for the caller to report as a warning, not a failed run.
+
+use std::time::Duration;
+
+use octocrab::{Octocrab, Page};
+use serde::{Deserialize, Serialize};
+
+use crate::domain::error::Error;
+use crate::domain::secret::Secret;
+use crate::render::comment::marker;
+
+/// The public GitHub API; GitHub Enterprise Server sets `GITHUB_API_URL` to `https://HOST/api/v3`.
+pub const DEFAULT_API_URL: &str = "https://api.github.com";
+
+/// Who writes with the workflow's default `GITHUB_TOKEN`. That installation token may not read
+/// `GET /user` (403), so this is the login we look for instead.
+pub const ACTIONS_BOT_LOGIN: &str = "github-actions[bot]";
+
+/// Comment pages read at most (100 comments each): a broken `Link` header cannot loop forever.
+const MAX_PAGES: usize = 100;
+
+/// Where the comment goes, and the token that writes it. `Debug` shows the token as `***`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GitHubContext {
+    /// The API root without a trailing `/`, a path prefix kept (`https://HOST/api/v3`).
+    pub api_url: String,
+    pub owner: String,
+    pub repo: String,
+    /// The pull request's number (its issue number).
+    pub pr: u64,
+    token: Secret,
+}
+
+/// What [`upsert_comment`] did; each carries the comment's id, or GitHub's refusal.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CommentOutcome {
+    Created(u64),
+    Updated(u64),
+    /// Our comment already had this body: nothing was written.
+    Unchanged(u64),
+    /// GitHub answered 403 to the write (a fork's read-only token, or missing
+    /// `pull-requests: write`): a warning for the caller, not a failure.
+    Forbidden(String),
+}
+
+impl GitHubContext {
+    /// Checks every part, since they become the request paths: an API URL that is http(s),
+    /// an owner and repository GitHub could have named, a pull request number from 1.
+    pub fn new(
+        api_url: &str,
+        owner: &str,
+        repo: &str,
+        pr: u64,
+        token: Secret,
+    ) -> Result<Self, Error> {
+        let api_url = api_url.trim_end_matches('/');
+        if !(api_url.starts_with("https://") || api_url.starts_with("http://")) {
+            return Err(Error::bad_input(format!(
+                "GITHUB_API_URL: `{api_url}` is not an http:// or https:// URL; leave it to the runner (https://api.github.com, or https://HOST/api/v3 on GitHub Enterprise Server)"
+            )));
+        }
+        let name_ok = |s: &str| {
+            !s.is_empty()
+                && s != "."
+                && s != ".."
+                && s.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        };
+        if !name_ok(owner) || !name_ok(repo) {
+            return Err(Error::bad_input(format!(
+                "GITHUB_REPOSITORY: `{owner}/{repo}` is not an owner/repository name; leave it to the runner, which sets it on every job"
+            )));
+        }
+        if pr == 0 {
+            return Err(Error::bad_input(
+                "pr-number: 0 is not a pull request number; pull requests count from 1",
+            ));
+        }
+        Ok(GitHubContext {
+            api_url: api_url.to_owned(),
+            owner: owner.to_owned(),
+            repo: repo.to_owned(),
+            pr,
+            token,
+        })
+    }
+
+    /// `/repos/OWNER/REPO/issues/N/comments`: list and create.
+    fn comments_path(&self) -> String {
+        format!(
+            "/repos/{}/{}/issues/{}/comments",
+            self.owner, self.repo, self.pr
+        )
+    }
+
+    /// `OWNER/REPO#N`, for messages.
+    fn pull_request(&self) -> String {
+        format!("{}/{}#{}", self.owner, self.repo, self.pr)
+    }
+}
+
+/// The pull request this run comments on, from the runner's variables (given as a list, as
+/// `env` takes them) and the event file they name. `Ok(None)` when there is none: a push, a
+/// tag, a schedule, or not GitHub at all. `pr_number` (the `pr-number` setting) wins over the
+/// event. An empty variable counts as unset.
+pub fn context(
+    env: &[(String, String)],
+    token: Option<&Secret>,
+    pr_number: Option<u64>,
+) -> Result<Option<GitHubContext>, Error> {
+    let var = |name: &str| {
+        env.iter()
+            .rev()
+            .find(|(k, v)| k == name && !v.is_empty())
+            .map(|(_, v)| v.as_str())
+    };
+    let pr = match pr_number {
+        Some(n) => n,
+        None => match pr_from_event(var("GITHUB_EVENT_NAME"), var("GITHUB_EVENT_PATH"))? {
+            Some(n) => n,
+            None => return Ok(None),
+        },
+    };
+    let repository = var("GITHUB_REPOSITORY").ok_or_else(|| {
+        Error::bad_input(format!(
+            "GITHUB_REPOSITORY: not set, but there is a pull request (#{pr}) to comment on; run on GitHub Actions, or set `comment: false`"
+        ))
+    })?;
+    let (owner, repo) = repository.split_once('/').unwrap_or((repository, ""));
+    let token = token.filter(|t| !t.expose().is_empty()).ok_or_else(|| {
+        Error::bad_input(format!(
+            "github-token: not set, but layerpub comments on pull request #{pr}; pass `github-token: ${{{{ github.token }}}}` (the action's default) or set LAYERPUB_GITHUB_TOKEN, or set `comment: false`"
+        ))
+    })?;
+    let api_url = var("GITHUB_API_URL").unwrap_or(DEFAULT_API_URL);
+    GitHubContext::new(api_url, owner, repo, pr, token.clone()).map(Some)
+}
+
+/// The pull request number of a `pull_request` or `pull_request_target` event; `None` for any
+/// other event. The event file is the runner's; if it is missing or unreadable something is
+/// wrong with the job, so that is an error rather than a silent skip.
+fn pr_from_event(name: Option<&str>, path: Option<&str>) -> Result<Option<u64>, Error> {
+    let Some(name @ ("pull_request" | "pull_request_target")) = name else {
+        return Ok(None);
+    };
+    let path = path.ok_or_else(|| {
+        Error::bad_input(format!(
+            "GITHUB_EVENT_PATH: not set, but GITHUB_EVENT_NAME is {name}; leave both to the runner, or set pr-number"
+        ))
+    })?;
+    // Like any named file: never blocks on a FIFO, never reads without bound.
+    let text = crate::config::inputs::read_regular(std::path::Path::new(path), crate::config::inputs::READ_MAX)
+        .map_err(|e| {
+            Error::bad_input(format!(
+                "GITHUB_EVENT_PATH: cannot read the event file `{path}` ({}); leave it to the runner, or set pr-number",
+                crate::config::inputs::describe(&e)
+            ))
+        })?;
+    let event: serde_json::Value = serde_json::from_slice(&text).map_err(|e| {
+        Error::bad_input(format!(
+            "GITHUB_EVENT_PATH: the event file `{path}` is not valid JSON ({e}); leave it to the runner, or set pr-number"
+        ))
+    })?;
+    event
+        .pointer("/pull_request/number")
+        .or_else(|| event.get("number"))
+        .and_then(serde_json::Value::as_u64)
+        .filter(|n| *n > 0)
+        .map(Some)
+        .ok_or_else(|| {
+            Error::bad_input(format!(
+                "GITHUB_EVENT_PATH: the {name} event in `{path}` has no pull_request.number; set pr-number"
+            ))
+        })
+}
+
+/// An issue comment, as far as we read it.
+#[derive(Debug, Deserialize)]
+struct Comment {
+    id: u64,
+    #[serde(default)]
+    body: Option<String>,
+    #[serde(default)]
+    user: Option<User>,
+}
+
+#[derive(Debug, Deserialize)]
+struct User {
+    login: String,
+}
+
+#[derive(Serialize)]
+struct CommentBody<'a> {
+    body: &'a str,
+}
+
+/// `?per_page=100`: GitHub's largest page, so most pull requests take one request.
+#[derive(Serialize)]
+struct PerPage {
+    per_page: u8,
+}
+
+/// Creates this layer's comment on the pull request, or edits ours in place; writes nothing
+/// when our comment already says `body`.
+pub async fn upsert_comment(
+    ctx: &GitHubContext,
+    layer_name: &str,
+    body: &str,
+) -> Result<CommentOutcome, Error> {
+    let client = client(ctx)?;
+    let login = our_login(&client, ctx).await?;
+    let marker = marker(layer_name);
+    let ours = find_comment(&client, ctx, &marker, &login).await?;
+    match ours {
+        Some(c) if same_body(c.body.as_deref().unwrap_or(""), body) => {
+            tracing::debug!(id = c.id, "the pull-request comment is current");
+            Ok(CommentOutcome::Unchanged(c.id))
+        }
+        Some(c) => {
+            let path = format!("/repos/{}/{}/issues/comments/{}", ctx.owner, ctx.repo, c.id);
+            let written = client
+                .patch::<Comment, _, _>(path, Some(&CommentBody { body }))
+                .await;
+            write_outcome(
+                ctx,
+                ("update", "updating"),
+                written,
+                CommentOutcome::Updated,
+            )
+        }
+        None => {
+            let written = client
+                .post::<_, Comment>(ctx.comments_path(), Some(&CommentBody { body }))
+                .await;
+            write_outcome(
+                ctx,
+                ("create", "creating"),
+                written,
+                CommentOutcome::Created,
+            )
+        }
+    }
+}
+
+/// An octocrab client for the context's API URL (a path prefix kept) and token, on the same
+/// rustls/ring stack as the AWS SDK. octocrab retries 5xx, 429 and connection errors 3 times.
+fn client(ctx: &GitHubContext) -> Result<Octocrab, Error> {
+    Octocrab::builder()
+        .base_uri(ctx.api_url.as_str())
+        .and_then(|b| {
+            b.personal_token(ctx.token.expose().to_owned())
+                .set_connect_timeout(Some(Duration::from_secs(10)))
+                .set_read_timeout(Some(Duration::from_secs(30)))
+                .build()
+        })
+        .map_err(|e| {
+            Error::GitHub(format!(
+                "could not set up the GitHub client for {}: {}",
+                ctx.api_url,
+                describe(&e, &ctx.token)
+            ))
+        })
+}
+
+/// The login our comments carry. A personal or app user token can read `GET /user`; the
+/// workflow's installation token gets 403 there, and writes as `github-actions[bot]`.
+async fn our_login(client: &Octocrab, ctx: &GitHubContext) -> Result<String, Error> {
+    match client.get::<User, _, ()>("/user", None).await {
+        Ok(user) => Ok(user.login),
+        Err(e) if status(&e) == Some(403) => {
+            tracing::debug!(
+                "GET /user is forbidden (an installation token); looking for comments by {ACTIONS_BOT_LOGIN}"
+            );
+            Ok(ACTIONS_BOT_LOGIN.to_owned())
+        }
+        Err(e) => Err(failure(ctx, "reading the token's user (GET /user)", &e)),
+    }
+}
+
+/// Our comment for this layer: the first one, oldest first over every page, that carries the
+/// marker and was written by `login`.
+async fn find_comment(
+    client: &Octocrab,
+    ctx: &GitHubContext,
+    marker: &str,
+    login: &str,
+) -> Result<Option<Comment>, Error> {
+    let what = || format!("listing the comments of {}", ctx.pull_request());
+    let mut page: Page<Comment> = client
+        .get(ctx.comments_path(), Some(&PerPage { per_page: 100 }))
+        .await
+        .map_err(|e| failure(ctx, &what(), &e))?;
+    for _ in 0..MAX_PAGES {
+        let found = page.items.into_iter().find(|c| {
+            // The marker is the body's first line: the same text further down (a lock-file
+            // line shown in another layer's comment) does not make that comment ours.
+            c.body
+                .as_deref()
+                .is_some_and(|b| b.lines().next().map(str::trim_end) == Some(marker))
+                && c.user
+                    .as_ref()
+                    .is_some_and(|u| u.login.eq_ignore_ascii_case(login))
+        });
+        if found.is_some() {
+            return Ok(found);
+        }
+        let Some(next) = page.next else {
+            return Ok(None);
+        };
+        // The token goes to the API host only, whatever a Link header says.
+        let next = next.to_string();
+        if !next.starts_with(&format!("{}/", ctx.api_url)) {
+            return Err(Error::GitHub(format!(
+                "{} failed: GitHub's next-page link `{next}` is outside {}",
+                what(),
+                ctx.api_url
+            )));
+        }
+        page = client
+            .get(next, None::<&()>)
+            .await
+            .map_err(|e| failure(ctx, &what(), &e))?;
+    }
+    tracing::warn!(
+        "{} has over {} comments; not looking further for layerpub's",
+        ctx.pull_request(),
+        MAX_PAGES * 100
+    );
+    Ok(None)
+}
+
+/// Bodies compare equal up to line endings and trailing white space, which GitHub may
+/// normalise: an unchanged result must not be rewritten on every run.
+fn same_body(existing: &str, body: &str) -> bool {
+    existing.replace("\r\n", "\n").trim_end() == body.replace("\r\n", "\n").trim_end()
+}
+
+/// The outcome of a create or update: 403 is `Forbidden`, other errors fail.
+fn write_outcome(
+    ctx: &GitHubContext,
+    (verb, doing): (&str, &str),
+    written: octocrab::Result<Comment>,
+    done: fn(u64) -> CommentOutcome,
+) -> Result<CommentOutcome, Error> {
+    match written {
+        Ok(c) => {
+            tracing::debug!(id = c.id, "{verb}d the pull-request comment");
+            Ok(done(c.id))
+        }
+        Err(e) if status(&e) == Some(403) => Ok(CommentOutcome::Forbidden(format!(
+            "GitHub refused to {verb} the comment on {} ({}): a pull request from a fork gets a read-only token; otherwise give the job `permissions: pull-requests: write`",
+            ctx.pull_request(),
+            describe(&e, &ctx.token)
+        ))),
+        Err(e) => Err(failure(
+            ctx,
+            &format!("{doing} the comment on {}", ctx.pull_request()),
+            &e,
+        )),
+    }
+}
+
+/// The HTTP status of an error GitHub answered, if it answered.
+fn status(e: &octocrab::Error) -> Option<u16> {
+    match e {
+        octocrab::Error::GitHub { source, .. } => Some(source.status_code.as_u16()),
+        _ => None,
+    }
+}
+
+/// An error as a message with the fix: a refused token and a missing pull request are input
+/// the user can fix (exit 2); the rest is a failure (exit 1).
+fn failure(ctx: &GitHubContext, what: &str, e: &octocrab::Error) -> Error {
+    let text = describe(e, &ctx.token);
+    match status(e) {
+        Some(401) => Error::bad_input(format!(
+            "{what} failed: GitHub refused the token ({text}); check github-token"
+        )),
+        Some(404) => Error::bad_input(format!(
+            "{what} failed ({text}): check pr-number and GITHUB_REPOSITORY, and that github-token can read {}/{}",
+            ctx.owner, ctx.repo
+        )),
+        Some(_) => Error::GitHub(format!("{what} failed: {text}")),
+        None => Error::GitHub(format!(
+            "{what} failed: {text}; check the network and GITHUB_API_URL"
+        )),
+    }
+}
+
+/// What went wrong, in one line: GitHub's status and message, or the transport's error chain.
+/// octocrab's messages carry no request headers; the token is still scrubbed, in case.
+fn describe(e: &octocrab::Error, token: &Secret) -> String {
+    let mut text = match e {
+        octocrab::Error::GitHub { source, .. } => {
+            format!("{} {}", source.status_code.as_u16(), source.message)
+        }
+        other => {
+            let mut parts = vec![other.to_string()];
+            let mut source = std::error::Error::source(other);
+            while let Some(s) = source {
+                let part = s.to_string();
+                if !parts.iter().any(|p| p.contains(&part)) {
+                    parts.push(part);
+                }
+                source = s.source();
+            }
+            parts.join(": ")
+        }
+    };
+    text = text.replace(['\n', '\r'], " ");
+    if !token.expose().is_empty() {
+        text = text.replace(token.expose(), "***");
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn pr_number_setting_wins_and_needs_no_event() {
+        let token = Secret::new("t");
+        let ctx = context(
+            &env(&[("GITHUB_REPOSITORY", "o/r"), ("GITHUB_EVENT_NAME", "push")]),
+            Some(&token),
+            Some(12),
+        )
+        .unwrap()
+        .unwrap();
+        assert_eq!(
+            (
+                ctx.api_url.as_str(),
+                ctx.owner.as_str(),
+                ctx.repo.as_str(),
+                ctx.pr
+            ),
+            ("https://api.github.com", "o", "r", 12)
+        );
+    }
+
+    #[test]
+    fn ghes_api_url_keeps_its_path_without_a_trailing_slash() {
+        let ctx = context(
+            &env(&[
+                ("GITHUB_REPOSITORY", "o/r"),
+                ("GITHUB_API_URL", "https://ghe.example.com/api/v3/"),
+            ]),
+            Some(&Secret::new("t")),
+            Some(1),
+        )
+        .unwrap()
+        .unwrap();
+        assert_eq!(ctx.api_url, "https://ghe.example.com/api/v3");
+    }
+
+    #[test]
+    fn no_event_and_no_setting_means_no_pull_request() {
+        assert_eq!(context(&[], None, None).unwrap(), None);
+    }
+
+    #[test]
+    fn a_pull_request_without_a_token_asks_for_github_token() {
+        let e = context(&env(&[("GITHUB_REPOSITORY", "o/r")]), None, Some(3)).unwrap_err();
+        assert!(e.to_string().starts_with("github-token: not set"), "{e}");
+        assert!(e.to_string().contains("${{ github.token }}"), "{e}");
+        assert_eq!(e.exit_code(), crate::domain::error::EXIT_BAD_INPUT);
+        let empty = Secret::new("");
+        assert!(context(&env(&[("GITHUB_REPOSITORY", "o/r")]), Some(&empty), Some(3)).is_err());
+    }
+
+    #[test]
+    fn repository_names_that_would_leave_the_path_are_refused() {
+        let t = Secret::new("t");
+        for bad in ["o", "o/", "/r", "o/r/x", "../r", "o/..", "o/r?x"] {
+            let e = context(&env(&[("GITHUB_REPOSITORY", bad)]), Some(&t), Some(1)).unwrap_err();
+            assert!(
+                e.to_string().starts_with("GITHUB_REPOSITORY:"),
+                "{bad}: {e}"
+            );
+        }
+        let e = context(
+            &env(&[("GITHUB_REPOSITORY", "o/r"), ("GITHUB_API_URL", "ftp://x")]),
+            Some(&t),
+            Some(1),
+        )
+        .unwrap_err();
+        assert!(e.to_string().starts_with("GITHUB_API_URL:"), "{e}");
+    }
+
+    #[test]
+    fn pull_request_event_without_an_event_path_is_an_error() {
+        let e = context(
+            &env(&[("GITHUB_EVENT_NAME", "pull_request")]),
+            Some(&Secret::new("t")),
+            None,
+        )
+        .unwrap_err();
+        assert!(
+            e.to_string().starts_with("GITHUB_EVENT_PATH: not set"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn same_body_ignores_line_endings_and_trailing_space() {
+        assert!(same_body("a\r\nb\r\n", "a\nb\n"));
+        assert!(!same_body("a\nb", "a\nc"));
+    }
+}

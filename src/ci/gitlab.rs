@@ -1,0 +1,633 @@
+//! The merge-request note: one note per merge request that layerpub keeps up to date instead of
+//! adding a new one on every pipeline. The shell's edge: talks to GitLab's REST API (v4).
+//!
+//! The note is found by a marker the caller puts in its body (an HTML comment is invisible in
+//! the rendered note) *and* by its author being the token's user: someone quoting the marker
+//! in their own note must not have it overwritten, nor stop ours from being updated.
+//!
+//! HTTP goes through hyper-util's client over hyper-rustls with the ring provider and the
+//! system's root certificates: the crates the AWS SDK's HTTP stack is built from, so GitLab
+//! support adds no crate to the build. The token travels only in the `PRIVATE-TOKEN` header
+//! (marked sensitive) and is held as a [`Secret`], so no `Debug`, log line or error shows it.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use http::header::{ACCEPT, CONTENT_TYPE, HeaderMap, HeaderValue, USER_AGENT};
+use http::{Method, Request, StatusCode, Uri};
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Bytes;
+use hyper_rustls::HttpsConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+use serde::Deserialize;
+
+use crate::domain::error::Error;
+use crate::domain::secret::Secret;
+
+/// Where and as whom to post: read from the job's environment by [`context`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GitLabContext {
+    /// `CI_API_V4_URL`, e.g. `https://gitlab.com/api/v4`, without a trailing `/`.
+    pub api_url: String,
+    /// `CI_PROJECT_ID`: a number, or a path such as `group/project` (encoded when sent).
+    pub project_id: String,
+    /// `CI_MERGE_REQUEST_IID`: the merge request's number within the project (`!42`).
+    pub mr_iid: u64,
+    /// `GITLAB_TOKEN`: a project (or personal) access token with the `api` scope.
+    pub token: Secret,
+}
+
+/// What [`upsert_note`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NoteOutcome {
+    /// No note of ours had the marker: this one was created.
+    Created(u64),
+    /// Our note had a different body: it was replaced.
+    Updated(u64),
+    /// Our note already had this body: nothing was written.
+    Unchanged(u64),
+    /// GitLab answered 403: the token may not do this. The caller warns and carries on (a
+    /// published layer must not fail its job over a note); the text says what to change.
+    Forbidden(String),
+}
+
+/// Why a token is needed and how to make one: said whenever the token is missing or refused.
+const TOKEN_HELP: &str = "create a project access token with the `api` scope (Settings > Access \
+    tokens, role Reporter or higher) and store it as a masked CI/CD variable named GITLAB_TOKEN, \
+    not protected unless only protected branches run merge-request pipelines (the job's \
+    CI_JOB_TOKEN cannot post notes); or set `comment: false` to skip the note";
+
+/// Reads the GitLab context from the job's environment (given as a list, as `env` takes it).
+///
+/// `Ok(None)` outside a merge-request pipeline (no `CI_MERGE_REQUEST_IID`): there is nothing to
+/// comment on. Inside one, `CI_API_V4_URL`, `CI_PROJECT_ID` and `GITLAB_TOKEN` must be set;
+/// a missing token is bad input whose message says how to create one. Call this only when
+/// commenting is on. `CI_JOB_TOKEN` is never read: GitLab does not let it post notes, so using
+/// it would only trade a clear error here for a 403 later.
+pub fn context(env: &[(String, String)]) -> Result<Option<GitLabContext>, Error> {
+    let get = |name: &str| {
+        env.iter()
+            .rev()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.trim())
+            .filter(|v| !v.is_empty())
+    };
+    let Some(iid) = get("CI_MERGE_REQUEST_IID") else {
+        return Ok(None);
+    };
+    let mr_iid = iid.parse::<u64>().map_err(|_| {
+        Error::bad_input(format!(
+            "CI_MERGE_REQUEST_IID: `{iid}` is not a merge request number"
+        ))
+    })?;
+    let api_url = get("CI_API_V4_URL").ok_or_else(|| {
+        Error::bad_input(
+            "CI_API_V4_URL: not set in a merge-request pipeline; GitLab sets it in every job \
+             (e.g. https://gitlab.com/api/v4): set it when running layerpub elsewhere",
+        )
+    })?;
+    let api_url = api_url.trim_end_matches('/');
+    check_api_url(api_url)?;
+    let project_id = get("CI_PROJECT_ID").ok_or_else(|| {
+        Error::bad_input(
+            "CI_PROJECT_ID: not set in a merge-request pipeline; GitLab sets it in every job: \
+             set it (the project's number or path) when running layerpub elsewhere",
+        )
+    })?;
+    let token = get("GITLAB_TOKEN").ok_or_else(|| {
+        Error::bad_input(format!(
+            "GITLAB_TOKEN: not set, and layerpub comments on merge request !{mr_iid} in \
+             merge-request pipelines; {TOKEN_HELP}"
+        ))
+    })?;
+    Ok(Some(GitLabContext {
+        api_url: api_url.to_owned(),
+        project_id: project_id.to_owned(),
+        mr_iid,
+        token: Secret::new(token),
+    }))
+}
+
+fn check_api_url(url: &str) -> Result<(), Error> {
+    let bad = || {
+        Error::bad_input(format!(
+            "CI_API_V4_URL: `{url}` is not an http:// or https:// URL"
+        ))
+    };
+    let uri: Uri = url.parse().map_err(|_| bad())?;
+    match (uri.scheme_str(), uri.authority()) {
+        (Some("http" | "https"), Some(_)) => Ok(()),
+        _ => Err(bad()),
+    }
+}
+
+/// Creates or updates our note on the merge request, so that each merge request carries one
+/// note from layerpub that always shows the latest run.
+///
+/// Reads `GET /user` (our username) and the merge request's notes, oldest first, page by page
+/// until our note is found; then `POST`s a new note, `PUT`s the new body into ours, or writes
+/// nothing when the body is already there. `body` must contain `marker`, or the next run could
+/// not find the note again. A 403 gives [`NoteOutcome::Forbidden`]; a 401 is bad input about the
+/// token; other failures are [`Error::GitLab`].
+pub async fn upsert_note(
+    ctx: &GitLabContext,
+    marker: &str,
+    body: &str,
+) -> Result<NoteOutcome, Error> {
+    if marker.trim().is_empty() || !body.contains(marker) {
+        return Err(Error::GitLab(
+            "the merge-request note must contain its non-empty marker, or the next run would \
+             add a second note instead of updating this one"
+                .into(),
+        ));
+    }
+    let api = Api::new(ctx)?;
+    match upsert(&api, marker, body).await {
+        Ok(outcome) => Ok(outcome),
+        Err(Failure::Forbidden(why)) => Ok(NoteOutcome::Forbidden(why)),
+        Err(Failure::Error(e)) => Err(e),
+    }
+}
+
+async fn upsert(api: &Api<'_>, marker: &str, body: &str) -> Result<NoteOutcome, Failure> {
+    let me = api.username().await?;
+    let notes = api.notes_path();
+    let payload = serde_json::json!({ "body": body });
+    match find_note(api, &me, marker).await? {
+        // GitLab may drop trailing white space from what it stores: compare without it, so an
+        // unchanged note is not rewritten on every run.
+        Some(note) if note.body.trim_end() == body.trim_end() => {
+            Ok(NoteOutcome::Unchanged(note.id))
+        }
+        Some(note) => {
+            let path = format!("{notes}/{}", note.id);
+            let answer = api.send(Method::PUT, &path, Some(&payload)).await?;
+            Ok(NoteOutcome::Updated(answer.json::<Note>(&path)?.id))
+        }
+        None => {
+            let answer = api.send(Method::POST, &notes, Some(&payload)).await?;
+            Ok(NoteOutcome::Created(answer.json::<Note>(&notes)?.id))
+        }
+    }
+}
+
+/// At most this many pages of 100 notes are read (10,000 notes) before giving up.
+const MAX_PAGES: usize = 100;
+
+/// Our oldest note carrying the marker, reading the pages in order and stopping at the first.
+async fn find_note(api: &Api<'_>, me: &str, marker: &str) -> Result<Option<Note>, Failure> {
+    let first = format!("{}?per_page=100&sort=asc", api.notes_path());
+    let mut next = Some(first.clone());
+    let mut pages = 0;
+    while let Some(path) = next.take() {
+        if pages == MAX_PAGES {
+            return Err(Failure::Error(Error::GitLab(format!(
+                "merge request !{} has more than {} notes; layerpub stopped looking for its own",
+                api.ctx.mr_iid,
+                MAX_PAGES * 100
+            ))));
+        }
+        pages += 1;
+        let answer = api.send(Method::GET, &path, None).await?;
+        let page: Vec<Note> = answer.json(&path)?;
+        if let Some(note) = page.into_iter().find(|n| n.is_ours(me, marker)) {
+            return Ok(Some(note));
+        }
+        next = next_page(&answer.headers, &first, &api.ctx.api_url)?;
+    }
+    Ok(None)
+}
+
+/// The next page's path (below the API URL), from `X-Next-Page` (offset pagination) or else
+/// the `Link: <…>; rel="next"` header (also used by keyset pagination).
+///
+/// `X-Next-Page` is applied to our own first-page path. A `Link` is followed only when it
+/// points below our API URL: the token goes with every request, and must never be sent to
+/// another host because a header said so.
+fn next_page(headers: &HeaderMap, first: &str, api_url: &str) -> Result<Option<String>, Failure> {
+    let header = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::trim)
+    };
+    if let Some(n) = header("x-next-page").filter(|n| !n.is_empty()) {
+        return match n.parse::<u64>() {
+            Ok(n) => Ok(Some(format!("{first}&page={n}"))),
+            Err(_) => Err(Failure::Error(Error::GitLab(format!(
+                "GitLab answered with X-Next-Page `{n}`, which is not a page number"
+            )))),
+        };
+    }
+    let Some(link) = header("link").and_then(next_link) else {
+        return Ok(None);
+    };
+    match link.strip_prefix(api_url) {
+        Some(rest) if rest.starts_with('/') => Ok(Some(rest.to_owned())),
+        _ => Err(Failure::Error(Error::GitLab(format!(
+            "GitLab's next page of notes is at `{link}`, outside {api_url}; layerpub does not \
+             send the token there (is CI_API_V4_URL the instance's external URL?)"
+        )))),
+    }
+}
+
+/// The URL of `rel="next"` in a `Link` header (RFC 8288).
+fn next_link(link: &str) -> Option<&str> {
+    link.split(',').find_map(|part| {
+        let (target, params) = part.trim().split_once(';')?;
+        let is_next = params.split(';').any(|p| {
+            let p = p.trim().replace(' ', "");
+            p == "rel=\"next\"" || p == "rel=next"
+        });
+        let url = target.trim().strip_prefix('<')?.strip_suffix('>')?;
+        is_next.then_some(url)
+    })
+}
+
+/// A note as GitLab lists it; only what we read.
+#[derive(Debug, Deserialize)]
+struct Note {
+    id: u64,
+    #[serde(default)]
+    body: String,
+    author: Option<User>,
+    /// System notes ("added 1 commit") are GitLab's, never ours.
+    #[serde(default)]
+    system: bool,
+}
+
+impl Note {
+    fn is_ours(&self, me: &str, marker: &str) -> bool {
+        !self.system
+            && self.author.as_ref().is_some_and(|a| a.username == me)
+            // The first line, as on GitHub: a look-alike further down is a value, not ours.
+            && self.body.lines().next().map(str::trim_end) == Some(marker)
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct User {
+    username: String,
+}
+
+/// A request's end when it did not succeed: a 403 (reported, not failed) or an error.
+enum Failure {
+    Forbidden(String),
+    Error(Error),
+}
+
+impl From<Error> for Failure {
+    fn from(e: Error) -> Self {
+        Failure::Error(e)
+    }
+}
+
+/// Project ids that are paths (`group/sub/project`) go into one path segment: everything but
+/// letters, digits and `-._~` is percent-encoded, `/` as `%2F` as GitLab requires.
+const PATH_SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
+/// Per request: connecting, and the whole exchange including the body.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+/// A page of 100 notes is far below this; a larger answer is not GitLab's.
+const MAX_RESPONSE_BYTES: usize = 16 * 1024 * 1024;
+/// Pauses before the second and third attempt of a request that may be repeated.
+const RETRY_DELAYS: [Duration; 2] = [Duration::from_millis(500), Duration::from_secs(2)];
+
+type HttpClient = Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
+
+/// One merge request's notes API, with its client and the token's header.
+struct Api<'a> {
+    ctx: &'a GitLabContext,
+    client: HttpClient,
+    token: HeaderValue,
+}
+
+/// A finished exchange with a 2xx status.
+struct Answer {
+    headers: HeaderMap,
+    body: Bytes,
+}
+
+impl Answer {
+    fn json<T: for<'de> Deserialize<'de>>(&self, path: &str) -> Result<T, Error> {
+        serde_json::from_slice(&self.body).map_err(|e| {
+            Error::GitLab(format!(
+                "GitLab's answer to {path} is not what layerpub expects: {e}"
+            ))
+        })
+    }
+}
+
+impl<'a> Api<'a> {
+    fn new(ctx: &'a GitLabContext) -> Result<Self, Error> {
+        let mut token = HeaderValue::from_str(ctx.token.expose()).map_err(|_| {
+            Error::bad_input(
+                "GITLAB_TOKEN: contains characters that cannot be sent in an HTTP header; \
+                 copy the token again",
+            )
+        })?;
+        token.set_sensitive(true);
+        Ok(Api {
+            ctx,
+            client: http_client(&ctx.api_url)?,
+            token,
+        })
+    }
+
+    /// `/projects/:id/merge_requests/:iid/notes`, below the API URL.
+    fn notes_path(&self) -> String {
+        format!(
+            "/projects/{}/merge_requests/{}/notes",
+            utf8_percent_encode(&self.ctx.project_id, PATH_SEGMENT),
+            self.ctx.mr_iid
+        )
+    }
+
+    /// The token's user name: notes are matched by it.
+    async fn username(&self) -> Result<String, Failure> {
+        let answer = self.send(Method::GET, "/user", None).await?;
+        Ok(answer.json::<User>("/user")?.username)
+    }
+
+    /// Sends one request, retrying what may be repeated, and sorts out the status.
+    async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        json: Option<&serde_json::Value>,
+    ) -> Result<Answer, Failure> {
+        let what = format!("{method} {path}");
+        let mut attempt = 0;
+        loop {
+            let result = self.exchange(&method, path, json).await;
+            let delay = RETRY_DELAYS.get(attempt).copied();
+            match (result, delay) {
+                (Ok((status, _, _)), Some(delay)) if retryable_status(&method, status) => {
+                    tracing::debug!("GitLab answered {status} to {what}; retrying");
+                    tokio::time::sleep(delay).await;
+                }
+                (Err(e), Some(delay)) if idempotent(&method) => {
+                    tracing::debug!("{what} failed ({e}); retrying");
+                    tokio::time::sleep(delay).await;
+                }
+                (Ok((status, headers, body)), _) => {
+                    tracing::debug!("GitLab answered {status} to {what}");
+                    return check_status(self.ctx, &what, status, headers, body);
+                }
+                (Err(e), _) => {
+                    return Err(Failure::Error(Error::GitLab(format!(
+                        "{what} on {} failed: {e}; check the network and CI_API_V4_URL",
+                        self.ctx.api_url
+                    ))));
+                }
+            }
+            attempt += 1;
+        }
+    }
+
+    /// One HTTP exchange, within [`REQUEST_TIMEOUT`]; the error is a sentence.
+    async fn exchange(
+        &self,
+        method: &Method,
+        path: &str,
+        json: Option<&serde_json::Value>,
+    ) -> Result<(StatusCode, HeaderMap, Bytes), String> {
+        let mut request = Request::builder()
+            .method(method.clone())
+            .uri(format!("{}{path}", self.ctx.api_url))
+            .header(ACCEPT, "application/json")
+            .header(USER_AGENT, concat!("layerpub/", env!("CARGO_PKG_VERSION")))
+            .header("PRIVATE-TOKEN", self.token.clone());
+        let body = match json {
+            Some(v) => {
+                request = request.header(CONTENT_TYPE, "application/json");
+                Bytes::from(v.to_string())
+            }
+            None => Bytes::new(),
+        };
+        let request = request.body(Full::new(body)).map_err(|e| e.to_string())?;
+        let exchange = async {
+            let response = self
+                .client
+                .request(request)
+                .await
+                .map_err(|e| error_chain(&e))?;
+            let (parts, body) = response.into_parts();
+            let body = Limited::new(body, MAX_RESPONSE_BYTES)
+                .collect()
+                .await
+                .map_err(|e| format!("reading the answer: {e}"))?
+                .to_bytes();
+            Ok((parts.status, parts.headers, body))
+        };
+        tokio::time::timeout(REQUEST_TIMEOUT, exchange)
+            .await
+            .map_err(|_| format!("no answer within {} s", REQUEST_TIMEOUT.as_secs()))?
+    }
+}
+
+/// GET and PUT may be sent again after a dropped connection; a POST may have created the note.
+fn idempotent(method: &Method) -> bool {
+    *method == Method::GET || *method == Method::PUT
+}
+
+/// 429 means the request was not handled, so any method may repeat it; a gateway error only
+/// an idempotent one.
+fn retryable_status(method: &Method, status: StatusCode) -> bool {
+    status == StatusCode::TOO_MANY_REQUESTS
+        || (idempotent(method)
+            && matches!(
+                status,
+                StatusCode::BAD_GATEWAY
+                    | StatusCode::SERVICE_UNAVAILABLE
+                    | StatusCode::GATEWAY_TIMEOUT
+            ))
+}
+
+/// 2xx → the answer; 403 → [`Failure::Forbidden`]; anything else → an error that says what
+/// to check. GitLab's own message is quoted; it never contains the token.
+fn check_status(
+    ctx: &GitLabContext,
+    what: &str,
+    status: StatusCode,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Answer, Failure> {
+    if status.is_success() {
+        return Ok(Answer { headers, body });
+    }
+    let said = gitlab_message(&body)
+        .map(|m| format!(" ({m})"))
+        .unwrap_or_default();
+    let answered = format!("GitLab answered {status}{said} to {what}");
+    Err(match status {
+        StatusCode::FORBIDDEN => Failure::Forbidden(format!(
+            "{answered}: the token in GITLAB_TOKEN may not read or write notes on merge request \
+             !{}; give it the `api` scope and at least the Reporter role",
+            ctx.mr_iid
+        )),
+        StatusCode::UNAUTHORIZED => Failure::Error(Error::bad_input(format!(
+            "{answered}: GITLAB_TOKEN is not a valid token (expired, revoked or mistyped); \
+             {TOKEN_HELP}"
+        ))),
+        StatusCode::NOT_FOUND => Failure::Error(Error::GitLab(format!(
+            "{answered}: project {} or merge request !{} does not exist, or the token's user \
+             cannot see it",
+            ctx.project_id, ctx.mr_iid
+        ))),
+        _ => Failure::Error(Error::GitLab(answered)),
+    })
+}
+
+/// GitLab's explanation in an error body (`{"message": …}` or `{"error": …}`), shortened.
+fn gitlab_message(body: &[u8]) -> Option<String> {
+    let v: serde_json::Value = serde_json::from_slice(body).ok()?;
+    let m = v.get("message").or_else(|| v.get("error"))?;
+    let text = match m {
+        serde_json::Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    Some(text.chars().take(300).collect())
+}
+
+/// An error and its causes on one line (hyper's top-level message alone says little).
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        text += &format!(": {s}");
+        source = s.source();
+    }
+    text
+}
+
+/// The HTTP client: HTTP/1.1 over rustls (ring) with the system's root certificates.
+fn http_client(api_url: &str) -> Result<HttpClient, Error> {
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add_parsable_certificates(rustls_native_certs::load_native_certs().certs);
+    if roots.is_empty() && api_url.starts_with("https://") {
+        return Err(Error::GitLab(format!(
+            "no root certificates found on this machine to verify {api_url}; install the \
+             ca-certificates package or set SSL_CERT_FILE"
+        )));
+    }
+    let tls = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .map_err(|e| Error::GitLab(format!("TLS setup failed: {e}")))?
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    let mut http = HttpConnector::new();
+    http.enforce_http(false);
+    http.set_connect_timeout(Some(CONNECT_TIMEOUT));
+    let https = hyper_rustls::HttpsConnectorBuilder::new()
+        .with_tls_config(tls)
+        .https_or_http()
+        .enable_http1()
+        .wrap_connector(http);
+    Ok(Client::builder(TokioExecutor::new()).build(https))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.insert(*k, HeaderValue::from_str(v).unwrap());
+        }
+        h
+    }
+
+    const API: &str = "https://gitlab.example.com/api/v4";
+    const FIRST: &str = "/projects/7/merge_requests/3/notes?per_page=100&sort=asc";
+
+    fn next(h: &HeaderMap) -> Option<String> {
+        match next_page(h, FIRST, API) {
+            Ok(p) => p,
+            Err(Failure::Error(e)) => panic!("{e}"),
+            Err(Failure::Forbidden(f)) => panic!("{f}"),
+        }
+    }
+
+    #[test]
+    fn x_next_page_is_applied_to_our_own_path() {
+        assert_eq!(
+            next(&headers(&[("x-next-page", "2")])).as_deref(),
+            Some("/projects/7/merge_requests/3/notes?per_page=100&sort=asc&page=2")
+        );
+        assert_eq!(next(&headers(&[("x-next-page", "")])), None);
+        assert_eq!(next(&headers(&[])), None);
+    }
+
+    #[test]
+    fn link_rel_next_is_followed_only_below_the_api_url() {
+        let link = format!(
+            "<{API}/projects/7/merge_requests/3/notes?page=1&per_page=100>; rel=\"prev\", \
+             <{API}/projects/7/merge_requests/3/notes?cursor=abc&per_page=100>; rel=\"next\""
+        );
+        assert_eq!(
+            next(&headers(&[("link", &link)])).as_deref(),
+            Some("/projects/7/merge_requests/3/notes?cursor=abc&per_page=100")
+        );
+        let elsewhere = "<https://evil.example/api/v4/x?page=2>; rel=\"next\"";
+        assert!(next_page(&headers(&[("link", elsewhere)]), FIRST, API).is_err());
+        let prefix_trick = format!("<{API}.evil.example/x>; rel=\"next\"");
+        assert!(next_page(&headers(&[("link", &prefix_trick)]), FIRST, API).is_err());
+        let only_prev = format!("<{API}/x?page=1>; rel=\"prev\"");
+        assert_eq!(next(&headers(&[("link", &only_prev)])), None);
+    }
+
+    #[test]
+    fn project_paths_are_one_encoded_segment() {
+        let ctx = GitLabContext {
+            api_url: API.into(),
+            project_id: "group/sub-group/my.project".into(),
+            mr_iid: 5,
+            token: Secret::new("x"),
+        };
+        let api = Api::new(&ctx).unwrap();
+        assert_eq!(
+            api.notes_path(),
+            "/projects/group%2Fsub-group%2Fmy.project/merge_requests/5/notes"
+        );
+    }
+
+    #[test]
+    fn gitlab_error_messages_are_quoted_briefly() {
+        assert_eq!(
+            gitlab_message(br#"{"message":"403 Forbidden"}"#).as_deref(),
+            Some("403 Forbidden")
+        );
+        assert_eq!(
+            gitlab_message(br#"{"message":{"note":["is too long"]}}"#).as_deref(),
+            Some(r#"{"note":["is too long"]}"#)
+        );
+        assert_eq!(gitlab_message(b"<html>"), None);
+    }
+
+    #[test]
+    fn only_reads_and_puts_are_retried_after_a_gateway_error() {
+        assert!(retryable_status(&Method::GET, StatusCode::BAD_GATEWAY));
+        assert!(retryable_status(
+            &Method::PUT,
+            StatusCode::SERVICE_UNAVAILABLE
+        ));
+        assert!(!retryable_status(&Method::POST, StatusCode::BAD_GATEWAY));
+        assert!(retryable_status(
+            &Method::POST,
+            StatusCode::TOO_MANY_REQUESTS
+        ));
+        assert!(!retryable_status(&Method::GET, StatusCode::NOT_FOUND));
+    }
+}

@@ -1,0 +1,6 @@
+//! The CI platforms: GitHub (the runner's files, annotations, the pull-request comment) and
+//! GitLab (the merge-request note).
+
+pub mod github;
+pub mod github_output;
+pub mod gitlab;

@@ -1,0 +1,365 @@
+//! Settings from environment variables. Pure: takes the variables as a list, never reads
+//! the process environment itself.
+//!
+//! Two spellings map onto the same setting:
+//! - `LAYERPUB_LAYER_NAME`: the name in upper snake case (shell, GitLab CI);
+//! - `INPUT_LAYER-NAME`: how the GitHub runner passes action inputs, hyphens kept
+//!   (`INPUT_LAYER_NAME` is accepted too).
+//!
+//! An empty value counts as unset, because the GitHub runner passes every input the user did
+//! not give as an empty string. A step input (`INPUT_*`) outranks the job's `LAYERPUB_*`.
+//! An unknown `LAYERPUB_*` name is an error (a typo must not be ignored); an unknown
+//! `INPUT_*` name is ignored, since that namespace belongs to the runner.
+
+use std::ffi::OsString;
+use std::fmt;
+
+use serde::Deserialize;
+use serde::de::value::MapDeserializer;
+use serde::de::{self, IntoDeserializer, Visitor};
+
+use crate::config::settings::{Settings, split_list};
+use crate::domain::error::{ConfigError, Problem};
+
+/// `LAYERPUB_*` variables that are not settings: they steer the program itself
+/// (`LAYERPUB_TEST_TIMEOUT_SECS` only in tests: see `aws::read_timeout`).
+pub const RESERVED: &[&str] = &[
+    "LAYERPUB_CONFIG",
+    "LAYERPUB_LOG",
+    "LAYERPUB_TEST_TIMEOUT_SECS",
+];
+
+/// The variables layerpub reads besides `LAYERPUB_*` and `INPUT_*`: the runners' (GitHub,
+/// GitLab) and `SOURCE_DATE_EPOCH`. `AWS_*` too, which the AWS SDK reads for layerpub (and
+/// would take as unset when not UTF-8).
+pub const READ: &[&str] = &[
+    "GITHUB_ACTIONS",
+    "GITHUB_API_URL",
+    "GITHUB_EVENT_NAME",
+    "GITHUB_EVENT_PATH",
+    "GITHUB_OUTPUT",
+    "GITHUB_REPOSITORY",
+    "GITHUB_STEP_SUMMARY",
+    "GITHUB_WORKSPACE",
+    "GITLAB_CI",
+    "GITLAB_TOKEN",
+    "CI_API_V4_URL",
+    "CI_MERGE_REQUEST_IID",
+    "CI_PROJECT_DIR",
+    "CI_PROJECT_ID",
+    "SOURCE_DATE_EPOCH",
+];
+
+/// Whether layerpub (or the AWS SDK on its behalf) reads the variable `name`.
+pub fn is_read(name: &str) -> bool {
+    ["LAYERPUB_", "INPUT_", "AWS_"]
+        .iter()
+        .any(|p| name.starts_with(p))
+        || READ.contains(&name)
+}
+
+/// The process environment as text. A variable layerpub reads must be UTF-8: its value is
+/// refused, naming the variable (not showing the value, which may be a secret), rather than
+/// read with U+FFFD in place of its bytes. Variables layerpub does not read, whatever their
+/// bytes, are left out.
+pub fn utf8_environment<I>(vars: I) -> Result<Vec<(String, String)>, Vec<EnvProblem>>
+where
+    I: IntoIterator<Item = (OsString, OsString)>,
+{
+    let mut env = Vec::new();
+    let mut problems = Vec::new();
+    for (name, value) in vars {
+        let Ok(name) = name.into_string() else {
+            continue;
+        };
+        match value.into_string() {
+            Ok(value) => env.push((name, value)),
+            Err(value) if is_read(&name) => {
+                // Where the first invalid byte is (counted from 1), so the user can find it;
+                // never the value.
+                let at = std::str::from_utf8(value.as_encoded_bytes())
+                    .err()
+                    .map_or(0, |e| e.valid_up_to())
+                    + 1;
+                problems.push(EnvProblem {
+                    message: format!(
+                        "is not valid UTF-8 (byte {at}); layerpub reads its variables as UTF-8 text: set it in UTF-8 (e.g. convert with `iconv -f latin1 -t utf-8`)"
+                    ),
+                    variable: name,
+                });
+            }
+            Err(_) => {}
+        }
+    }
+    problems.sort_by(|a, b| a.variable.cmp(&b.variable));
+    if problems.is_empty() {
+        Ok(env)
+    } else {
+        Err(problems)
+    }
+}
+
+/// One environment variable that could not be read as a setting.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EnvProblem {
+    pub variable: String,
+    pub message: String,
+}
+
+impl fmt::Display for EnvProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.variable, self.message)
+    }
+}
+
+/// Reads every setting the variables give. All problems are reported, not just the first.
+pub fn settings_from_env<I, K, V>(vars: I) -> Result<Settings, Vec<EnvProblem>>
+where
+    I: IntoIterator<Item = (K, V)>,
+    K: AsRef<str>,
+    V: AsRef<str>,
+{
+    let names = Settings::names();
+    let mut from_layerpub = Settings::default();
+    let mut from_inputs = Settings::default();
+    let mut problems = Vec::new();
+    let mut vars: Vec<(String, String)> = vars
+        .into_iter()
+        .map(|(k, v)| (k.as_ref().to_owned(), v.as_ref().to_owned()))
+        .collect();
+    // Sorted so that problems come out in the same order on every machine.
+    vars.sort();
+
+    for (variable, value) in vars {
+        let (key, is_input) = if let Some(rest) = variable.strip_prefix("LAYERPUB_") {
+            if RESERVED.contains(&variable.as_str()) {
+                continue;
+            }
+            (rest.to_ascii_lowercase().replace('_', "-"), false)
+        } else if let Some(rest) = variable.strip_prefix("INPUT_") {
+            (rest.to_ascii_lowercase().replace('_', "-"), true)
+        } else {
+            continue;
+        };
+        if value.trim().is_empty() {
+            continue;
+        }
+        let known = names.contains(&key.as_str()) && key != "layers";
+        if !known {
+            if !is_input {
+                problems.push(EnvProblem {
+                    message: unknown_message(&key),
+                    variable,
+                });
+            }
+            continue;
+        }
+        match one_setting(&key, &value) {
+            Ok(s) if is_input => from_inputs = from_inputs.overlay(s),
+            Ok(s) => from_layerpub = from_layerpub.overlay(s),
+            Err(message) => problems.push(EnvProblem { variable, message }),
+        }
+    }
+    if problems.is_empty() {
+        Ok(from_layerpub.overlay(from_inputs))
+    } else {
+        Err(problems)
+    }
+}
+
+fn unknown_message(key: &str) -> String {
+    let snake = |n: &str| format!("LAYERPUB_{}", n.to_ascii_uppercase().replace('-', "_"));
+    let close = Settings::names()
+        .iter()
+        .filter(|n| **n != "layers")
+        .find(|n| n.replace('-', "") == key.replace('-', ""));
+    match close {
+        Some(n) => format!("not a layerpub setting; did you mean {}?", snake(n)),
+        None => format!(
+            "not a layerpub setting; the settings are {}",
+            Settings::names()
+                .iter()
+                .filter(|n| **n != "layers")
+                .map(|n| snake(n))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    }
+}
+
+/// Deserializes a single variable so that an error names exactly that variable.
+fn one_setting(key: &str, value: &str) -> Result<Settings, String> {
+    let map = MapDeserializer::<_, de::value::Error>::new(std::iter::once((key, EnvValue(value))));
+    Settings::deserialize(map).map_err(|e| e.to_string())
+}
+
+/// A variable's text, read as whatever type the setting has: a string, a list
+/// (see [`split_list`]), a boolean, a number or a choice.
+struct EnvValue<'a>(&'a str);
+
+impl<'de> IntoDeserializer<'de, de::value::Error> for EnvValue<'de> {
+    type Deserializer = Self;
+    fn into_deserializer(self) -> Self {
+        self
+    }
+}
+
+impl<'de> de::Deserializer<'de> for EnvValue<'de> {
+    type Error = de::value::Error;
+
+    fn deserialize_any<V: Visitor<'de>>(self, v: V) -> Result<V::Value, Self::Error> {
+        v.visit_borrowed_str(self.0.trim())
+    }
+    fn deserialize_option<V: Visitor<'de>>(self, v: V) -> Result<V::Value, Self::Error> {
+        v.visit_some(self)
+    }
+    fn deserialize_seq<V: Visitor<'de>>(self, v: V) -> Result<V::Value, Self::Error> {
+        let items = split_list(self.0);
+        v.visit_seq(de::value::SeqDeserializer::new(items.into_iter()))
+    }
+    fn deserialize_u64<V: Visitor<'de>>(self, v: V) -> Result<V::Value, Self::Error> {
+        let text = self.0.trim();
+        let n = text
+            .parse::<u64>()
+            .map_err(|_| de::Error::invalid_value(de::Unexpected::Str(text), &"a whole number"))?;
+        v.visit_u64(n)
+    }
+    fn deserialize_u32<V: Visitor<'de>>(self, v: V) -> Result<V::Value, Self::Error> {
+        self.deserialize_u64(v)
+    }
+    fn deserialize_enum<V: Visitor<'de>>(
+        self,
+        name: &'static str,
+        variants: &'static [&'static str],
+        v: V,
+    ) -> Result<V::Value, Self::Error> {
+        self.0
+            .trim()
+            .into_deserializer()
+            .deserialize_enum(name, variants, v)
+    }
+
+    serde::forward_to_deserialize_any! {
+        bool i8 i16 i32 i64 i128 u8 u16 u128 f32 f64 char str string bytes byte_buf unit
+        unit_struct newtype_struct tuple tuple_struct map struct identifier ignored_any
+    }
+}
+
+/// Environment problems are configuration problems, reported with the rest.
+impl From<Vec<EnvProblem>> for ConfigError {
+    fn from(problems: Vec<EnvProblem>) -> Self {
+        ConfigError(
+            problems
+                .into_iter()
+                .map(|p| Problem {
+                    input: p.variable,
+                    layer: None,
+                    message: p.message,
+                })
+                .collect(),
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::settings::SymlinkPolicy;
+
+    #[test]
+    fn reads_both_spellings_and_inputs_win() {
+        let s = settings_from_env([
+            ("LAYERPUB_LAYER_NAME", "from-env"),
+            ("INPUT_LAYER-NAME", "from-input"),
+            ("LAYERPUB_PREFIX", "python"),
+            ("INPUT_COMPATIBLE_RUNTIMES", "python3.12, python3.13"),
+            ("PATH", "/usr/bin"),
+        ])
+        .unwrap();
+        assert_eq!(s.layer_name.as_deref(), Some("from-input"));
+        assert_eq!(s.prefix.as_deref(), Some("python"));
+        assert_eq!(
+            s.compatible_runtimes,
+            Some(vec!["python3.12".to_owned(), "python3.13".to_owned()])
+        );
+    }
+
+    #[test]
+    fn empty_values_are_unset_as_the_github_runner_sends_them() {
+        let s = settings_from_env([("INPUT_PATH", ""), ("INPUT_PREFIX", "  ")]).unwrap();
+        assert_eq!(s, Settings::default());
+    }
+
+    #[test]
+    fn lists_split_on_new_lines_and_choices_and_booleans_parse() {
+        let s = settings_from_env([
+            ("INPUT_EXCLUDE", "tests/\n*.{md,txt}\n"),
+            ("LAYERPUB_SYMLINKS", "follow"),
+            ("LAYERPUB_DEFAULT_EXCLUDES", "false"),
+        ])
+        .unwrap();
+        assert_eq!(s.exclude, Some(vec!["tests/".into(), "*.{md,txt}".into()]));
+        assert_eq!(s.symlinks, Some(SymlinkPolicy::Follow));
+        assert_eq!(s.default_excludes, Some(false));
+    }
+
+    #[test]
+    fn unknown_layerpub_variable_is_an_error_with_a_suggestion() {
+        let err = settings_from_env([("LAYERPUB_LAYERNAME", "x")]).unwrap_err();
+        assert_eq!(err.len(), 1);
+        assert_eq!(err[0].variable, "LAYERPUB_LAYERNAME");
+        assert!(
+            err[0].message.contains("did you mean LAYERPUB_LAYER_NAME?"),
+            "{}",
+            err[0].message
+        );
+    }
+
+    #[test]
+    fn unknown_input_and_reserved_variables_are_ignored() {
+        let s = settings_from_env([
+            ("INPUT_GITHUB-TOKEN-OF-ANOTHER-ACTION", "x"),
+            ("LAYERPUB_CONFIG", "layerpub.yml"),
+            ("LAYERPUB_LOG", "debug"),
+        ])
+        .unwrap();
+        assert_eq!(s, Settings::default());
+    }
+
+    #[test]
+    fn every_bad_value_is_reported_with_its_variable() {
+        let err = settings_from_env([
+            ("LAYERPUB_SYMLINKS", "sometimes"),
+            ("INPUT_DEFAULT-EXCLUDES", "perhaps"),
+        ])
+        .unwrap_err();
+        let vars: Vec<_> = err.iter().map(|p| p.variable.as_str()).collect();
+        assert_eq!(vars, ["INPUT_DEFAULT-EXCLUDES", "LAYERPUB_SYMLINKS"]);
+        assert!(err[1].message.contains("preserve"), "{}", err[1].message);
+        assert!(
+            err[0].message.contains("true or false"),
+            "{}",
+            err[0].message
+        );
+    }
+
+    #[test]
+    fn a_non_utf8_value_is_refused_only_for_a_variable_layerpub_reads() {
+        use std::os::unix::ffi::OsStringExt;
+        let bad = || OsString::from_vec(b"caf\xe9".to_vec());
+        let env = utf8_environment([
+            (OsString::from("FOO"), bad()),
+            (OsString::from("PATH"), OsString::from("/bin")),
+        ])
+        .unwrap();
+        assert_eq!(env, [("PATH".to_owned(), "/bin".to_owned())]);
+        let err = utf8_environment([
+            (OsString::from("LAYERPUB_DESCRIPTION"), bad()),
+            (OsString::from("GITHUB_OUTPUT"), bad()),
+        ])
+        .unwrap_err();
+        let vars: Vec<_> = err.iter().map(|p| p.variable.as_str()).collect();
+        assert_eq!(vars, ["GITHUB_OUTPUT", "LAYERPUB_DESCRIPTION"]);
+        assert!(err[0].message.starts_with("is not valid UTF-8 (byte 4)"));
+    }
+}

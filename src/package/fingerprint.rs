@@ -1,0 +1,301 @@
+//! The fingerprint: what decides whether a new layer version is needed.
+//!
+//! It is the SHA-256 (hex) of a canonical JSON document holding the format version, the layer
+//! name, every setting that shapes the published version, and either the dependency manifest
+//! files (lock files, CRLF normalised to LF so a Windows checkout does not republish) or, with
+//! no manifest, the per-file hashes of the packaged tree. The document itself is kept (it goes
+//! beside the zip in S3) so that a later run can say *what* changed. Pure apart from
+//! [`read_manifests`].
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::config::LayerConfig;
+use crate::config::inputs::{READ_MAX, ReadError, read_regular};
+use crate::config::settings::SymlinkPolicy;
+use crate::domain::error::PackageError;
+
+/// Bumped whenever the document's meaning changes, so old markers never match new ones.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// The canonical document; its compact JSON serialisation is what is hashed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FingerprintDocument {
+    pub format: u32,
+    pub layer_name: String,
+    pub settings: ShapingSettings,
+    pub source: Source,
+}
+
+/// The settings that change what is published. The description is not among them: editing
+/// it alone does not warrant a new version.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShapingSettings {
+    pub compatible_runtimes: Vec<String>,
+    pub compatible_architectures: Vec<String>,
+    pub license_info: Option<String>,
+    pub prefix: String,
+    pub include: Vec<String>,
+    pub exclude: Vec<String>,
+    pub symlinks: SymlinkPolicy,
+}
+
+/// What the layer's content is judged by.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Source {
+    /// The dependency lock files the user named.
+    Manifests { files: Vec<ManifestFile> },
+    /// No manifest named: every packaged file.
+    Tree { files: Vec<TreeFile> },
+}
+
+/// One lock file: identified by its file name (not its folder, so the checkout's location
+/// never matters), with its text when it is UTF-8 so that changes can be shown line by line.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ManifestFile {
+    pub name: String,
+    pub sha256: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub text: Option<String>,
+}
+
+/// One packaged file or link.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TreeFile {
+    pub path: String,
+    /// `644`, `755`, or `link`.
+    pub mode: String,
+    pub sha256: String,
+}
+
+impl FingerprintDocument {
+    pub fn new(layer: &LayerConfig, source: Source) -> Self {
+        let sorted = |v: &[String]| {
+            let mut v = v.to_vec();
+            v.sort();
+            v.dedup();
+            v
+        };
+        FingerprintDocument {
+            format: FORMAT_VERSION,
+            layer_name: layer.short_name().to_owned(),
+            settings: ShapingSettings {
+                compatible_runtimes: layer.compatible_runtimes.clone(),
+                compatible_architectures: layer.compatible_architectures.clone(),
+                license_info: layer.license_info.clone(),
+                prefix: layer.prefix.clone(),
+                include: sorted(&layer.include),
+                exclude: sorted(&layer.exclude),
+                symlinks: layer.symlinks,
+            },
+            source,
+        }
+    }
+
+    /// The canonical bytes: compact JSON, fields in declaration order, lists sorted.
+    pub fn canonical_json(&self) -> Vec<u8> {
+        serde_json::to_vec(self).expect("a fingerprint document always serialises")
+    }
+
+    /// SHA-256 of the canonical bytes, lowercase hex.
+    pub fn fingerprint(&self) -> String {
+        hex(&Sha256::digest(self.canonical_json()))
+    }
+}
+
+/// A manifest read and normalised, before it is placed in the document.
+pub fn manifest_file(path: &Path, bytes: &[u8]) -> ManifestFile {
+    let normalised = normalise_line_endings(bytes);
+    ManifestFile {
+        name: path.file_name().map_or_else(
+            || path.display().to_string(),
+            |n| n.to_string_lossy().into_owned(),
+        ),
+        sha256: hex(&Sha256::digest(&normalised)),
+        text: String::from_utf8(normalised).ok(),
+    }
+}
+
+/// Reads the layer's manifest files, sorted so that their order in the settings is irrelevant.
+/// Only regular files are read (a FIFO would block the run forever), never more than
+/// [`READ_MAX`] bytes each.
+pub fn read_manifests(paths: &[PathBuf]) -> Result<Vec<ManifestFile>, PackageError> {
+    let mut files = Vec::with_capacity(paths.len());
+    for path in paths {
+        let bytes = read_regular(path, READ_MAX).map_err(|e| manifest_error(path, e))?;
+        files.push(manifest_file(path, &bytes));
+    }
+    files.sort_by(|a, b| (&a.name, &a.sha256).cmp(&(&b.name, &b.sha256)));
+    Ok(files)
+}
+
+fn manifest_error(path: &Path, e: ReadError) -> PackageError {
+    let shown = path.display();
+    let fix = "list the lock files themselves (e.g. requirements.txt, package-lock.json)";
+    match e {
+        ReadError::Missing => PackageError::input(format!(
+            "manifest `{shown}` does not exist; list your lock files (e.g. requirements.txt, package-lock.json) relative to the working directory, or to layerpub.yml when set there"
+        )),
+        ReadError::DanglingLink(target) => PackageError::input(format!(
+            "manifest `{shown}` is a symbolic link to `{}`, which does not exist; fix the link, or {fix}",
+            target.display()
+        )),
+        ReadError::NotRegular("a folder") => {
+            PackageError::input(format!("manifest `{shown}` is a folder; {fix}"))
+        }
+        ReadError::NotRegular(kind) => PackageError::input(format!(
+            "manifest `{shown}` is {kind}, not a regular file; {fix}"
+        )),
+        ReadError::TooLarge(n) => PackageError::input(format!(
+            "manifest `{shown}` is {n} bytes; layerpub reads at most {READ_MAX} (16 MiB) of a manifest, and a lock file is far smaller: {fix}, not an archive or a build output"
+        )),
+        ReadError::Io(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {
+            PackageError::input(format!(
+                "manifest `{shown}` cannot be read (permission denied); make it readable for the user running layerpub"
+            ))
+        }
+        ReadError::Io(e) => PackageError::io(format!("cannot read manifest `{shown}`"), e),
+    }
+}
+
+/// CRLF to LF; a lone CR is left as it is (it is content, not a line ending).
+pub fn normalise_line_endings(bytes: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'\r' && bytes.get(i + 1) == Some(&b'\n') {
+            i += 1;
+            continue;
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    out
+}
+
+/// Lowercase hex of a byte string.
+pub fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write;
+    bytes
+        .iter()
+        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
+            let _ = write!(s, "{b:02x}");
+            s
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::settings::Settings;
+
+    fn layer(f: impl FnOnce(&mut Settings)) -> LayerConfig {
+        let mut s = Settings {
+            layer_name: Some("deps".into()),
+            path: Some("build".into()),
+            compatible_runtimes: Some(vec!["python3.12".into()]),
+            ..Settings::default()
+        };
+        f(&mut s);
+        crate::config::resolve(None, Settings::default(), s)
+            .unwrap()
+            .remove(0)
+    }
+
+    fn manifests(files: &[(&str, &[u8])]) -> Source {
+        let mut files: Vec<ManifestFile> = files
+            .iter()
+            .map(|(p, b)| manifest_file(Path::new(p), b))
+            .collect();
+        files.sort_by(|a, b| (&a.name, &a.sha256).cmp(&(&b.name, &b.sha256)));
+        Source::Manifests { files }
+    }
+
+    fn fp(layer: &LayerConfig, source: Source) -> String {
+        FingerprintDocument::new(layer, source).fingerprint()
+    }
+
+    #[test]
+    fn crlf_checkout_gives_the_same_fingerprint() {
+        let l = layer(|_| {});
+        assert_eq!(
+            fp(&l, manifests(&[("requirements.txt", b"a==1\r\nb==2\r\n")])),
+            fp(&l, manifests(&[("requirements.txt", b"a==1\nb==2\n")]))
+        );
+    }
+
+    #[test]
+    fn a_changed_lock_file_changes_it() {
+        let l = layer(|_| {});
+        assert_ne!(
+            fp(&l, manifests(&[("requirements.txt", b"a==1\n")])),
+            fp(&l, manifests(&[("requirements.txt", b"a==2\n")]))
+        );
+    }
+
+    #[test]
+    fn folder_of_the_checkout_does_not_matter() {
+        let l = layer(|_| {});
+        assert_eq!(
+            fp(
+                &l,
+                manifests(&[("/home/runner/work/x/requirements.txt", b"a==1\n")])
+            ),
+            fp(&l, manifests(&[("/builds/x/requirements.txt", b"a==1\n")]))
+        );
+    }
+
+    #[test]
+    fn shaping_settings_change_it_and_the_description_does_not() {
+        let src = || manifests(&[("requirements.txt", b"a==1\n")]);
+        let base = fp(&layer(|_| {}), src());
+        let changed = [
+            layer(|s| s.compatible_runtimes = Some(vec!["python3.13".into()])),
+            layer(|s| s.compatible_architectures = Some(vec!["arm64".into()])),
+            layer(|s| s.license_info = Some("MIT".into())),
+            layer(|s| s.prefix = Some("python".into())),
+            layer(|s| s.include = Some(vec!["*.py".into()])),
+            layer(|s| s.exclude = Some(vec!["tests/".into()])),
+            layer(|s| s.symlinks = Some(SymlinkPolicy::Follow)),
+            layer(|s| s.layer_name = Some("other".into())),
+        ];
+        for l in &changed {
+            assert_ne!(fp(l, src()), base, "{l:?}");
+        }
+        assert_eq!(
+            fp(&layer(|s| s.description = Some("new words".into())), src()),
+            base
+        );
+    }
+
+    #[test]
+    fn order_of_runtimes_and_manifests_does_not_matter() {
+        let a =
+            layer(|s| s.compatible_runtimes = Some(vec!["python3.12".into(), "python3.13".into()]));
+        let b =
+            layer(|s| s.compatible_runtimes = Some(vec!["python3.13".into(), "python3.12".into()]));
+        let m1 = manifests(&[("a.lock", b"1"), ("b.lock", b"2")]);
+        let m2 = manifests(&[("b.lock", b"2"), ("a.lock", b"1")]);
+        assert_eq!(fp(&a, m1), fp(&b, m2));
+    }
+
+    #[test]
+    fn fingerprint_is_hex_sha256_of_the_canonical_json() {
+        let doc = FingerprintDocument::new(&layer(|_| {}), Source::Tree { files: vec![] });
+        let json = String::from_utf8(doc.canonical_json()).unwrap();
+        assert!(
+            json.starts_with(r#"{"format":1,"layer_name":"deps","settings":{"#),
+            "{json}"
+        );
+        assert_eq!(doc.fingerprint(), hex(&Sha256::digest(json.as_bytes())));
+        assert_eq!(doc.fingerprint().len(), 64);
+    }
+
+    #[test]
+    fn lone_carriage_returns_are_content() {
+        assert_eq!(normalise_line_endings(b"a\r\nb\rc\r\n"), b"a\nb\rc\n");
+    }
+}

@@ -1,0 +1,453 @@
+//! Lists what goes into a layer: walks `path`, applies the include/exclude globs and the symlink
+//! policy, and returns the entries sorted by their name in the zip. Reads file metadata only,
+//! never contents.
+//!
+//! Globs follow `.gitignore` habits: a pattern without `/` matches at any depth (`*.pyc`,
+//! `.DS_Store`), one with `/` is anchored at `path` (`python/tests`), a trailing `/` matches
+//! folders only (`__pycache__/`), and `*` does not cross `/` (use `**`). Excludes prune whole
+//! folders; includes select files.
+
+use std::fs;
+use std::io;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Component, Path, PathBuf};
+
+use globset::{Glob, GlobBuilder, GlobSet, GlobSetBuilder};
+use walkdir::WalkDir;
+
+use crate::config::LayerConfig;
+use crate::config::settings::SymlinkPolicy;
+use crate::domain::error::PackageError;
+
+/// Unix mode of a regular file entry: 0755 when the source has any execute bit, else 0644.
+pub const MODE_FILE: u32 = 0o100644;
+pub const MODE_EXECUTABLE: u32 = 0o100755;
+pub const MODE_SYMLINK: u32 = 0o120777;
+
+/// One file or link of the layer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    /// Name inside the zip: the prefix and the path below `path`, joined with `/`.
+    pub name: String,
+    pub source: PathBuf,
+    pub kind: EntryKind,
+    /// Bytes once unzipped: the file's length, or the link target's.
+    pub size: u64,
+    /// Unix mode including the file type bits.
+    pub mode: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EntryKind {
+    File,
+    /// A link stored as a link; the target as the zip stores it (relative, `/`-separated).
+    Symlink(String),
+}
+
+/// Compiled include/exclude rules.
+pub struct Filter {
+    include: Option<GlobSet>,
+    exclude: GlobSet,
+    exclude_dirs: GlobSet,
+}
+
+impl Filter {
+    /// Builds the rules; the patterns were already checked by the config.
+    pub fn new(include: &[String], exclude: &[String]) -> Result<Filter, globset::Error> {
+        let include = if include.is_empty() {
+            None
+        } else {
+            let mut b = GlobSetBuilder::new();
+            for p in include {
+                b.add(glob(p)?.0);
+            }
+            Some(b.build()?)
+        };
+        let (mut any, mut dirs) = (GlobSetBuilder::new(), GlobSetBuilder::new());
+        for p in exclude {
+            let (g, dir_only) = glob(p)?;
+            if dir_only {
+                dirs.add(g);
+            } else {
+                any.add(g);
+            }
+        }
+        Ok(Filter {
+            include,
+            exclude: any.build()?,
+            exclude_dirs: dirs.build()?,
+        })
+    }
+
+    /// Whether a folder (path relative to the root) is left out with all it holds. Matched
+    /// on the path's bytes, so a name that is not UTF-8 can be excluded.
+    pub fn excludes_dir(&self, rel: impl AsRef<Path>) -> bool {
+        let rel = rel.as_ref();
+        self.exclude.is_match(rel) || self.exclude_dirs.is_match(rel)
+    }
+
+    /// Whether a file or link is packaged.
+    pub fn keeps_file(&self, rel: impl AsRef<Path>) -> bool {
+        let rel = rel.as_ref();
+        !self.exclude.is_match(rel) && self.include.as_ref().is_none_or(|i| i.is_match(rel))
+    }
+}
+
+/// Translates one user pattern into a glob; returns whether it matches folders only.
+fn glob(pattern: &str) -> Result<(Glob, bool), globset::Error> {
+    let dir_only = pattern.ends_with('/');
+    let core = pattern.trim_end_matches('/');
+    let anchored = core.starts_with('/') || core.contains('/');
+    let core = core.trim_start_matches('/');
+    let full = if anchored {
+        core.to_owned()
+    } else {
+        format!("**/{core}")
+    };
+    let g = GlobBuilder::new(&full).literal_separator(true).build()?;
+    Ok((g, dir_only))
+}
+
+/// Walks the layer's folder and returns its entries sorted by name.
+pub fn walk(layer: &LayerConfig) -> Result<Vec<Entry>, PackageError> {
+    let root = &layer.path;
+    let meta = fs::metadata(root).map_err(|e| match e.kind() {
+        io::ErrorKind::NotFound => PackageError::input(format!(
+            "path `{}` does not exist; set path to the folder your build step fills (relative to the working directory, or to layerpub.yml when set there)",
+            root.display()
+        )),
+        // Not a machine failure either: the setting names something that cannot be a folder
+        // (a file on the way, a loop of links) or that this user may not read.
+        io::ErrorKind::PermissionDenied | io::ErrorKind::NotADirectory => PackageError::input(format!(
+            "path `{}` cannot be read ({e}); set path to a folder the user running layerpub can read",
+            root.display()
+        )),
+        _ if e.raw_os_error() == Some(ELOOP) => PackageError::input(format!(
+            "path `{}` is a loop of symbolic links; set path to the folder itself",
+            root.display()
+        )),
+        _ => PackageError::io(format!("cannot read path `{}`", root.display()), e),
+    })?;
+    if !meta.is_dir() {
+        return Err(PackageError::input(format!(
+            "path `{}` is {}, not a folder; set path to the folder whose contents become the layer",
+            root.display(),
+            crate::config::inputs::kind(meta.file_type())
+        )));
+    }
+    let canonical_root = fs::canonicalize(root)
+        .map_err(|e| PackageError::io(format!("cannot resolve path `{}`", root.display()), e))?;
+    let filter = Filter::new(&layer.include, &layer.exclude)
+        .map_err(|e| PackageError::input(format!("bad include/exclude glob: {e}")))?;
+    let follow = layer.symlinks == SymlinkPolicy::Follow;
+    let own = Own::new(&layer.zip_path, &canonical_root);
+
+    let mut entries = Vec::new();
+    let walker = WalkDir::new(root)
+        .min_depth(1)
+        .follow_links(follow)
+        .into_iter()
+        .filter_entry(|e| !e.file_type().is_dir() || !filter.excludes_dir(below(root, e.path())));
+    for item in walker {
+        let item = item.map_err(|e| walk_error(root, e))?;
+        let path = item.path();
+        let rel_path = below(root, path);
+        let file_type = item.file_type();
+        if file_type.is_dir() {
+            // Only a link to a folder, followed, needs a look of its own: where it leads.
+            if item.path_is_symlink() {
+                let rel = rel_path.to_string_lossy();
+                check_link(layer.symlinks, &canonical_root, path, &rel)?;
+            }
+            continue;
+        }
+        // Filters first: what is excluded is never looked at, whatever its name or kind.
+        if !filter.keeps_file(rel_path) {
+            continue;
+        }
+        // A file's metadata, read once: its identity, size and mode.
+        let meta = if file_type.is_file() {
+            Some(item.metadata().map_err(|e| walk_error(root, e))?)
+        } else {
+            None
+        };
+        if own.is_own(rel_path, meta.as_ref()) {
+            tracing::debug!("not packaging {}: layerpub's own zip", path.display());
+            continue;
+        }
+        let rel = utf8_name(rel_path).ok_or_else(|| {
+            PackageError::input(format!(
+                "`{}` has a name that is not UTF-8; rename it (zip names and Lambda need UTF-8) or exclude it",
+                path.display()
+            ))
+        })?;
+        if item.path_is_symlink() {
+            check_link(layer.symlinks, &canonical_root, path, &rel)?;
+        }
+        let name = entry_name(&layer.prefix, rel)?;
+        if file_type.is_symlink() {
+            // Only reached with `preserve`: `follow` reports the target's type.
+            let target = link_text(path)?;
+            entries.push(Entry {
+                name,
+                source: path.to_path_buf(),
+                size: target.len() as u64,
+                kind: EntryKind::Symlink(target),
+                mode: MODE_SYMLINK,
+            });
+        } else if let Some(meta) = meta {
+            let executable = meta.permissions().mode() & 0o111 != 0;
+            entries.push(Entry {
+                name,
+                source: path.to_path_buf(),
+                kind: EntryKind::File,
+                size: meta.len(),
+                mode: if executable {
+                    MODE_EXECUTABLE
+                } else {
+                    MODE_FILE
+                },
+            });
+        } else {
+            return Err(PackageError::input(format!(
+                "`{}` is not a regular file, folder or link (a socket, pipe or device); remove it or add it to exclude",
+                path.display()
+            )));
+        }
+    }
+    // Byte order of the `/`-joined names: the same on every machine and file system.
+    entries.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(entries)
+}
+
+/// The path below the root (the walk only yields paths under it).
+fn below<'a>(root: &Path, path: &'a Path) -> &'a Path {
+    path.strip_prefix(root).unwrap_or(path)
+}
+
+/// A relative path `/`-separated; `None` when a component is not UTF-8.
+fn utf8_name(rel: &Path) -> Option<String> {
+    let mut parts = Vec::new();
+    for c in rel.components() {
+        match c {
+            Component::Normal(s) => parts.push(s.to_str()?),
+            _ => return None,
+        }
+    }
+    Some(parts.join("/"))
+}
+
+/// The longest name a zip entry can have (its length is a 16-bit field).
+const MAX_ENTRY_NAME: usize = u16::MAX as usize;
+
+/// The entry's name in the zip: the prefix, then the path below `path`.
+fn entry_name(prefix: &str, rel: String) -> Result<String, PackageError> {
+    let name = if prefix.is_empty() {
+        rel
+    } else {
+        format!("{prefix}/{rel}")
+    };
+    if name.len() <= MAX_ENTRY_NAME {
+        return Ok(name);
+    }
+    let head: String = name.chars().take(60).collect();
+    Err(PackageError::input(if prefix.len() > MAX_ENTRY_NAME / 2 {
+        format!(
+            "prefix is {} bytes long, which makes the zip entry `{head}…` {} bytes, over the zip format's {MAX_ENTRY_NAME}; set prefix to the folder the runtime reads (e.g. `python`)",
+            prefix.len(),
+            name.len()
+        )
+    } else {
+        format!(
+            "`{head}…` is {} bytes long, over the {MAX_ENTRY_NAME} a zip entry name can hold; rename it or add it to exclude",
+            name.len()
+        )
+    }))
+}
+
+/// What layerpub itself writes and must never package, so that a run on an unchanged tree
+/// stays unchanged even when zip-path lies inside path (`--path .` with the default
+/// zip-path): the zip at zip-path, and the temporary zips written beside it.
+struct Own {
+    /// The zip's folder below the root, when it lies inside it.
+    dir: Option<PathBuf>,
+    zip_name: Option<std::ffi::OsString>,
+    /// Device and inode of the zip when it exists: found again through any link.
+    id: Option<(u64, u64)>,
+}
+
+impl Own {
+    fn new(zip_path: &Path, canonical_root: &Path) -> Own {
+        use std::os::unix::fs::MetadataExt;
+        let parent = match zip_path.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p,
+            _ => Path::new("."),
+        };
+        let dir = fs::canonicalize(parent)
+            .ok()
+            .and_then(|p| p.strip_prefix(canonical_root).ok().map(Path::to_path_buf));
+        Own {
+            dir,
+            zip_name: zip_path.file_name().map(ToOwned::to_owned),
+            id: fs::metadata(zip_path).ok().map(|m| (m.dev(), m.ino())),
+        }
+    }
+
+    /// Whether the walk's entry at `rel` (below the root; `meta` when it is a file) is the
+    /// zip or one of its temporary files.
+    fn is_own(&self, rel: &Path, meta: Option<&fs::Metadata>) -> bool {
+        use std::os::unix::fs::MetadataExt;
+        let name = rel.file_name();
+        let parent = rel.parent().unwrap_or(Path::new(""));
+        if self.dir.as_deref() == Some(parent) {
+            if name.is_some() && name == self.zip_name.as_deref() {
+                return true;
+            }
+            if name
+                .and_then(|n| n.to_str())
+                .is_some_and(crate::package::is_temp_name)
+            {
+                return true;
+            }
+        }
+        self.id
+            .zip(meta)
+            .is_some_and(|(id, m)| (m.dev(), m.ino()) == id)
+    }
+}
+
+/// Applies the symlink policy and the rule that no link may leave the layer's folder.
+fn check_link(
+    policy: SymlinkPolicy,
+    canonical_root: &Path,
+    path: &Path,
+    rel: &str,
+) -> Result<(), PackageError> {
+    if policy == SymlinkPolicy::Error {
+        return Err(PackageError::input(format!(
+            "`{rel}` is a symbolic link and symlinks is `error`; replace it with what it points to, or set symlinks to `preserve` or `follow`"
+        )));
+    }
+    let target = fs::read_link(path)
+        .map_err(|e| PackageError::io(format!("cannot read link `{}`", path.display()), e))?;
+    let resolved = fs::canonicalize(path).map_err(|e| {
+        PackageError::input(if e.raw_os_error() == Some(ELOOP) {
+            format!(
+                "`{rel}` is a symbolic link to `{}` that leads back to itself (a loop of links); fix or remove the link",
+                target.display()
+            )
+        } else {
+            format!(
+                "`{rel}` is a symbolic link to `{}`, which does not exist; fix or remove the link",
+                target.display()
+            )
+        })
+    })?;
+    if !resolved.starts_with(canonical_root) {
+        return Err(PackageError::input(format!(
+            "`{rel}` is a symbolic link to `{}`, outside path; once unpacked in /opt it would point nowhere: copy the target into path instead",
+            target.display()
+        )));
+    }
+    if policy == SymlinkPolicy::Preserve && target.is_absolute() {
+        return Err(PackageError::input(format!(
+            "`{rel}` is a symbolic link with an absolute target (`{}`), which would point nowhere once unpacked in /opt; make it relative or set symlinks to `follow`",
+            target.display()
+        )));
+    }
+    Ok(())
+}
+
+fn link_text(path: &Path) -> Result<String, PackageError> {
+    let target = fs::read_link(path)
+        .map_err(|e| PackageError::io(format!("cannot read link `{}`", path.display()), e))?;
+    target.to_str().map(str::to_owned).ok_or_else(|| {
+        PackageError::input(format!(
+            "link `{}` has a target that is not UTF-8; make it UTF-8 or set symlinks to `follow`",
+            path.display()
+        ))
+    })
+}
+
+/// `ELOOP` (too many levels of symbolic links), which `io::ErrorKind` has no stable name for.
+#[cfg(target_os = "linux")]
+const ELOOP: i32 = 40;
+#[cfg(not(target_os = "linux"))]
+const ELOOP: i32 = 62;
+
+fn walk_error(root: &Path, e: walkdir::Error) -> PackageError {
+    let where_ = e
+        .path()
+        .map_or_else(|| root.display().to_string(), |p| p.display().to_string());
+    if e.loop_ancestor().is_some() {
+        return PackageError::input(format!(
+            "symbolic link loop at `{where_}`; with symlinks: follow, links must not point at a folder that contains them"
+        ));
+    }
+    match e.io_error().map(io::Error::kind) {
+        Some(io::ErrorKind::NotFound) => PackageError::input(format!(
+            "`{where_}` vanished while layerpub was reading path; run layerpub after the step that builds the folder has finished"
+        )),
+        // A folder inside path that this user may not read: the user's to fix, not a failure.
+        Some(io::ErrorKind::PermissionDenied) => PackageError::input(format!(
+            "`{where_}` cannot be read (permission denied); make it readable for the user running layerpub, or add it to exclude"
+        )),
+        _ => {
+            let source = e
+                .into_io_error()
+                .unwrap_or_else(|| io::Error::other("walk failed"));
+            PackageError::io(format!("cannot read `{where_}`"), source)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn filter(include: &[&str], exclude: &[&str]) -> Filter {
+        let s = |v: &[&str]| v.iter().map(|p| p.to_string()).collect::<Vec<_>>();
+        Filter::new(&s(include), &s(exclude)).unwrap()
+    }
+
+    #[test]
+    fn slashless_patterns_match_at_any_depth() {
+        let f = filter(&[], &["*.pyc", ".DS_Store"]);
+        assert!(!f.keeps_file("a.pyc"));
+        assert!(!f.keeps_file("pkg/sub/a.pyc"));
+        assert!(!f.keeps_file("pkg/.DS_Store"));
+        assert!(f.keeps_file("pkg/a.py"));
+    }
+
+    #[test]
+    fn trailing_slash_matches_folders_only() {
+        let f = filter(&[], &["__pycache__/", "tests/"]);
+        assert!(f.excludes_dir("pkg/__pycache__"));
+        assert!(f.excludes_dir("tests"));
+        assert!(f.keeps_file("tests"), "a file named tests is not a folder");
+    }
+
+    #[test]
+    fn patterns_with_a_slash_are_anchored_and_star_stays_in_one_folder() {
+        let f = filter(&[], &["python/tests", "docs/*.md"]);
+        assert!(f.excludes_dir("python/tests"));
+        assert!(!f.excludes_dir("other/python/tests"));
+        assert!(!f.keeps_file("docs/a.md"));
+        assert!(f.keeps_file("docs/sub/a.md"));
+    }
+
+    #[test]
+    fn include_selects_files_and_exclude_still_wins() {
+        let f = filter(&["*.py"], &["test_*.py"]);
+        assert!(f.keeps_file("pkg/mod.py"));
+        assert!(!f.keeps_file("pkg/data.json"));
+        assert!(!f.keeps_file("pkg/test_mod.py"));
+    }
+
+    #[test]
+    fn brace_alternatives_work() {
+        let f = filter(&[], &["*.{pyc,pyo}"]);
+        assert!(!f.keeps_file("a/b.pyo"));
+        assert!(f.keeps_file("a/b.py"));
+    }
+}

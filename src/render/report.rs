@@ -1,0 +1,292 @@
+//! Rendering of results: text for people (stderr), one JSON document for programs (stdout).
+//! Pure: builds strings, writes nothing.
+
+use serde::Serialize;
+
+use crate::config::LayerConfig;
+use crate::domain::outcome::{PublishResult, Reason, code_sha256};
+use crate::domain::text::human_bytes;
+use crate::package::Packaged;
+use crate::package::fingerprint::FingerprintDocument;
+
+/// What `layerpub package` reports per layer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PackageReport {
+    pub layer_name: String,
+    pub zip_path: String,
+    /// Base64 of the zip's SHA-256: the form Lambda reports as `CodeSha256`.
+    pub code_sha256: String,
+    pub code_size: u64,
+    pub unzipped_size: u64,
+    pub file_count: u64,
+    pub fingerprint: String,
+    pub warnings: Vec<String>,
+}
+
+impl PackageReport {
+    pub fn new(layer: &LayerConfig, p: &Packaged) -> Self {
+        PackageReport {
+            layer_name: layer.layer_name.clone(),
+            zip_path: p.zip_path.display().to_string(),
+            code_sha256: code_sha256(&p.sha256),
+            code_size: p.code_size,
+            unzipped_size: p.unzipped_size,
+            file_count: p.file_count,
+            fingerprint: p.document.fingerprint(),
+            warnings: p.warnings.clone(),
+        }
+    }
+}
+
+/// What `layerpub fingerprint` reports per layer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FingerprintReport {
+    pub layer_name: String,
+    pub fingerprint: String,
+    pub document: FingerprintDocument,
+}
+
+/// The text report of one publish (or plan).
+pub fn publish_text(r: &PublishResult) -> String {
+    let version = |v: Option<i64>| v.map_or_else(|| "none".to_owned(), |v| v.to_string());
+    let mut s = if let Some(e) = &r.error {
+        format!("failed: {} in {}: {e}\n", r.layer_name, r.region)
+    } else if r.dry_run {
+        match r.reason {
+            Reason::Unchanged | Reason::PublishedConcurrently => format!(
+                "plan: {} is unchanged (version {}); nothing to publish\n",
+                r.layer_name,
+                version(r.layer_version)
+            ),
+            reason => format!(
+                "plan: {} would publish a new version ({}); newest now: {}\n",
+                r.layer_name,
+                reason.as_str(),
+                version(r.previous_version)
+            ),
+        }
+    } else if r.published {
+        format!(
+            "published {} version {} ({})\n",
+            r.layer_name,
+            version(r.layer_version),
+            r.reason.as_str()
+        )
+    } else {
+        format!(
+            "{} unchanged: version {} stands ({})\n",
+            r.layer_name,
+            version(r.layer_version),
+            r.reason.as_str()
+        )
+    };
+    let mut row = |k: &str, v: &str| s += &format!("  {k:<13}{v}\n");
+    if let Some(arn) = &r.layer_version_arn {
+        row("arn", arn);
+    }
+    row("region", &r.region);
+    row("fingerprint", &r.fingerprint);
+    if let Some(sha) = &r.code_sha256 {
+        row("CodeSha256", sha);
+    }
+    if let (Some(size), Some(unzipped)) = (r.code_size, r.unzipped_size) {
+        row(
+            "size",
+            &format!(
+                "{} zipped, {} unzipped",
+                human_bytes(size),
+                human_bytes(unzipped)
+            ),
+        );
+    }
+    if let Some(uri) = &r.s3_uri {
+        row("s3", uri);
+    }
+    if !r.shared_with.is_empty() {
+        s += &format!("  {:<13}{}\n", "shared", r.shared_with.join(", "));
+    }
+    for f in &r.functions {
+        let mut what = f.outcome.describe().to_owned();
+        if let Some(v) = &f.function_version_arn {
+            what += &format!(", version {v}");
+        }
+        s += &format!("  {:<13}{}: {what}\n", "function", f.function);
+    }
+    if let Some(p) = r.pruned.as_ref().filter(|p| !p.deleted.is_empty()) {
+        let list: Vec<String> = p.deleted.iter().map(i64::to_string).collect();
+        s += &format!("  {:<13}{}\n", "pruned", list.join(", "));
+    }
+    for w in &r.warnings {
+        s += &format!("warning: {w}\n");
+    }
+    s
+}
+
+/// The text report of `layerpub prune` for one layer in one region.
+pub fn prune_text(r: &crate::publish::PruneReport) -> String {
+    let list = |v: &[i64]| match v {
+        [] => "none".to_owned(),
+        v => v.iter().map(i64::to_string).collect::<Vec<_>>().join(", "),
+    };
+    if let Some(e) = &r.error {
+        return format!("failed: pruning {} in {}: {e}\n", r.layer_name, r.region);
+    }
+    let verb = if r.dry_run { "would delete" } else { "deleted" };
+    let mut s = format!(
+        "{} in {}: {verb} {}\n",
+        r.layer_name,
+        r.region,
+        list(&r.pruned.deleted)
+    );
+    s += &format!("  kept         {}\n", list(&r.pruned.kept));
+    if !r.pruned.protected_in_use.is_empty() {
+        s += &format!(
+            "  in use       {} (kept: a function uses them)\n",
+            list(&r.pruned.protected_in_use)
+        );
+    }
+    s
+}
+
+/// The text report of one packaged layer.
+pub fn package_text(r: &PackageReport) -> String {
+    let mut s = format!("packaged {} into {}\n", r.layer_name, r.zip_path);
+    s += &format!("  files        {}\n", r.file_count);
+    s += &format!(
+        "  unzipped     {} ({} bytes)\n",
+        human_bytes(r.unzipped_size),
+        r.unzipped_size
+    );
+    s += &format!(
+        "  zip          {} ({} bytes)\n",
+        human_bytes(r.code_size),
+        r.code_size
+    );
+    s += &format!("  CodeSha256   {}\n", r.code_sha256);
+    s += &format!("  fingerprint  {}\n", r.fingerprint);
+    for w in &r.warnings {
+        s += &format!("warning: {w}\n");
+    }
+    s
+}
+
+/// One JSON document: the report itself for one layer, `{"layers": [...]}` for several.
+///
+/// It goes to stdout, where the GitHub runner looks for workflow commands on every line: JSON
+/// escapes line breaks, and `##[` (the legacy command form, run wherever it appears in a
+/// line) is written `##\u005b`, the same string to every JSON reader. Credentials in a URL
+/// are replaced by `***`.
+pub fn json<T: Serialize>(reports: &[T]) -> String {
+    #[derive(Serialize)]
+    struct Layers<'a, T> {
+        layers: &'a [T],
+    }
+    let text = match reports {
+        [one] => serde_json::to_string_pretty(one),
+        many => serde_json::to_string_pretty(&Layers { layers: many }),
+    };
+    let text = text.expect("reports always serialise");
+    crate::domain::text::redact_url_credentials(&text).replace("##[", "##\\u005b") + "\n"
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::outcome::{example_result, layer_arn_of};
+
+    fn report() -> PackageReport {
+        PackageReport {
+            layer_name: "deps".into(),
+            zip_path: "deps.zip".into(),
+            code_sha256: code_sha256(&[0; 32]),
+            code_size: 2048,
+            unzipped_size: 10,
+            file_count: 1,
+            fingerprint: "ab".repeat(32),
+            warnings: vec!["careful".into()],
+        }
+    }
+
+    fn publish_result() -> PublishResult {
+        example_result()
+    }
+
+    #[test]
+    fn publish_text_says_what_happened_and_why() {
+        let mut r = publish_result();
+        assert!(publish_text(&r).starts_with("published deps version 2 (manifest changed)\n  arn          arn:aws:lambda:us-east-1:123456789012:layer:deps:2\n"));
+        r.published = false;
+        r.reason = Reason::Unchanged;
+        assert!(publish_text(&r).starts_with("deps unchanged: version 2 stands (unchanged)\n"));
+        r.dry_run = true;
+        r.reason = Reason::SettingsChanged;
+        assert!(publish_text(&r).starts_with(
+            "plan: deps would publish a new version (settings changed); newest now: 1\n"
+        ));
+    }
+
+    #[test]
+    fn publish_json_has_the_documented_fields() {
+        let v: serde_json::Value = serde_json::from_str(&json(&[publish_result()])).unwrap();
+        for field in [
+            "layer_name",
+            "layer_arn",
+            "layer_version_arn",
+            "layer_version",
+            "published",
+            "previous_version",
+            "fingerprint",
+            "code_sha256",
+            "code_size",
+            "unzipped_size",
+            "s3_uri",
+            "region",
+            "reason",
+        ] {
+            assert!(v.get(field).is_some(), "{field} missing");
+        }
+        assert_eq!(v["reason"], "manifest_changed");
+    }
+
+    #[test]
+    fn layer_arn_drops_the_version() {
+        assert_eq!(
+            layer_arn_of("arn:aws:lambda:r:1:layer:deps:12"),
+            "arn:aws:lambda:r:1:layer:deps"
+        );
+    }
+
+    #[test]
+    fn code_sha256_is_padded_standard_base64() {
+        assert_eq!(
+            code_sha256(&[0; 32]),
+            "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="
+        );
+    }
+
+    #[test]
+    fn text_report_lists_sizes_hashes_and_warnings() {
+        let t = package_text(&report());
+        assert!(t.starts_with("packaged deps into deps.zip\n"), "{t}");
+        assert!(t.contains("  zip          2.0 KiB (2048 bytes)\n"), "{t}");
+        assert!(t.ends_with("warning: careful\n"), "{t}");
+    }
+
+    #[test]
+    fn json_is_an_object_for_one_layer_and_a_list_for_several() {
+        let one: serde_json::Value = serde_json::from_str(&json(&[report()])).unwrap();
+        assert_eq!(one["code_size"], 2048);
+        let two: serde_json::Value = serde_json::from_str(&json(&[report(), report()])).unwrap();
+        assert_eq!(two["layers"].as_array().unwrap().len(), 2);
+    }
+
+    #[test]
+    fn json_on_stdout_cannot_hold_a_legacy_workflow_command() {
+        let mut r = example_result();
+        r.warnings = vec!["x ##[set-output name=published;]hacked".into()];
+        let text = json(&[r.clone()]);
+        assert!(!text.contains("##["), "{text}");
+        let back: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(back["warnings"][0], r.warnings[0].as_str());
+    }
+}

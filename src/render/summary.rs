@@ -1,0 +1,189 @@
+//! The job summary (`$GITHUB_STEP_SUMMARY`): a short Markdown table per layer. Pure.
+//!
+//! Every value that comes from a file, a lock file or a setting is put in a code span (the
+//! comment's, see `comment::code_span`) with `|` escaped, so it cannot end the table cell,
+//! start markup, or inject HTML (code spans render `<` literally).
+
+use crate::domain::outcome::PublishResult;
+use crate::domain::text::human_bytes;
+
+/// At most this many changed lines per layer; the rest are counted.
+const MAX_CHANGE_LINES: usize = 20;
+
+/// Inert inline text for a table cell: the comment's code span (fence longer than any backtick
+/// run inside, control characters made visible), with `|` escaped so it cannot end the cell.
+pub fn code_span(text: &str) -> String {
+    crate::render::comment::code_span(text).replace('|', "\\|")
+}
+
+/// The summary section of every layer, credentials in URLs replaced by `***`.
+pub fn summary_markdown(results: &[PublishResult]) -> String {
+    let md = results
+        .iter()
+        .map(layer_section)
+        .collect::<Vec<_>>()
+        .join("\n");
+    crate::domain::text::redact_url_credentials(&md).into_owned()
+}
+
+fn layer_section(r: &PublishResult) -> String {
+    let version = r
+        .layer_version
+        .map_or_else(|| "none".to_owned(), |v| v.to_string());
+    let outcome = if let Some(e) = &r.error {
+        format!("failed: {}", code_span(e))
+    } else if r.dry_run {
+        format!(
+            "plan: {} (newest version {version})",
+            if r.reason.as_str() == "unchanged" {
+                "nothing to publish"
+            } else {
+                "would publish"
+            }
+        )
+    } else if r.published {
+        format!("published version {version}")
+    } else {
+        format!("unchanged: version {version} stands")
+    };
+    let mut rows = vec![(
+        "Result",
+        match r.error {
+            Some(_) => outcome,
+            None => format!("{outcome} — {}", r.reason.as_str()),
+        },
+    )];
+    if let Some(arn) = &r.layer_version_arn {
+        rows.push(("Version ARN", code_span(arn)));
+    }
+    if let Some(p) = r.previous_version {
+        rows.push(("Previous version", p.to_string()));
+    }
+    if let (Some(size), Some(unzipped)) = (r.code_size, r.unzipped_size) {
+        rows.push((
+            "Size",
+            format!(
+                "{} zipped, {} unzipped",
+                human_bytes(size),
+                human_bytes(unzipped)
+            ),
+        ));
+    }
+    if let Some(sha) = &r.code_sha256 {
+        rows.push(("CodeSha256", code_span(sha)));
+    }
+    rows.push(("Fingerprint", code_span(&r.fingerprint)));
+    rows.push(("Region", code_span(&r.region)));
+    if let Some(c) = r.changes.as_ref().filter(|c| !c.is_empty()) {
+        let mut lines: Vec<String> = Vec::new();
+        lines.extend(
+            c.changed
+                .iter()
+                .map(|l| format!("changed {}", code_span(l))),
+        );
+        lines.extend(c.added.iter().map(|l| format!("added {}", code_span(l))));
+        lines.extend(
+            c.removed
+                .iter()
+                .map(|l| format!("removed {}", code_span(l))),
+        );
+        lines.extend(
+            c.settings
+                .iter()
+                .map(|s| format!("setting {}", code_span(s))),
+        );
+        let more = lines
+            .len()
+            .saturating_sub(MAX_CHANGE_LINES)
+            .saturating_add(c.omitted);
+        lines.truncate(MAX_CHANGE_LINES);
+        if more > 0 {
+            lines.push(format!("and {more} more"));
+        }
+        rows.push(("What changed", lines.join("<br>")));
+    }
+    if !r.shared_with.is_empty() {
+        let ids: Vec<String> = r.shared_with.iter().map(|s| code_span(s)).collect();
+        rows.push(("Shared (new grants)", ids.join(" ")));
+    }
+    for f in &r.functions {
+        rows.push((
+            "Function",
+            crate::render::comment::function_line(f).replace('|', "\\|"),
+        ));
+    }
+    if let Some(p) = r.pruned.as_ref().filter(|p| !p.deleted.is_empty()) {
+        let v: Vec<String> = p.deleted.iter().map(i64::to_string).collect();
+        rows.push(("Pruned versions", v.join(", ")));
+    }
+    for w in &r.warnings {
+        rows.push(("Warning", code_span(w)));
+    }
+    let mut s = format!(
+        "### layerpub: {}\n\n| | |\n|---|---|\n",
+        code_span(&r.layer_name)
+    );
+    for (k, v) in rows {
+        s += &format!("| {k} | {v} |\n");
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::outcome::Changes;
+
+    fn result() -> PublishResult {
+        PublishResult {
+            changes: Some(Changes {
+                changed: vec!["requests==2.32.3 → requests==2.32.4".into()],
+                ..Changes::default()
+            }),
+            ..crate::domain::outcome::example_result()
+        }
+    }
+
+    #[test]
+    fn a_published_layer_gets_its_table() {
+        let md = summary_markdown(&[result()]);
+        assert!(md.starts_with("### layerpub: `deps`\n\n| | |\n|---|---|\n| Result | published version 2 — manifest changed |\n"), "{md}");
+        assert!(
+            md.contains("| Size | 2.0 KiB zipped, 4.0 KiB unzipped |"),
+            "{md}"
+        );
+        assert!(
+            md.contains("| What changed | changed `requests==2.32.3 → requests==2.32.4` |"),
+            "{md}"
+        );
+    }
+
+    #[test]
+    fn hostile_text_stays_inside_its_cell() {
+        let span = code_span("a|b`c``d\n</td><script>");
+        assert_eq!(span, "```a\\|b`c``d\\n</td><script>```");
+        let mut r = result();
+        r.warnings = vec!["x | y\n## injected".into()];
+        let md = summary_markdown(&[r]);
+        assert!(md.contains("| Warning | `x \\| y\\n## injected` |"), "{md}");
+        assert_eq!(
+            md.lines().filter(|l| l.starts_with("##")).count(),
+            1,
+            "only our own heading: {md}"
+        );
+    }
+
+    #[test]
+    fn long_change_lists_are_cut() {
+        let mut r = result();
+        r.changes = Some(Changes {
+            added: (0..30).map(|i| format!("pkg{i:02}==1")).collect(),
+            ..Changes::default()
+        });
+        let md = summary_markdown(std::slice::from_ref(&r));
+        assert!(md.contains("<br>and 10 more |"), "{md}");
+        r.changes.as_mut().unwrap().omitted = 5;
+        let md = summary_markdown(&[r]);
+        assert!(md.contains("<br>and 15 more |"), "{md}");
+    }
+}
