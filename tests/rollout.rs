@@ -246,3 +246,67 @@ fn a_missing_function_fails_before_anything_is_published_and_adding_is_asked_for
         again["functions"][0].get("alias_arn").cloned()
     );
 }
+
+#[test]
+fn a_plan_lists_the_grants_the_function_moves_and_the_prunes_and_writes_nothing() {
+    let m = moto();
+    let dir = project("functions");
+    m.aws(&["create-function", "orders-api"]);
+    run(&m, dir.path(), &[]).assert_ok();
+    bump(dir.path(), 2);
+    run(&m, dir.path(), &[]).assert_ok();
+    m.aws(&["set-function-layers", "orders-api", &arn("app-deps", 2)]);
+    let function_versions = m.aws(&["function-versions", "orders-api"]);
+    let follow_up = ["--share-with", "111122223333", "--keep-versions", "1"];
+
+    // The lock file changed: the plan would publish version 3, grant it, move the function
+    // from version 2 and prune version 1 (2 is protected: the function still uses it now).
+    bump(dir.path(), 3);
+    let args = [&["plan"][..], &follow_up[..]].concat();
+    let plan = run(&m, dir.path(), &args).assert_ok().json();
+    assert_eq!(plan["published"], false);
+    assert_eq!(
+        plan["reason"], "fingerprint_changed",
+        "no bucket: no document to compare"
+    );
+    assert_eq!(
+        plan["shared_with"],
+        serde_json::json!(["layerpub-111122223333"])
+    );
+    let f = &plan["functions"][0];
+    assert_eq!(f["function"], "orders-api");
+    assert_eq!(f["outcome"], "updated");
+    assert_eq!(f["previous_layer_version_arn"], arn("app-deps", 2));
+    assert_eq!(plan["pruned"]["deleted"], serde_json::json!([1]));
+    assert_eq!(plan["pruned"]["protected_in_use"], serde_json::json!([2]));
+    assert_eq!(plan["pruned"]["kept"], serde_json::json!([3]));
+
+    // Nothing was written: no version, no grant, the function untouched, nothing deleted.
+    assert_eq!(version_numbers(&m, "app-deps"), [1, 2]);
+    assert_eq!(sids(&m, "app-deps", 2), Vec::<String>::new());
+    assert_eq!(
+        m.aws(&["function-layers", "orders-api"]),
+        serde_json::json!([arn("app-deps", 2)])
+    );
+    assert_eq!(
+        m.aws(&["function-versions", "orders-api"]),
+        function_versions
+    );
+
+    // The run that follows does what the plan said.
+    let done = run(&m, dir.path(), &follow_up).assert_ok().json();
+    assert_eq!(done["layer_version"], 3);
+    assert_eq!(done["shared_with"], plan["shared_with"]);
+    assert_eq!(done["functions"][0]["outcome"], "updated");
+    assert_eq!(
+        done["functions"][0]["previous_layer_version_arn"],
+        arn("app-deps", 2)
+    );
+    assert!(!version_numbers(&m, "app-deps").contains(&1), "pruned");
+
+    // Unchanged, the plan reads the existing version's policy and the function: nothing to do.
+    let again = run(&m, dir.path(), &args).assert_ok().json();
+    assert_eq!(again["shared_with"], serde_json::json!([]));
+    assert_eq!(again["functions"][0]["outcome"], "already_current");
+    assert_eq!(again["pruned"], serde_json::Value::Null);
+}

@@ -154,6 +154,37 @@ pub async fn roll_out(
     )))
 }
 
+/// The plan of [`roll_out`], which a `plan` shows without writing: one read of the function,
+/// then the same decision. `version_arn` may be a version not published yet (a plan that
+/// would publish): it then matches no entry, so a function on an older version is `Updated`.
+pub async fn plan_move(
+    lambda: &Client,
+    function: &str,
+    layer_arn: &str,
+    version_arn: &str,
+    opts: &RollOut,
+) -> Result<FunctionResult, Error> {
+    let region = lambda
+        .config()
+        .region()
+        .map_or_else(|| "(no region)".to_owned(), |r| r.to_string());
+    let never = Interrupt::never();
+    let run = Run {
+        lambda,
+        function,
+        region: &region,
+        layer_arn,
+        version_arn,
+        opts,
+        interrupt: &never,
+    };
+    let current = run.read(None).await.map_err(|f| match f {
+        Failure::Fatal(e) => e,
+        Failure::Conflict(what) => Error::Aws(what),
+    })?;
+    Ok(run.decide(&current.layers)?.1)
+}
+
 /// Checks that the function exists, before a layer version is published: a misspelt name then
 /// fails the run before anything is written rather than after.
 pub async fn preflight(lambda: &Client, function: &str) -> Result<(), Error> {
@@ -232,28 +263,41 @@ struct Run<'a> {
 }
 
 impl Run<'_> {
+    /// The decision shared by the roll-out and its plan: the function's new layer list (None:
+    /// nothing to write) and what the result says before any write.
+    fn decide(&self, layers: &[String]) -> Result<(Option<Vec<String>>, FunctionResult), Error> {
+        let previous = current_entry(layers, self.layer_arn);
+        let change = new_layers(
+            layers,
+            self.layer_arn,
+            self.version_arn,
+            self.opts.add_if_missing,
+        )
+        .map_err(|m| Error::bad_input(format!("function {}: {m}", self.function)))?;
+        let outcome = match (&change, &previous) {
+            (Some(_), _) => FunctionOutcome::Updated,
+            (None, None) => FunctionOutcome::NotUsingLayer,
+            (None, Some(_)) => FunctionOutcome::AlreadyCurrent,
+        };
+        let result = FunctionResult {
+            function: self.function.to_owned(),
+            outcome,
+            previous_layer_version_arn: previous,
+            function_version_arn: None,
+            alias_arn: None,
+            attempts: 1,
+        };
+        Ok((change, result))
+    }
+
     /// Read, decide, write. `written` carries over from an earlier attempt of this roll-out.
     async fn attempt(
         &self,
         written: &mut Option<Option<String>>,
     ) -> Result<FunctionResult, Failure> {
         let current = self.settled(false).await?;
-        let previous = current_entry(&current.layers, self.layer_arn);
-        let change = new_layers(
-            &current.layers,
-            self.layer_arn,
-            self.version_arn,
-            self.opts.add_if_missing,
-        )
-        .map_err(|m| Error::bad_input(format!("function {}: {m}", self.function)))?;
-        let mut result = FunctionResult {
-            function: self.function.to_owned(),
-            outcome: FunctionOutcome::Updated,
-            previous_layer_version_arn: previous.clone(),
-            function_version_arn: None,
-            alias_arn: None,
-            attempts: 1,
-        };
+        let (change, mut result) = self.decide(&current.layers)?;
+        let previous = result.previous_layer_version_arn.clone();
         match (change, &previous, written.clone()) {
             (Some(layers), _, _) => {
                 self.update(layers, current.revision_id).await?;
@@ -274,6 +318,7 @@ impl Run<'_> {
             (None, None, _) => result.outcome = FunctionOutcome::NotUsingLayer,
             (None, Some(_), Some(before)) => {
                 // Our own earlier attempt made it current; its publish step is still owed.
+                result.outcome = FunctionOutcome::Updated;
                 result.previous_layer_version_arn = before;
                 if self.opts.publish_version {
                     self.publish_and_point(&current, None, &mut result).await?;

@@ -62,6 +62,25 @@ pub async fn ensure_grants(
     grantees: &[Grantee],
     new_version: bool,
 ) -> Result<Vec<String>, Error> {
+    let mut added = Vec::new();
+    for grantee in missing_grants(lambda, layer_name, version, grantees, new_version).await? {
+        if add_grant(lambda, layer_name, version, grantee).await? {
+            added.push(grantee.statement_id());
+        }
+    }
+    Ok(added)
+}
+
+/// The plan of [`ensure_grants`], which a `plan` shows without adding anything: the grantees
+/// whose statement version `version`'s policy lacks. A `new_version` (published by this run, or
+/// one a plan would publish) has no policy yet: every grantee, without a read.
+pub async fn missing_grants<'a>(
+    lambda: &Client,
+    layer_name: &str,
+    version: i64,
+    grantees: &'a [Grantee],
+    new_version: bool,
+) -> Result<Vec<&'a Grantee>, Error> {
     if grantees.is_empty() {
         return Ok(Vec::new());
     }
@@ -70,13 +89,7 @@ pub async fn ensure_grants(
     } else {
         policy_statement_ids(lambda, layer_name, version).await?
     };
-    let mut added = Vec::new();
-    for grantee in missing(grantees, &present) {
-        if add_grant(lambda, layer_name, version, grantee).await? {
-            added.push(grantee.statement_id());
-        }
-    }
-    Ok(added)
+    Ok(missing(grantees, &present))
 }
 
 /// The statement IDs of the version's policy; a version without a policy has none.

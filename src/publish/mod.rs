@@ -139,46 +139,82 @@ pub fn publish_all(
     Ok(outcomes)
 }
 
-/// What is done to the version that stands once a target is decided (skipped by a dry run):
-/// grants from `share-with` made sure of, the `functions` moved onto it, and after a publish
-/// the versions beyond `keep-versions` pruned. Sharing and functions are made sure of on an
-/// unchanged run too (one read each when they already hold), so a re-run after a failure, or
-/// after a function is added to the list, converges without a new version.
+/// What is done to the version that stands once a target is decided: grants from `share-with`
+/// made sure of, the `functions` moved onto it, and after a publish the versions beyond
+/// `keep-versions` pruned. Sharing and functions are made sure of on an unchanged run too (one
+/// read each when they already hold), so a re-run after a failure, or after a function is added
+/// to the list, converges without a new version.
+///
+/// A plan (dry run) goes through the same steps and the same decisions, reading but never
+/// writing: the grants it would add, the functions it would move (from which version), the
+/// versions it would prune. When the plan would publish, the version that would stand does not
+/// exist yet: it has no policy, every listed function on another version would move, and it
+/// takes one of the `keep-versions` places.
 async fn follow_up(
     t: &Target<'_>,
     result: &mut PublishResult,
     interrupt: &Interrupt,
 ) -> Result<(), Error> {
     let (layer, lambda) = (t.layer, &t.clients.lambda);
-    let (Some(version), Some(version_arn)) =
-        (result.layer_version, result.layer_version_arn.clone())
-    else {
+    let plan = result.dry_run;
+    let would_publish = plan
+        && !matches!(
+            result.reason,
+            Reason::Unchanged | Reason::PublishedConcurrently
+        );
+    let Some(stands) = standing_version(result, would_publish) else {
         return Ok(());
     };
-    if result.dry_run {
-        return Ok(());
-    }
-    // A version this run published has no policy yet: no need to read one.
-    let fresh = result.published;
+    // A version this run published (or would publish) has no policy yet: no need to read one.
+    let fresh = result.published || would_publish;
     if !layer.share_with.is_empty() {
-        result.shared_with =
-            share::ensure_grants(lambda, &layer.layer_name, version, &layer.share_with, fresh)
-                .await?;
+        result.shared_with = if plan {
+            share::missing_grants(
+                lambda,
+                &layer.layer_name,
+                stands.version,
+                &layer.share_with,
+                fresh,
+            )
+            .await?
+            .into_iter()
+            .map(|g| g.statement_id())
+            .collect()
+        } else {
+            share::ensure_grants(
+                lambda,
+                &layer.layer_name,
+                stands.version,
+                &layer.share_with,
+                fresh,
+            )
+            .await?
+        };
     }
-    let layer_arn = layer_arn_of(&version_arn);
     let mut failures = Vec::new();
     for f in functions_in(layer, &t.clients.region) {
         interrupt.check()?;
-        match functions::roll_out(
-            lambda,
-            f,
-            &layer_arn,
-            &version_arn,
-            &layer.roll_out,
-            interrupt,
-        )
-        .await
-        {
+        let moved = if plan {
+            functions::plan_move(
+                lambda,
+                f,
+                &stands.layer_arn,
+                &stands.version_arn,
+                &layer.roll_out,
+            )
+            .await
+        } else {
+            functions::roll_out(
+                lambda,
+                f,
+                &stands.layer_arn,
+                &stands.version_arn,
+                &layer.roll_out,
+                interrupt,
+            )
+            .await
+        };
+        match moved {
             Ok(r) => result.functions.push(r),
             Err(e @ Error::Interrupted(_)) => return Err(e),
             Err(e) => failures.push(e),
@@ -189,8 +225,9 @@ async fn follow_up(
         let list: Vec<String> = failures.iter().map(|e| format!("\n    - {e}")).collect();
         return Err(Error::Targets {
             message: format!(
-                "{} of the functions could not be moved onto {version_arn}:{}",
+                "{} of the functions could not be moved onto {}:{}",
                 failures.len(),
+                stands.version_arn,
                 list.concat()
             ),
             exit_code,
@@ -200,16 +237,51 @@ async fn follow_up(
         let pruned = prune::prune(
             lambda,
             &layer.layer_name,
-            &layer_arn,
+            &stands.layer_arn,
             keep,
-            Some(version),
+            Some(stands.version),
             layer.protect_in_use,
-            false,
+            plan,
         )
         .await?;
         result.pruned = Some(pruned);
     }
     Ok(())
+}
+
+/// The version the follow-up works on.
+struct Standing {
+    version: i64,
+    version_arn: String,
+    layer_arn: String,
+}
+
+/// The version that stands after this target: the one published or kept, or for a plan that
+/// would publish, the next one (`previous + 1`: the number Lambda gives it unless versions
+/// above the newest were deleted, which only changes the number shown). `None` when nothing
+/// stands and nothing would (a failure before a version was known).
+fn standing_version(result: &PublishResult, would_publish: bool) -> Option<Standing> {
+    if !would_publish {
+        let version_arn = result.layer_version_arn.clone()?;
+        return Some(Standing {
+            version: result.layer_version?,
+            layer_arn: layer_arn_of(&version_arn),
+            version_arn,
+        });
+    }
+    let version = result.previous_version.unwrap_or(0) + 1;
+    // Without a version yet, the layer's ARN is unknown (it holds the account): no function
+    // uses the layer then, so an ARN that matches none gives the same decisions.
+    let layer_arn = result
+        .layer_version_arn
+        .as_deref()
+        .map(layer_arn_of)
+        .unwrap_or_default();
+    Some(Standing {
+        version,
+        version_arn: format!("{layer_arn}:{version}"),
+        layer_arn,
+    })
 }
 
 /// The functions of `layer` in `region`: every plain name, and the ARNs of that region.
