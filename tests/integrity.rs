@@ -124,21 +124,21 @@ fn a_temporary_zip_left_by_a_killed_run_is_removed_and_never_packaged() {
     );
 }
 
-/// The library's clients need credentials from the process environment, like the binary.
-fn clients(m: &Moto) -> (tokio::runtime::Runtime, layerpub::aws::Clients) {
-    static ENV: std::sync::Once = std::sync::Once::new();
-    ENV.call_once(|| {
-        for (k, v) in m.env() {
-            // SAFETY: set once, before this binary's tests start any thread that reads the
-            // environment; every test of the binary sets the same values.
-            unsafe { std::env::set_var(k, v) };
-        }
-    });
+/// An S3 client built as a run builds it, with the emulator's fake credentials given directly:
+/// the test process's environment stays untouched (tests run on several threads).
+fn s3_client(m: &Moto) -> (tokio::runtime::Runtime, aws_sdk_s3::Client) {
     let rt = tokio::runtime::Runtime::new().unwrap();
     let c = rt
         .block_on(layerpub::aws::clients(Some("us-east-1"), Some(&m.endpoint)))
         .unwrap();
-    (rt, c)
+    let config =
+        c.s3.config()
+            .to_builder()
+            .credentials_provider(aws_sdk_s3::config::Credentials::new(
+                "testing", "testing", None, None, "tests",
+            ))
+            .build();
+    (rt, aws_sdk_s3::Client::from_conf(config))
 }
 
 /// Packages the folder `dir/<name>` into `zip`.
@@ -167,10 +167,10 @@ fn the_upload_sends_the_packaged_bytes_even_after_another_layer_replaced_the_zip
     let alpha = package_layer(dir.path(), "alpha", &dir.path().join("same.zip"));
     let beta = package_layer(dir.path(), "beta", &dir.path().join("lnk/same.zip"));
     assert_ne!(alpha.sha256, beta.sha256);
-    let (rt, c) = clients(&m);
+    let (rt, s3) = s3_client(&m);
     let key = "alpha.zip";
     rt.block_on(s3_store::upload_zip(
-        &c.s3,
+        &s3,
         BUCKET,
         key,
         ZipFile::from(&alpha),
@@ -200,7 +200,7 @@ fn a_zip_rewritten_in_place_after_packaging_is_refused_before_anything_is_upload
         &noise(17 << 20, 7),
         0o644,
     );
-    let (rt, c) = clients(&m);
+    let (rt, s3) = s3_client(&m);
     for name in ["small", "large"] {
         let packaged = package_layer(dir.path(), name, &dir.path().join(format!("{name}.zip")));
         // The same size, other bytes, in the last part.
@@ -212,7 +212,7 @@ fn a_zip_rewritten_in_place_after_packaging_is_refused_before_anything_is_upload
         let key = format!("{name}.zip");
         let err = rt
             .block_on(s3_store::upload_zip(
-                &c.s3,
+                &s3,
                 BUCKET,
                 &key,
                 ZipFile::from(&packaged),
