@@ -4,7 +4,8 @@
 
 use std::future::Future;
 
-use layerpub::ci::github::{CommentOutcome, GitHubContext, context, upsert_comment};
+use layerpub::ci::forge::Outcome as CommentOutcome;
+use layerpub::ci::github::{GitHubContext, context, upsert_comment};
 use layerpub::domain::error::{EXIT_BAD_INPUT, EXIT_FAILURE};
 use layerpub::domain::secret::Secret;
 use layerpub::render::comment::marker;
@@ -330,6 +331,12 @@ fn a_server_error_fails_without_showing_the_token() {
         for shown in [err.to_string(), format!("{err:?}"), format!("{context:?}")] {
             assert!(!shown.contains(TOKEN), "{shown}");
         }
+        // octocrab's own error is kept underneath the message.
+        let source = std::error::Error::source(&err).expect("octocrab's error is kept");
+        assert!(
+            source.downcast_ref::<octocrab::Error>().is_some(),
+            "{source:?}"
+        );
         assert!(format!("{context:?}").contains("***"));
     });
 }
@@ -540,5 +547,31 @@ fn our_marker_quoted_inside_another_layers_comment_is_not_ours() {
         mount_post(&server, "", &body("v1"), 201, 1).await;
         let outcome = upsert_comment(&ctx(&server, ""), LAYER, &body("v1")).await;
         assert_eq!(outcome.unwrap(), CommentOutcome::Created(901));
+    });
+}
+
+#[test]
+fn a_body_without_its_marker_is_refused_before_any_request() {
+    // Posted, it could never be found again: every later run would add another comment.
+    run(async {
+        let server = MockServer::start().await;
+        Mock::given(wiremock::matchers::any())
+            .respond_with(ResponseTemplate::new(500))
+            .expect(0)
+            .mount(&server)
+            .await;
+        let err = upsert_comment(&ctx(&server, ""), LAYER, "no marker")
+            .await
+            .unwrap_err();
+        assert!(
+            err.to_string().contains("must start with its marker"),
+            "{err}"
+        );
+        let other = format!("{}\nbody\n", marker("other"));
+        assert!(
+            upsert_comment(&ctx(&server, ""), LAYER, &other)
+                .await
+                .is_err()
+        );
     });
 }

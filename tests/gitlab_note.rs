@@ -1,7 +1,8 @@
 //! The merge-request note against a mock GitLab API (wiremock): exact requests, one note per
 //! merge request, and a token that never leaks.
 
-use layerpub::ci::gitlab::{GitLabContext, NoteOutcome, context, upsert_note};
+use layerpub::ci::forge::Outcome as NoteOutcome;
+use layerpub::ci::gitlab::{GitLabContext, context, upsert_note};
 use layerpub::domain::error::{EXIT_BAD_INPUT, EXIT_FAILURE};
 use layerpub::domain::secret::Secret;
 use serde_json::{Value, json};
@@ -10,6 +11,8 @@ use wiremock::{Mock, MockServer, Request, ResponseTemplate};
 
 const TOKEN: &str = "glpat-not-a-real-token-1234";
 const ME: &str = "project_42_bot_layerpub";
+/// The layer whose note these tests write, and its marker (`forge::marker`, as on GitHub).
+const LAYER: &str = "note";
 const MARKER: &str = "<!-- layerpub:note -->";
 /// The project is given as a path, so its `/` must arrive encoded.
 const NOTES: &str = "/api/v4/projects/group%2Fsub%2Fproj/merge_requests/7/notes";
@@ -101,7 +104,7 @@ async fn first_run_creates_the_note() {
         .await;
     no_put(&server).await;
 
-    let outcome = upsert_note(&ctx(&server), MARKER, &body("v1"))
+    let outcome = upsert_note(&ctx(&server), LAYER, &body("v1"))
         .await
         .unwrap();
     assert_eq!(outcome, NoteOutcome::Created(101));
@@ -128,7 +131,7 @@ async fn second_run_updates_its_note_with_put() {
         .await;
     no_post(&server).await;
 
-    let outcome = upsert_note(&ctx(&server), MARKER, &body("v2"))
+    let outcome = upsert_note(&ctx(&server), LAYER, &body("v2"))
         .await
         .unwrap();
     assert_eq!(outcome, NoteOutcome::Updated(55));
@@ -148,7 +151,7 @@ async fn an_unchanged_note_is_not_written() {
     no_post(&server).await;
     no_put(&server).await;
 
-    let outcome = upsert_note(&ctx(&server), MARKER, &body("v1"))
+    let outcome = upsert_note(&ctx(&server), LAYER, &body("v1"))
         .await
         .unwrap();
     assert_eq!(outcome, NoteOutcome::Unchanged(55));
@@ -176,7 +179,7 @@ async fn a_note_by_someone_else_with_the_marker_is_left_alone() {
         .await;
     no_put(&server).await;
 
-    let outcome = upsert_note(&ctx(&server), MARKER, &body("v2"))
+    let outcome = upsert_note(&ctx(&server), LAYER, &body("v2"))
         .await
         .unwrap();
     assert_eq!(outcome, NoteOutcome::Created(102));
@@ -203,7 +206,7 @@ async fn every_page_is_searched_following_x_next_page() {
         .await;
     no_post(&server).await;
 
-    let outcome = upsert_note(&ctx(&server), MARKER, &body("v2"))
+    let outcome = upsert_note(&ctx(&server), LAYER, &body("v2"))
         .await
         .unwrap();
     assert_eq!(outcome, NoteOutcome::Updated(250));
@@ -237,7 +240,7 @@ async fn a_link_rel_next_header_is_followed() {
     no_post(&server).await;
     no_put(&server).await;
 
-    let outcome = upsert_note(&ctx(&server), MARKER, &body("v1"))
+    let outcome = upsert_note(&ctx(&server), LAYER, &body("v1"))
         .await
         .unwrap();
     assert_eq!(outcome, NoteOutcome::Unchanged(12));
@@ -256,7 +259,7 @@ async fn a_403_on_write_is_reported_as_forbidden() {
         .mount(&server)
         .await;
 
-    match upsert_note(&ctx(&server), MARKER, &body("v1"))
+    match upsert_note(&ctx(&server), LAYER, &body("v1"))
         .await
         .unwrap()
     {
@@ -281,7 +284,7 @@ async fn a_401_is_bad_input_about_the_token_without_showing_it() {
         .await;
     no_post(&server).await;
 
-    let err = upsert_note(&ctx(&server), MARKER, &body("v1"))
+    let err = upsert_note(&ctx(&server), LAYER, &body("v1"))
         .await
         .unwrap_err();
     assert_eq!(err.exit_code(), EXIT_BAD_INPUT);
@@ -303,7 +306,7 @@ async fn a_missing_merge_request_is_a_failure_naming_it() {
         .mount(&server)
         .await;
 
-    let err = upsert_note(&ctx(&server), MARKER, &body("v1"))
+    let err = upsert_note(&ctx(&server), LAYER, &body("v1"))
         .await
         .unwrap_err();
     assert_eq!(err.exit_code(), EXIT_FAILURE);
@@ -324,7 +327,7 @@ async fn a_gateway_error_on_a_read_is_retried() {
     user(&server).await;
     notes_page(&server, FIRST_PAGE, json!([note(9, ME, &body("v1"))]), None).await;
 
-    let outcome = upsert_note(&ctx(&server), MARKER, &body("v1"))
+    let outcome = upsert_note(&ctx(&server), LAYER, &body("v1"))
         .await
         .unwrap();
     assert_eq!(outcome, NoteOutcome::Unchanged(9));
@@ -339,7 +342,7 @@ async fn a_body_without_its_marker_is_refused_before_any_request() {
         .mount(&server)
         .await;
     assert!(
-        upsert_note(&ctx(&server), MARKER, "no marker")
+        upsert_note(&ctx(&server), LAYER, "no marker")
             .await
             .is_err()
     );
@@ -434,9 +437,19 @@ async fn the_token_is_not_in_connection_errors() {
         mr_iid: 7,
         token: Secret::new(TOKEN),
     };
-    let err = upsert_note(&ctx, MARKER, &body("v1")).await.unwrap_err();
+    let err = upsert_note(&ctx, LAYER, &body("v1")).await.unwrap_err();
     assert_eq!(err.exit_code(), EXIT_FAILURE);
     let shown = format!("{err} {err:?}");
     assert!(shown.contains("CI_API_V4_URL"), "{shown}");
     assert!(!shown.contains(TOKEN), "{shown}");
+    // The HTTP client's own error is kept underneath the message, and shows no token either.
+    let source = std::error::Error::source(&err).expect("the connection error is kept");
+    let shown = format!("{source} {source:?}");
+    assert!(!shown.contains(TOKEN), "{shown}");
+}
+
+#[test]
+fn the_note_is_found_by_the_same_marker_as_the_github_comment() {
+    assert_eq!(layerpub::ci::forge::marker(LAYER), MARKER);
+    assert_eq!(layerpub::render::comment::marker(LAYER), MARKER);
 }

@@ -15,7 +15,7 @@ use aws_sdk_lambda::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_lambda::types::{LastUpdateStatus, State};
 use tokio::time::Instant;
 
-use crate::aws::sdk_error;
+use crate::aws::{sdk_error, sdk_error_with_fix};
 use crate::domain::error::Error;
 use crate::domain::follow_up::{FunctionOutcome, FunctionResult, RollOut};
 use crate::domain::interrupt::Interrupt;
@@ -144,7 +144,7 @@ pub async fn roll_out(
             }
         }
     }
-    Err(Error::Aws(format!(
+    Err(Error::aws(format!(
         "function {function}: another deployment kept changing it during the roll-out onto {version_arn} ({MAX_ATTEMPTS} attempts, the last: {last_conflict}); {} re-run once the other deployment has finished",
         if written.is_some() {
             "its layers were updated, but publishing the version or moving the alias did not complete;"
@@ -180,7 +180,7 @@ pub async fn plan_move(
     };
     let current = run.read(None).await.map_err(|f| match f {
         Failure::Fatal(e) => e,
-        Failure::Conflict(what) => Error::Aws(what),
+        Failure::Conflict(what) => Error::aws(what),
     })?;
     Ok(run.decide(&current.layers)?.1)
 }
@@ -386,7 +386,7 @@ impl Run<'_> {
         loop {
             let config = self.read(None).await?;
             if ours && let Some(reason) = &config.failed {
-                return Err(Error::Aws(format!(
+                return Err(Error::aws(format!(
                     "function {}: Lambda could not apply the new layers ({}): {reason}; fix the function (or the layer) and re-run",
                     self.function, self.version_arn
                 ))
@@ -396,7 +396,7 @@ impl Run<'_> {
                 return Ok(config);
             }
             if Instant::now() + delay > deadline {
-                return Err(Error::Aws(format!(
+                return Err(Error::aws(format!(
                     "function {}: still updating after {} minutes (LastUpdateStatus InProgress); check it in the Lambda console and re-run",
                     self.function,
                     SETTLE_LIMIT.as_secs() / 60
@@ -584,10 +584,11 @@ impl Run<'_> {
             "PreconditionFailedException" | "ResourceConflictException" => {
                 Failure::Conflict(format!("{step} answered {code}: {message}"))
             }
-            "AccessDenied" | "AccessDeniedException" => Failure::Fatal(Error::bad_input(format!(
-                "{step} on function {} failed: {code}: {message} — {PERMISSIONS_HINT}",
-                self.function
-            ))),
+            "AccessDenied" | "AccessDeniedException" => Failure::Fatal(sdk_error_with_fix(
+                &format!("{step} on function {}", self.function),
+                err,
+                PERMISSIONS_HINT,
+            )),
             _ => Failure::Fatal(sdk_error(
                 &format!("{step} on function {}", self.function),
                 err,

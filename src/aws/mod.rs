@@ -21,7 +21,7 @@ use aws_sdk_s3::config::http::HttpResponse;
 use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata};
 use aws_smithy_http_client::tls;
 
-use crate::domain::error::Error;
+use crate::domain::error::{AwsError, Error, Kind};
 
 /// The clients a run uses, and the region they talk to.
 #[derive(Clone, Debug)]
@@ -107,8 +107,9 @@ pub async fn clients(region: Option<&str>, endpoint_url: Option<&str>) -> Result
     })
 }
 
-/// Turns an SDK error into a message that names the step, the service's own words, and what
-/// to do; errors the user can fix (credentials, permissions, a missing bucket) are bad input.
+/// Turns an SDK error into an [`AwsError::Call`]: a message that names the step, the service's
+/// own words, and what to do, with the SDK's error kept as its source; errors the user can fix
+/// (credentials, permissions, a missing bucket) are of [`Kind::BadInput`].
 pub fn sdk_error<E>(step: &str, err: aws_sdk_s3::error::SdkError<E, HttpResponse>) -> Error
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
@@ -161,12 +162,17 @@ where
         ),
         _ => ("", false),
     };
-    let message = format!("{step} failed: {detail}{hint}");
-    if bad_input {
-        Error::bad_input(message)
-    } else {
-        Error::Aws(message)
-    }
+    Error::Aws(AwsError::Call {
+        step: step.to_owned(),
+        detail,
+        fix: hint.to_owned(),
+        kind: if bad_input {
+            Kind::BadInput
+        } else {
+            Kind::Failure
+        },
+        source: Box::new(err),
+    })
 }
 
 /// The Display of the last error in the `source` chain, the one that says what happened.
@@ -191,9 +197,41 @@ where
 {
     match err.code() {
         Some(code @ ("AccessDenied" | "AccessDeniedException")) => {
-            let message = err.message().unwrap_or("access denied");
-            Error::bad_input(format!("{step} failed: {code}: {message} — {denied_fix}"))
+            let detail = format!("{code}: {}", err.message().unwrap_or("access denied"));
+            Error::Aws(AwsError::Call {
+                step: step.to_owned(),
+                detail,
+                fix: format!(" — {denied_fix}"),
+                kind: Kind::BadInput,
+                source: Box::new(err),
+            })
         }
         _ => sdk_error(step, err),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_sdk_s3::error::SdkError;
+    use aws_sdk_s3::operation::get_object::GetObjectError;
+
+    #[test]
+    fn an_sdk_error_keeps_its_message_and_is_kept_as_the_source() {
+        let err: SdkError<GetObjectError, HttpResponse> =
+            SdkError::timeout_error("operation timed out");
+        let e = sdk_error("GetObject s3://b/k", err);
+        assert_eq!(
+            e.to_string(),
+            "GetObject s3://b/k failed: no answer (operation timed out) — could not reach AWS; check the network, endpoint-url and region"
+        );
+        assert_eq!(e.kind(), Kind::Failure);
+        let source = std::error::Error::source(&e).expect("the SDK's error is kept");
+        assert!(
+            source
+                .downcast_ref::<SdkError<GetObjectError, HttpResponse>>()
+                .is_some(),
+            "{source:?}"
+        );
     }
 }

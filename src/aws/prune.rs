@@ -69,7 +69,7 @@ pub async fn all_versions(lambda: &Client, layer_name: &str) -> Result<Vec<i64>,
 pub async fn versions_in_use(lambda: &Client, layer_arn: &str) -> Result<BTreeSet<i64>, Error> {
     // A wrong ARN would match nothing and leave every version unprotected: refuse it.
     if !is_layer_arn(layer_arn) {
-        return Err(Error::Aws(format!(
+        return Err(Error::aws(format!(
             "cannot tell which versions are in use: `{layer_arn}` is not a layer ARN without a \
              version (arn:aws:lambda:REGION:ACCOUNT:layer:NAME)"
         )));

@@ -10,7 +10,8 @@
 use std::fs::File;
 use std::io;
 use std::os::unix::fs::FileExt;
-use std::path::Path;
+use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use aws_sdk_s3::Client;
@@ -22,6 +23,7 @@ use sha2::{Digest, Sha256};
 use tokio::task::JoinSet;
 
 use crate::aws::sdk_error;
+use crate::domain::blocking::off_workers;
 use crate::domain::error::Error;
 use crate::domain::interrupt::Interrupt;
 
@@ -86,20 +88,29 @@ pub struct Uploaded {
 
 /// The zip to upload: the handle it was written through (never its path again: another
 /// process, or another layer writing the same file through a link, may have replaced it),
-/// its size and SHA-256 as packaged, and its path for messages.
-#[derive(Debug, Clone, Copy)]
-pub struct ZipFile<'a> {
-    pub file: &'a File,
+/// its size and SHA-256 as packaged, and its path for messages. Owned, the handle shared, so
+/// that its reads and hashes can run on the blocking pool ([`off_workers`]) while the other
+/// targets' requests go on.
+#[derive(Debug, Clone)]
+pub struct ZipFile {
+    pub file: Arc<File>,
     pub size: u64,
-    pub sha256: &'a [u8; 32],
-    pub path: &'a Path,
+    pub sha256: [u8; 32],
+    pub path: PathBuf,
 }
 
-impl ZipFile<'_> {
+impl ZipFile {
+    /// [`ZipFile::bytes`], read and hashed off the async thread.
+    pub async fn read_checked(&self) -> Result<Vec<u8>, Error> {
+        let zip = self.clone();
+        off_workers(move || zip.bytes()).await
+    }
+
     /// Every byte of the zip, checked against the packaged SHA-256 (a single PUT, or inline).
+    /// Blocking: on an async path, use [`ZipFile::read_checked`].
     pub fn bytes(&self) -> Result<Vec<u8>, Error> {
-        let bytes = read_part(self.file, 0, self.size).map_err(|e| self.read_error(e))?;
-        if self.grew() || <[u8; 32]>::from(Sha256::digest(&bytes)) != *self.sha256 {
+        let bytes = read_part(&self.file, 0, self.size).map_err(|e| self.read_error(e))?;
+        if self.grew() || <[u8; 32]>::from(Sha256::digest(&bytes)) != self.sha256 {
             return Err(self.changed());
         }
         Ok(bytes)
@@ -113,20 +124,32 @@ impl ZipFile<'_> {
         let mut offset = 0;
         while offset < self.size {
             let len = PART_SIZE.min(self.size - offset);
-            let chunk = read_part(self.file, offset, len).map_err(|e| self.read_error(e))?;
+            let chunk = read_part(&self.file, offset, len).map_err(|e| self.read_error(e))?;
             whole.update(&chunk);
             parts.push(Sha256::digest(&chunk).into());
             offset += len;
         }
-        if self.grew() || <[u8; 32]>::from(whole.finalize()) != *self.sha256 {
+        if self.grew() || <[u8; 32]>::from(whole.finalize()) != self.sha256 {
             return Err(self.changed());
         }
         Ok(parts)
     }
 
+    /// Part `index` of a multipart upload, read again to be sent: its bytes must have the
+    /// digest [`ZipFile::part_digests`] found, or the zip changed in between.
+    fn part(&self, index: usize, digest: &[u8; 32]) -> Result<Vec<u8>, Error> {
+        let offset = index as u64 * PART_SIZE;
+        let len = PART_SIZE.min(self.size - offset);
+        let chunk = read_part(&self.file, offset, len).map_err(|e| self.read_error(e))?;
+        if <[u8; 32]>::from(Sha256::digest(&chunk)) != *digest {
+            return Err(self.changed());
+        }
+        Ok(chunk)
+    }
+
     /// Whether the file holds a byte past the packaged size.
     fn grew(&self) -> bool {
-        read_part(self.file, self.size, 1).is_ok()
+        read_part(&self.file, self.size, 1).is_ok()
     }
 
     fn read_error(&self, source: io::Error) -> Error {
@@ -166,12 +189,13 @@ pub async fn upload_zip(
     s3: &Client,
     bucket: &str,
     key: &str,
-    zip: ZipFile<'_>,
+    zip: ZipFile,
     interrupt: &Interrupt,
 ) -> Result<Uploaded, Error> {
     let multipart = zip.size > MULTIPART_THRESHOLD;
     let (expected, parts) = if multipart {
-        let parts = zip.part_digests()?;
+        let whole = zip.clone();
+        let parts = off_workers(move || whole.part_digests()).await?;
         (composite(&parts), parts)
     } else {
         (STANDARD.encode(zip.sha256), Vec::new())
@@ -186,7 +210,7 @@ pub async fn upload_zip(
     if multipart {
         upload_multipart(s3, bucket, key, zip, &parts, interrupt).await?;
     } else {
-        let bytes = zip.bytes()?;
+        let bytes = zip.read_checked().await?;
         let put = s3
             .put_object()
             .bucket(bucket)
@@ -206,11 +230,11 @@ pub async fn upload_zip(
             sent: true,
             multipart,
         }),
-        Some(other) => Err(Error::Aws(format!(
+        Some(other) => Err(Error::aws(format!(
             "s3://{bucket}/{key} does not hold the zip just uploaded (S3 reports checksum {}, the zip's is {expected}); run again",
             other.as_deref().unwrap_or("none")
         ))),
-        None => Err(Error::Aws(format!(
+        None => Err(Error::aws(format!(
             "s3://{bucket}/{key} is missing right after its upload; check the bucket's lifecycle rules and run again"
         ))),
     }
@@ -223,7 +247,7 @@ async fn upload_multipart(
     s3: &Client,
     bucket: &str,
     key: &str,
-    zip: ZipFile<'_>,
+    zip: ZipFile,
     parts: &[[u8; 32]],
     interrupt: &Interrupt,
 ) -> Result<(), Error> {
@@ -282,7 +306,7 @@ async fn send_parts(
     bucket: &str,
     key: &str,
     upload_id: &str,
-    zip: ZipFile<'_>,
+    zip: ZipFile,
     digests: &[[u8; 32]],
 ) -> Result<Vec<CompletedPart>, Error> {
     let count = digests.len();
@@ -292,16 +316,11 @@ async fn send_parts(
         if in_flight.len() >= PARTS_IN_FLIGHT {
             parts.push(joined(in_flight.join_next().await)?);
         }
-        let offset = index as u64 * PART_SIZE;
-        let len = PART_SIZE.min(zip.size - offset);
-        // Read here, not in the task: the task must own what it sends (and reading 8 MiB
-        // from the page cache is quick next to sending it).
-        let chunk = read_part(zip.file, offset, len).map_err(|e| zip.read_error(e))?;
-        let sent_digest: [u8; 32] = Sha256::digest(&chunk).into();
-        if sent_digest != *digest {
-            return Err(zip.changed());
-        }
-        let checksum = STANDARD.encode(sent_digest);
+        // Read (and checked) before the task is spawned, on the blocking pool: the part is
+        // then what the task owns and sends, and no part is sent unchecked.
+        let (part, digest) = (zip.clone(), *digest);
+        let chunk = off_workers(move || part.part(index, &digest)).await?;
+        let checksum = STANDARD.encode(digest);
         let (s3, bucket, key, upload_id) = (
             s3.clone(),
             bucket.to_owned(),
@@ -350,8 +369,8 @@ fn joined(
 ) -> Result<CompletedPart, Error> {
     match r {
         Some(Ok(part)) => part,
-        Some(Err(e)) => Err(Error::Aws(format!("an upload task failed: {e}"))),
-        None => Err(Error::Aws("an upload task vanished".into())),
+        Some(Err(e)) => Err(Error::aws_caused(format!("an upload task failed: {e}"), e)),
+        None => Err(Error::aws("an upload task vanished")),
     }
 }
 
@@ -397,9 +416,10 @@ pub async fn get_document(s3: &Client, bucket: &str, key: &str) -> Result<Option
     match s3.get_object().bucket(bucket).key(key).send().await {
         Ok(out) => {
             let body = out.body.collect().await.map_err(|e| {
-                Error::Aws(format!(
-                    "GetObject s3://{bucket}/{key} failed while reading: {e}"
-                ))
+                Error::aws_caused(
+                    format!("GetObject s3://{bucket}/{key} failed while reading: {e}"),
+                    e,
+                )
             })?;
             Ok(Some(body.into_bytes().to_vec()))
         }
@@ -549,10 +569,10 @@ mod tests {
                 .collect();
             let (file, sha256) = zip_file(&bytes);
             let zip = ZipFile {
-                file: &file,
+                file: Arc::new(file),
                 size: len,
-                sha256: &sha256,
-                path: Path::new("deps.zip"),
+                sha256,
+                path: PathBuf::from("deps.zip"),
             };
             let digests = zip.part_digests().unwrap();
             assert_eq!(
@@ -566,11 +586,12 @@ mod tests {
     #[test]
     fn a_zip_that_differs_from_what_was_packaged_is_never_read_for_sending() {
         let (file, sha256) = zip_file(b"the packaged zip");
+        let file = Arc::new(file);
         let zip = |size| ZipFile {
-            file: &file,
+            file: Arc::clone(&file),
             size,
-            sha256: &sha256,
-            path: Path::new("deps.zip"),
+            sha256,
+            path: PathBuf::from("deps.zip"),
         };
         assert_eq!(zip(16).bytes().unwrap(), b"the packaged zip");
         // Rewritten in place at the same size, grown, or shrunk since packaging.

@@ -116,8 +116,12 @@ async fn policy_statement_ids(
         }
         Err(e) => return Err(sdk_error_with_fix(&step, e, DENIED_FIX)),
     };
-    statement_ids(out.policy().unwrap_or("{}"))
-        .map_err(|e| Error::Aws(format!("{step}: the policy is not a JSON document ({e})")))
+    statement_ids(out.policy().unwrap_or("{}")).map_err(|e| {
+        Error::aws_caused(
+            format!("{step}: the policy is not a JSON document ({e})"),
+            e,
+        )
+    })
 }
 
 /// Adds the grantee's statement. A conflict means another change to the same policy met ours:
@@ -154,7 +158,7 @@ async fn add_grant(
             Err(e) => return Err(sdk_error_with_fix(&step, e, DENIED_FIX)),
         }
     }
-    Err(Error::Aws(format!(
+    Err(Error::aws(format!(
         "{step} failed: the policy kept changing under {CONFLICT_ATTEMPTS} attempts \
          (ResourceConflictException); re-run to add the grant"
     )))

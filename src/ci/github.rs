@@ -1,21 +1,22 @@
 //! The sticky pull-request comment on GitHub: which pull request (from the runner's
 //! environment and event file), then one comment per layer, created once and edited in place
 //! on every later run. The shell's edge: [`upsert_comment`] talks to the GitHub API through
-//! octocrab; [`context`] only reads the event file.
+//! octocrab; [`context`] only reads the event file. The rules shared with GitLab's note (the
+//! marker, whose comment is ours, the outcome) are in [`crate::ci::forge`].
 //!
-//! The comment is found by its hidden marker ([`crate::render::comment::marker`]) *and* its author, so
-//! a comment someone else wrote with the same marker (quoted, or forged) is never edited.
-//! A pull request from a fork gets a read-only token: a refused write is
-//! [`CommentOutcome::Forbidden`], for the caller to report as a warning, not a failed run.
+//! The comment is found by its hidden marker ([`forge::marker`]) *and* its author, so a comment
+//! someone else wrote with the same marker (quoted, or forged) is never edited. A pull request
+//! from a fork gets a read-only token: a refused write is [`Outcome::Forbidden`], for the
+//! caller to report as a warning, not a failed run.
 
 use std::time::Duration;
 
 use octocrab::{Octocrab, Page};
 use serde::{Deserialize, Serialize};
 
-use crate::domain::error::Error;
+use crate::ci::forge::{self, Outcome};
+use crate::domain::error::{Error, ForgeError};
 use crate::domain::secret::Secret;
-use crate::render::comment::marker;
 
 /// The public GitHub API; GitHub Enterprise Server sets `GITHUB_API_URL` to `https://HOST/api/v3`.
 pub const DEFAULT_API_URL: &str = "https://api.github.com";
@@ -37,18 +38,6 @@ pub struct GitHubContext {
     /// The pull request's number (its issue number).
     pub pr: u64,
     token: Secret,
-}
-
-/// What [`upsert_comment`] did; each carries the comment's id, or GitHub's refusal.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum CommentOutcome {
-    Created(u64),
-    Updated(u64),
-    /// Our comment already had this body: nothing was written.
-    Unchanged(u64),
-    /// GitHub answered 403 to the write (a fork's read-only token, or missing
-    /// `pull-requests: write`): a warning for the caller, not a failure.
-    Forbidden(String),
 }
 
 impl GitHubContext {
@@ -209,43 +198,35 @@ struct PerPage {
 }
 
 /// Creates this layer's comment on the pull request, or edits ours in place; writes nothing
-/// when our comment already says `body`.
+/// when our comment already says `body`, which must start with the layer's marker (checked
+/// before any request).
 pub async fn upsert_comment(
     ctx: &GitHubContext,
     layer_name: &str,
     body: &str,
-) -> Result<CommentOutcome, Error> {
+) -> Result<Outcome, Error> {
+    let marker =
+        forge::checked_marker(layer_name, body, "pull-request comment").map_err(Error::GitHub)?;
     let client = client(ctx)?;
     let login = our_login(&client, ctx).await?;
-    let marker = marker(layer_name);
     let ours = find_comment(&client, ctx, &marker, &login).await?;
     match ours {
-        Some(c) if same_body(c.body.as_deref().unwrap_or(""), body) => {
+        Some(c) if forge::same_body(c.body.as_deref().unwrap_or(""), body) => {
             tracing::debug!(id = c.id, "the pull-request comment is current");
-            Ok(CommentOutcome::Unchanged(c.id))
+            Ok(Outcome::Unchanged(c.id))
         }
         Some(c) => {
             let path = format!("/repos/{}/{}/issues/comments/{}", ctx.owner, ctx.repo, c.id);
             let written = client
                 .patch::<Comment, _, _>(path, Some(&CommentBody { body }))
                 .await;
-            write_outcome(
-                ctx,
-                ("update", "updating"),
-                written,
-                CommentOutcome::Updated,
-            )
+            write_outcome(ctx, ("update", "updating"), written, Outcome::Updated)
         }
         None => {
             let written = client
                 .post::<_, Comment>(ctx.comments_path(), Some(&CommentBody { body }))
                 .await;
-            write_outcome(
-                ctx,
-                ("create", "creating"),
-                written,
-                CommentOutcome::Created,
-            )
+            write_outcome(ctx, ("create", "creating"), written, Outcome::Created)
         }
     }
 }
@@ -262,11 +243,14 @@ fn client(ctx: &GitHubContext) -> Result<Octocrab, Error> {
                 .build()
         })
         .map_err(|e| {
-            Error::GitHub(format!(
-                "could not set up the GitHub client for {}: {}",
-                ctx.api_url,
-                describe(&e, &ctx.token)
-            ))
+            Error::GitHub(
+                ForgeError::failure(format!(
+                    "could not set up the GitHub client for {}: {}",
+                    ctx.api_url,
+                    describe(&e, &ctx.token)
+                ))
+                .caused_by(e),
+            )
         })
 }
 
@@ -281,7 +265,7 @@ async fn our_login(client: &Octocrab, ctx: &GitHubContext) -> Result<String, Err
             );
             Ok(ACTIONS_BOT_LOGIN.to_owned())
         }
-        Err(e) => Err(failure(ctx, "reading the token's user (GET /user)", &e)),
+        Err(e) => Err(failure(ctx, "reading the token's user (GET /user)", e)),
     }
 }
 
@@ -297,14 +281,10 @@ async fn find_comment(
     let mut page: Page<Comment> = client
         .get(ctx.comments_path(), Some(&PerPage { per_page: 100 }))
         .await
-        .map_err(|e| failure(ctx, &what(), &e))?;
+        .map_err(|e| failure(ctx, &what(), e))?;
     for _ in 0..MAX_PAGES {
         let found = page.items.into_iter().find(|c| {
-            // The marker is the body's first line: the same text further down (a lock-file
-            // line shown in another layer's comment) does not make that comment ours.
-            c.body
-                .as_deref()
-                .is_some_and(|b| b.lines().next().map(str::trim_end) == Some(marker))
+            c.body.as_deref().is_some_and(|b| forge::carries(b, marker))
                 && c.user
                     .as_ref()
                     .is_some_and(|u| u.login.eq_ignore_ascii_case(login))
@@ -318,16 +298,16 @@ async fn find_comment(
         // The token goes to the API host only, whatever a Link header says.
         let next = next.to_string();
         if !next.starts_with(&format!("{}/", ctx.api_url)) {
-            return Err(Error::GitHub(format!(
+            return Err(Error::GitHub(ForgeError::failure(format!(
                 "{} failed: GitHub's next-page link `{next}` is outside {}",
                 what(),
                 ctx.api_url
-            )));
+            ))));
         }
         page = client
             .get(next, None::<&()>)
             .await
-            .map_err(|e| failure(ctx, &what(), &e))?;
+            .map_err(|e| failure(ctx, &what(), e))?;
     }
     tracing::warn!(
         "{} has over {} comments; not looking further for layerpub's",
@@ -337,25 +317,19 @@ async fn find_comment(
     Ok(None)
 }
 
-/// Bodies compare equal up to line endings and trailing white space, which GitHub may
-/// normalise: an unchanged result must not be rewritten on every run.
-fn same_body(existing: &str, body: &str) -> bool {
-    existing.replace("\r\n", "\n").trim_end() == body.replace("\r\n", "\n").trim_end()
-}
-
 /// The outcome of a create or update: 403 is `Forbidden`, other errors fail.
 fn write_outcome(
     ctx: &GitHubContext,
     (verb, doing): (&str, &str),
     written: octocrab::Result<Comment>,
-    done: fn(u64) -> CommentOutcome,
-) -> Result<CommentOutcome, Error> {
+    done: fn(u64) -> Outcome,
+) -> Result<Outcome, Error> {
     match written {
         Ok(c) => {
             tracing::debug!(id = c.id, "{verb}d the pull-request comment");
             Ok(done(c.id))
         }
-        Err(e) if status(&e) == Some(403) => Ok(CommentOutcome::Forbidden(format!(
+        Err(e) if status(&e) == Some(403) => Ok(Outcome::Forbidden(format!(
             "GitHub refused to {verb} the comment on {} ({}): a pull request from a fork gets a read-only token; otherwise give the job `permissions: pull-requests: write`",
             ctx.pull_request(),
             describe(&e, &ctx.token)
@@ -363,7 +337,7 @@ fn write_outcome(
         Err(e) => Err(failure(
             ctx,
             &format!("{doing} the comment on {}", ctx.pull_request()),
-            &e,
+            e,
         )),
     }
 }
@@ -376,23 +350,25 @@ fn status(e: &octocrab::Error) -> Option<u16> {
     }
 }
 
-/// An error as a message with the fix: a refused token and a missing pull request are input
-/// the user can fix (exit 2); the rest is a failure (exit 1).
-fn failure(ctx: &GitHubContext, what: &str, e: &octocrab::Error) -> Error {
-    let text = describe(e, &ctx.token);
-    match status(e) {
-        Some(401) => Error::bad_input(format!(
+/// An error as a message with the fix, octocrab's error kept as its source: a refused token
+/// and a missing pull request are input the user can fix (exit 2); the rest is a failure
+/// (exit 1).
+fn failure(ctx: &GitHubContext, what: &str, e: octocrab::Error) -> Error {
+    let text = describe(&e, &ctx.token);
+    let error = match status(&e) {
+        Some(401) => ForgeError::bad_input(format!(
             "{what} failed: GitHub refused the token ({text}); check github-token"
         )),
-        Some(404) => Error::bad_input(format!(
+        Some(404) => ForgeError::bad_input(format!(
             "{what} failed ({text}): check pr-number and GITHUB_REPOSITORY, and that github-token can read {}/{}",
             ctx.owner, ctx.repo
         )),
-        Some(_) => Error::GitHub(format!("{what} failed: {text}")),
-        None => Error::GitHub(format!(
+        Some(_) => ForgeError::failure(format!("{what} failed: {text}")),
+        None => ForgeError::failure(format!(
             "{what} failed: {text}; check the network and GITHUB_API_URL"
         )),
-    }
+    };
+    Error::GitHub(error.caused_by(e))
 }
 
 /// What went wrong, in one line: GitHub's status and message, or the transport's error chain.
@@ -515,11 +491,5 @@ mod tests {
             e.to_string().starts_with("GITHUB_EVENT_PATH: not set"),
             "{e}"
         );
-    }
-
-    #[test]
-    fn same_body_ignores_line_endings_and_trailing_space() {
-        assert!(same_body("a\r\nb\r\n", "a\nb\n"));
-        assert!(!same_body("a\nb", "a\nc"));
     }
 }

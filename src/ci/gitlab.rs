@@ -1,8 +1,10 @@
-//! The merge-request note: one note per merge request that layerpub keeps up to date instead of
-//! adding a new one on every pipeline. The shell's edge: talks to GitLab's REST API (v4).
+//! The merge-request note: one note per layer and merge request that layerpub keeps up to date
+//! instead of adding a new one on every pipeline. The shell's edge: talks to GitLab's REST API
+//! (v4). The rules shared with GitHub's comment (the marker, whose note is ours, the outcome)
+//! are in [`crate::ci::forge`].
 //!
-//! The note is found by a marker the caller puts in its body (an HTML comment is invisible in
-//! the rendered note) *and* by its author being the token's user: someone quoting the marker
+//! The note is found by the layer's marker, its first line (an HTML comment is invisible in
+//! the rendered note), *and* by its author being the token's user: someone quoting the marker
 //! in their own note must not have it overwritten, nor stop ours from being updated.
 //!
 //! HTTP goes through hyper-util's client over hyper-rustls with the ring provider and the
@@ -24,7 +26,8 @@ use hyper_util::rt::TokioExecutor;
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use serde::Deserialize;
 
-use crate::domain::error::Error;
+use crate::ci::forge::{self, Outcome};
+use crate::domain::error::{Cause, Error, ForgeError};
 use crate::domain::secret::Secret;
 
 /// Where and as whom to post: read from the job's environment by [`context`].
@@ -38,20 +41,6 @@ pub struct GitLabContext {
     pub mr_iid: u64,
     /// `GITLAB_TOKEN`: a project (or personal) access token with the `api` scope.
     pub token: Secret,
-}
-
-/// What [`upsert_note`] did.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum NoteOutcome {
-    /// No note of ours had the marker: this one was created.
-    Created(u64),
-    /// Our note had a different body: it was replaced.
-    Updated(u64),
-    /// Our note already had this body: nothing was written.
-    Unchanged(u64),
-    /// GitLab answered 403: the token may not do this. The caller warns and carries on (a
-    /// published layer must not fail its job over a note); the text says what to change.
-    Forbidden(String),
 }
 
 /// Why a token is needed and how to make one: said whenever the token is missing or refused.
@@ -124,52 +113,46 @@ fn check_api_url(url: &str) -> Result<(), Error> {
     }
 }
 
-/// Creates or updates our note on the merge request, so that each merge request carries one
-/// note from layerpub that always shows the latest run.
+/// Creates or updates this layer's note on the merge request, so that each merge request
+/// carries one note per layer from layerpub that always shows the latest run.
 ///
 /// Reads `GET /user` (our username) and the merge request's notes, oldest first, page by page
 /// until our note is found; then `POST`s a new note, `PUT`s the new body into ours, or writes
-/// nothing when the body is already there. `body` must contain `marker`, or the next run could
-/// not find the note again. A 403 gives [`NoteOutcome::Forbidden`]; a 401 is bad input about the
-/// token; other failures are [`Error::GitLab`].
+/// nothing when the body is already there. `body` must start with the layer's marker
+/// ([`forge::marker`]), or the next run could not find the note again: checked before any
+/// request. A 403 gives [`Outcome::Forbidden`]; a 401 is bad input about the token; other
+/// failures are [`Error::GitLab`].
 pub async fn upsert_note(
     ctx: &GitLabContext,
-    marker: &str,
+    layer_name: &str,
     body: &str,
-) -> Result<NoteOutcome, Error> {
-    if marker.trim().is_empty() || !body.contains(marker) {
-        return Err(Error::GitLab(
-            "the merge-request note must contain its non-empty marker, or the next run would \
-             add a second note instead of updating this one"
-                .into(),
-        ));
-    }
+) -> Result<Outcome, Error> {
+    let marker =
+        forge::checked_marker(layer_name, body, "merge-request note").map_err(Error::GitLab)?;
     let api = Api::new(ctx)?;
-    match upsert(&api, marker, body).await {
+    match upsert(&api, &marker, body).await {
         Ok(outcome) => Ok(outcome),
-        Err(Failure::Forbidden(why)) => Ok(NoteOutcome::Forbidden(why)),
+        Err(Failure::Forbidden(why)) => Ok(Outcome::Forbidden(why)),
         Err(Failure::Error(e)) => Err(e),
     }
 }
 
-async fn upsert(api: &Api<'_>, marker: &str, body: &str) -> Result<NoteOutcome, Failure> {
+async fn upsert(api: &Api<'_>, marker: &str, body: &str) -> Result<Outcome, Failure> {
     let me = api.username().await?;
     let notes = api.notes_path();
     let payload = serde_json::json!({ "body": body });
     match find_note(api, &me, marker).await? {
-        // GitLab may drop trailing white space from what it stores: compare without it, so an
+        // GitLab may drop trailing white space from what it stores: compared without it, so an
         // unchanged note is not rewritten on every run.
-        Some(note) if note.body.trim_end() == body.trim_end() => {
-            Ok(NoteOutcome::Unchanged(note.id))
-        }
+        Some(note) if forge::same_body(&note.body, body) => Ok(Outcome::Unchanged(note.id)),
         Some(note) => {
             let path = format!("{notes}/{}", note.id);
             let answer = api.send(Method::PUT, &path, Some(&payload)).await?;
-            Ok(NoteOutcome::Updated(answer.json::<Note>(&path)?.id))
+            Ok(Outcome::Updated(answer.json::<Note>(&path)?.id))
         }
         None => {
             let answer = api.send(Method::POST, &notes, Some(&payload)).await?;
-            Ok(NoteOutcome::Created(answer.json::<Note>(&notes)?.id))
+            Ok(Outcome::Created(answer.json::<Note>(&notes)?.id))
         }
     }
 }
@@ -184,11 +167,11 @@ async fn find_note(api: &Api<'_>, me: &str, marker: &str) -> Result<Option<Note>
     let mut pages = 0;
     while let Some(path) = next.take() {
         if pages == MAX_PAGES {
-            return Err(Failure::Error(Error::GitLab(format!(
+            return Err(Failure::Error(Error::GitLab(ForgeError::failure(format!(
                 "merge request !{} has more than {} notes; layerpub stopped looking for its own",
                 api.ctx.mr_iid,
                 MAX_PAGES * 100
-            ))));
+            )))));
         }
         pages += 1;
         let answer = api.send(Method::GET, &path, None).await?;
@@ -217,9 +200,12 @@ fn next_page(headers: &HeaderMap, first: &str, api_url: &str) -> Result<Option<S
     if let Some(n) = header("x-next-page").filter(|n| !n.is_empty()) {
         return match n.parse::<u64>() {
             Ok(n) => Ok(Some(format!("{first}&page={n}"))),
-            Err(_) => Err(Failure::Error(Error::GitLab(format!(
-                "GitLab answered with X-Next-Page `{n}`, which is not a page number"
-            )))),
+            Err(e) => Err(Failure::Error(Error::GitLab(
+                ForgeError::failure(format!(
+                    "GitLab answered with X-Next-Page `{n}`, which is not a page number"
+                ))
+                .caused_by(e),
+            ))),
         };
     }
     let Some(link) = header("link").and_then(next_link) else {
@@ -227,10 +213,10 @@ fn next_page(headers: &HeaderMap, first: &str, api_url: &str) -> Result<Option<S
     };
     match link.strip_prefix(api_url) {
         Some(rest) if rest.starts_with('/') => Ok(Some(rest.to_owned())),
-        _ => Err(Failure::Error(Error::GitLab(format!(
+        _ => Err(Failure::Error(Error::GitLab(ForgeError::failure(format!(
             "GitLab's next page of notes is at `{link}`, outside {api_url}; layerpub does not \
              send the token there (is CI_API_V4_URL the instance's external URL?)"
-        )))),
+        ))))),
     }
 }
 
@@ -263,8 +249,7 @@ impl Note {
     fn is_ours(&self, me: &str, marker: &str) -> bool {
         !self.system
             && self.author.as_ref().is_some_and(|a| a.username == me)
-            // The first line, as on GitHub: a look-alike further down is a value, not ours.
-            && self.body.lines().next().map(str::trim_end) == Some(marker)
+            && forge::carries(&self.body, marker)
     }
 }
 
@@ -319,9 +304,12 @@ struct Answer {
 impl Answer {
     fn json<T: for<'de> Deserialize<'de>>(&self, path: &str) -> Result<T, Error> {
         serde_json::from_slice(&self.body).map_err(|e| {
-            Error::GitLab(format!(
-                "GitLab's answer to {path} is not what layerpub expects: {e}"
-            ))
+            Error::GitLab(
+                ForgeError::failure(format!(
+                    "GitLab's answer to {path} is not what layerpub expects: {e}"
+                ))
+                .caused_by(e),
+            )
         })
     }
 }
@@ -383,23 +371,26 @@ impl<'a> Api<'a> {
                     return check_status(self.ctx, &what, status, headers, body);
                 }
                 (Err(e), _) => {
-                    return Err(Failure::Error(Error::GitLab(format!(
+                    let message = format!(
                         "{what} on {} failed: {e}; check the network and CI_API_V4_URL",
                         self.ctx.api_url
-                    ))));
+                    );
+                    return Err(Failure::Error(Error::GitLab(
+                        ForgeError::failure(message).caused_by(e),
+                    )));
                 }
             }
             attempt += 1;
         }
     }
 
-    /// One HTTP exchange, within [`REQUEST_TIMEOUT`]; the error is a sentence.
+    /// One HTTP exchange, within [`REQUEST_TIMEOUT`].
     async fn exchange(
         &self,
         method: &Method,
         path: &str,
         json: Option<&serde_json::Value>,
-    ) -> Result<(StatusCode, HeaderMap, Bytes), String> {
+    ) -> Result<(StatusCode, HeaderMap, Bytes), Exchange> {
         let mut request = Request::builder()
             .method(method.clone())
             .uri(format!("{}{path}", self.ctx.api_url))
@@ -413,25 +404,42 @@ impl<'a> Api<'a> {
             }
             None => Bytes::new(),
         };
-        let request = request.body(Full::new(body)).map_err(|e| e.to_string())?;
+        let request = request
+            .body(Full::new(body))
+            .map_err(|e| Exchange::Request(Box::new(e)))?;
         let exchange = async {
             let response = self
                 .client
                 .request(request)
                 .await
-                .map_err(|e| error_chain(&e))?;
+                .map_err(|e| Exchange::Send(Box::new(e)))?;
             let (parts, body) = response.into_parts();
             let body = Limited::new(body, MAX_RESPONSE_BYTES)
                 .collect()
                 .await
-                .map_err(|e| format!("reading the answer: {e}"))?
+                .map_err(Exchange::Read)?
                 .to_bytes();
             Ok((parts.status, parts.headers, body))
         };
         tokio::time::timeout(REQUEST_TIMEOUT, exchange)
             .await
-            .map_err(|_| format!("no answer within {} s", REQUEST_TIMEOUT.as_secs()))?
+            .map_err(|_| Exchange::Timeout)?
     }
+}
+
+/// Why an HTTP exchange did not finish. `Display` is the one line the message quotes (for a
+/// failed send, hyper's top-level error with its causes, which alone says little); the error
+/// underneath is the source.
+#[derive(Debug, thiserror::Error)]
+enum Exchange {
+    #[error("{0}")]
+    Request(#[source] Cause),
+    #[error("{}", error_chain(.0.as_ref()))]
+    Send(#[source] Cause),
+    #[error("reading the answer: {0}")]
+    Read(#[source] Cause),
+    #[error("no answer within {} s", REQUEST_TIMEOUT.as_secs())]
+    Timeout,
 }
 
 /// GET and PUT may be sent again after a dropped connection; a POST may have created the note.
@@ -478,12 +486,12 @@ fn check_status(
             "{answered}: GITLAB_TOKEN is not a valid token (expired, revoked or mistyped); \
              {TOKEN_HELP}"
         ))),
-        StatusCode::NOT_FOUND => Failure::Error(Error::GitLab(format!(
+        StatusCode::NOT_FOUND => Failure::Error(Error::GitLab(ForgeError::failure(format!(
             "{answered}: project {} or merge request !{} does not exist, or the token's user \
              cannot see it",
             ctx.project_id, ctx.mr_iid
-        ))),
-        _ => Failure::Error(Error::GitLab(answered)),
+        )))),
+        _ => Failure::Error(Error::GitLab(ForgeError::failure(answered))),
     })
 }
 
@@ -499,7 +507,7 @@ fn gitlab_message(body: &[u8]) -> Option<String> {
 }
 
 /// An error and its causes on one line (hyper's top-level message alone says little).
-fn error_chain(e: &dyn std::error::Error) -> String {
+fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
     let mut text = e.to_string();
     let mut source = e.source();
     while let Some(s) = source {
@@ -514,16 +522,16 @@ fn http_client(api_url: &str) -> Result<HttpClient, Error> {
     let mut roots = rustls::RootCertStore::empty();
     roots.add_parsable_certificates(rustls_native_certs::load_native_certs().certs);
     if roots.is_empty() && api_url.starts_with("https://") {
-        return Err(Error::GitLab(format!(
+        return Err(Error::GitLab(ForgeError::failure(format!(
             "no root certificates found on this machine to verify {api_url}; install the \
              ca-certificates package or set SSL_CERT_FILE"
-        )));
+        ))));
     }
     let tls = rustls::ClientConfig::builder_with_provider(Arc::new(
         rustls::crypto::ring::default_provider(),
     ))
     .with_safe_default_protocol_versions()
-    .map_err(|e| Error::GitLab(format!("TLS setup failed: {e}")))?
+    .map_err(|e| Error::GitLab(ForgeError::failure(format!("TLS setup failed: {e}")).caused_by(e)))?
     .with_root_certificates(roots)
     .with_no_client_auth();
     let mut http = HttpConnector::new();

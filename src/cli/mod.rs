@@ -6,14 +6,14 @@ use std::path::{Path, PathBuf};
 
 use clap::{Parser, Subcommand, ValueEnum};
 
-use crate::ci::github::CommentOutcome;
-use crate::ci::gitlab::NoteOutcome;
-use crate::ci::{github, github_output, gitlab};
+use crate::ci::forge::{Comments, Outcome};
+use crate::ci::github_output;
 use crate::config::env::settings_from_env;
 use crate::config::settings::Settings;
 use crate::config::{self, LayerConfig};
-use crate::domain::error::Error;
+use crate::domain::blocking::off_workers;
 use crate::domain::error::{ConfigError, Problem};
+use crate::domain::error::{Error, Kind, TargetFailure, TargetFailures};
 use crate::domain::interrupt::Interrupt;
 use crate::domain::outcome::PublishResult;
 use crate::package::archive::DosTime;
@@ -79,24 +79,17 @@ pub struct Io<'a> {
 }
 
 /// Runs one invocation: `env` is the process environment, `cwd` the working directory.
+///
+/// The one boundary between blocking and async code: the library's network work is `async`
+/// and never makes or enters a runtime; here each command makes one runtime and blocks on it
+/// once.
 pub fn run(cli: Cli, env: &[(String, String)], cwd: &Path, io: Io<'_>) -> Result<(), Error> {
     let mut layers = load_layers(&cli, env, cwd)?;
     mask_secrets(env, &layers, io.stderr)?;
     let command = cli.command.unwrap_or(Command::Publish);
     check_reads_and_writes(command, &layers, env, cwd)?;
+    let stamp = source_date(env)?;
     let rt = runtime()?;
-    let options = PackageOptions {
-        stamp: source_date(env)?,
-        // SIGINT/SIGTERM end packaging and publishing cleanly (temporary files removed,
-        // uploads aborted, claims released, exit 130/143). Prune deletes one version at a
-        // time and is left to the signal's default.
-        interrupt: if command == Command::Prune {
-            Interrupt::never()
-        } else {
-            Interrupt::install(&rt)?
-        },
-        ..PackageOptions::default()
-    };
     match command {
         command @ (Command::Publish | Command::Plan) => {
             if command == Command::Plan {
@@ -105,125 +98,169 @@ pub fn run(cli: Cli, env: &[(String, String)], cwd: &Path, io: Io<'_>) -> Result
             // Where the comment goes is read before anything is published: a malformed event
             // file or a missing pull-request number is the user's to fix (exit 2), and must
             // not be found only after a version was published.
-            let comment_to = comment_target(env, &layers[0])?;
-            let outcomes = publish_all(&rt, &layers, &options)?;
-            for o in &outcomes {
-                write(
-                    io.stderr,
-                    &github_output::defuse_commands(&report::publish_text(&o.result)),
-                )?;
-            }
-            let (results, errors): (Vec<PublishResult>, Vec<Option<Error>>) =
-                outcomes.into_iter().map(|o| (o.result, o.error)).unzip();
-            if cli.output == OutputFormat::Json {
-                write(io.stdout, &report::json(&results))?;
-            }
-            let failure = run_failure(&results, errors);
-            if let Some(e @ Error::Interrupted(_)) = failure {
-                return Err(e);
-            }
-            report_to_ci(&rt, env, &layers[0], comment_to, &results, io.stderr)?;
-            if let Some(e) = failure {
-                return Err(e);
+            let comments = Comments::for_run(env, &layers[0])?;
+            rt.block_on(publish(cli.output, env, &layers, stamp, comments, io))
+        }
+        // Prune deletes one version at a time and is left to the signals' default.
+        Command::Prune => rt.block_on(prune(cli.output, &layers, io)),
+        command @ (Command::Package | Command::Fingerprint) => {
+            // The listener is a task on the runtime's workers; packaging then runs here, on
+            // this thread, outside any future, and checks it between chunks.
+            let options = PackageOptions {
+                stamp,
+                interrupt: rt.block_on(Interrupt::install())?,
+                ..PackageOptions::default()
+            };
+            if command == Command::Package {
+                package_layers(cli.output, &layers, &options, io)
+            } else {
+                fingerprint_layers(cli.output, &layers, &options, io)
             }
         }
-        Command::Prune => {
-            let (reports, failure) = publish::prune_all(&rt, &layers)?;
-            for r in &reports {
-                write(
-                    io.stderr,
-                    &github_output::defuse_commands(&report::prune_text(r)),
-                )?;
-            }
-            if cli.output == OutputFormat::Json {
-                write(io.stdout, &report::json(&reports))?;
-            }
-            if let Some(e) = failure {
-                return Err(e);
-            }
-        }
-        Command::Package => {
-            let mut reports = Vec::new();
-            for layer in &layers {
-                let packaged = package(layer, &options)?;
-                let r = PackageReport::new(layer, &packaged);
-                write(
-                    io.stderr,
-                    &github_output::defuse_commands(&report::package_text(&r)),
-                )?;
-                reports.push(r);
-            }
-            if cli.output == OutputFormat::Json {
-                write(io.stdout, &report::json(&reports))?;
-            }
-        }
-        Command::Fingerprint => {
-            let mut reports = Vec::new();
-            for layer in &layers {
-                let document = fingerprint_document(layer, &options)?;
-                reports.push(FingerprintReport {
-                    layer_name: layer.layer_name.clone(),
-                    fingerprint: document.fingerprint(),
-                    document,
-                });
-            }
-            match cli.output {
-                OutputFormat::Json => write(io.stdout, &report::json(&reports))?,
-                OutputFormat::Text => {
-                    let text = match reports.as_slice() {
-                        [one] => format!("{}\n", one.fingerprint),
-                        many => many
-                            .iter()
-                            .map(|r| format!("{} {}\n", r.layer_name, r.fingerprint))
-                            .collect(),
-                    };
-                    write(io.stdout, &text)?;
-                }
-            }
-        }
+    }
+}
+
+/// `publish` and `plan`: publishes (or plans) every target, reports each, then tells the CI
+/// system. SIGINT/SIGTERM end packaging and publishing cleanly (temporary files removed,
+/// uploads aborted, claims released, exit 130/143).
+async fn publish(
+    output: OutputFormat,
+    env: &[(String, String)],
+    layers: &[LayerConfig],
+    stamp: DosTime,
+    comments: Comments,
+    io: Io<'_>,
+) -> Result<(), Error> {
+    let options = PackageOptions {
+        stamp,
+        interrupt: Interrupt::install().await?,
+        ..PackageOptions::default()
+    };
+    let outcomes = publish_all(layers, &options).await?;
+    for o in &outcomes {
+        write(
+            io.stderr,
+            &github_output::defuse_commands(&report::publish_text(&o.result)),
+        )?;
+    }
+    let (results, errors): (Vec<PublishResult>, Vec<Option<Error>>) =
+        outcomes.into_iter().map(|o| (o.result, o.error)).unzip();
+    if output == OutputFormat::Json {
+        write(io.stdout, &report::json(&results))?;
+    }
+    let failure = run_failure(&results, errors);
+    if let Some(e @ Error::Interrupted(_)) = failure {
+        return Err(e);
+    }
+    report_to_ci(env, &layers[0], comments, &results, io.stderr).await?;
+    match failure {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
+}
+
+/// `prune`: every target's report, then the first error.
+async fn prune(output: OutputFormat, layers: &[LayerConfig], io: Io<'_>) -> Result<(), Error> {
+    let (reports, failure) = publish::prune_all(layers).await?;
+    for r in &reports {
+        write(
+            io.stderr,
+            &github_output::defuse_commands(&report::prune_text(r)),
+        )?;
+    }
+    if output == OutputFormat::Json {
+        write(io.stdout, &report::json(&reports))?;
+    }
+    match failure {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
+}
+
+/// `package`: each layer's zip, and its report.
+fn package_layers(
+    output: OutputFormat,
+    layers: &[LayerConfig],
+    options: &PackageOptions,
+    io: Io<'_>,
+) -> Result<(), Error> {
+    let mut reports = Vec::new();
+    for layer in layers {
+        let packaged = package(layer, options)?;
+        let r = PackageReport::new(layer, &packaged);
+        write(
+            io.stderr,
+            &github_output::defuse_commands(&report::package_text(&r)),
+        )?;
+        reports.push(r);
+    }
+    if output == OutputFormat::Json {
+        write(io.stdout, &report::json(&reports))?;
     }
     Ok(())
 }
 
+/// `fingerprint`: each layer's fingerprint, without packaging.
+fn fingerprint_layers(
+    output: OutputFormat,
+    layers: &[LayerConfig],
+    options: &PackageOptions,
+    io: Io<'_>,
+) -> Result<(), Error> {
+    let mut reports = Vec::new();
+    for layer in layers {
+        let document = fingerprint_document(layer, options)?;
+        reports.push(FingerprintReport {
+            layer_name: layer.layer_name.clone(),
+            fingerprint: document.fingerprint(),
+            document,
+        });
+    }
+    match output {
+        OutputFormat::Json => write(io.stdout, &report::json(&reports)),
+        OutputFormat::Text => {
+            let text = match reports.as_slice() {
+                [one] => format!("{}\n", one.fingerprint),
+                many => many
+                    .iter()
+                    .map(|r| format!("{} {}\n", r.layer_name, r.fingerprint))
+                    .collect(),
+            };
+            write(io.stdout, &text)
+        }
+    }
+}
+
 /// The error a run ends with when targets failed: the target's own error when the run had
-/// one target (its exit code and message unchanged), an interruption as such, else one error
-/// listing the failed targets, exit 1 (some published, or failures of different kinds) or the
-/// failures' common exit code when every target failed the same way.
+/// one target (its kind and message unchanged), an interruption as such, else one error
+/// listing every failed target with its own error, whose kind is computed from theirs (see
+/// [`TargetFailures::kind`]).
 fn run_failure(results: &[PublishResult], errors: Vec<Option<Error>>) -> Option<Error> {
     let total = results.len();
-    let failed: Vec<(&PublishResult, Error)> = results
+    let mut failed: Vec<TargetFailure> = results
         .iter()
         .zip(errors)
-        .filter_map(|(r, e)| e.map(|e| (r, e)))
+        .filter_map(|(r, e)| {
+            e.map(|error| TargetFailure {
+                layer: r.layer_name.clone(),
+                region: r.region.clone(),
+                error,
+            })
+        })
         .collect();
     if failed.is_empty() {
         return None;
     }
     if let Some(i) = failed
         .iter()
-        .position(|(_, e)| matches!(e, Error::Interrupted(_)))
+        .position(|f| matches!(f.error, Error::Interrupted(_)))
     {
-        return failed.into_iter().nth(i).map(|(_, e)| e);
+        return Some(failed.swap_remove(i).error);
     }
     if total == 1 {
-        return failed.into_iter().next().map(|(_, e)| e);
+        return failed.pop().map(|f| f.error);
     }
-    let codes: std::collections::BTreeSet<u8> = failed.iter().map(|(_, e)| e.exit_code()).collect();
-    let exit_code = match (failed.len() == total, codes.len()) {
-        (true, 1) => codes
-            .into_iter()
-            .next()
-            .unwrap_or(crate::domain::error::EXIT_FAILURE),
-        _ => crate::domain::error::EXIT_FAILURE,
-    };
-    let mut message = format!(
-        "{} of {total} layer publishes failed (the others are reported above); fix the cause and run again: a re-run publishes only what is missing",
-        failed.len()
-    );
-    for (r, e) in &failed {
-        message += &format!("\n  - {} in {}: {e}", r.layer_name, r.region);
-    }
-    Some(Error::Targets { message, exit_code })
+    Some(Error::Targets(TargetFailures { total, failed }))
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime, Error> {
@@ -245,49 +282,14 @@ pub fn env_value<'a>(env: &'a [(String, String)], name: &str) -> Option<&'a str>
         .filter(|v| !v.is_empty())
 }
 
-/// Where the comment (or note) of a run goes.
-enum CommentTarget {
-    /// Comments off, or not a GitHub or GitLab job.
-    None,
-    /// On GitHub, with no pull request for this event.
-    NoPullRequest,
-    GitHub(github::GitHubContext),
-    GitLab(gitlab::GitLabContext),
-}
-
-/// The pull request (GitHub) or merge request (GitLab) the run comments on, from the
-/// runner's variables and event file and the run-level settings (`run`).
-fn comment_target(env: &[(String, String)], run: &LayerConfig) -> Result<CommentTarget, Error> {
-    if !run.comment {
-        return Ok(CommentTarget::None);
-    }
-    if env_value(env, "GITHUB_ACTIONS") == Some("true") {
-        return Ok(
-            match github::context(env, run.github_token.as_ref(), run.pr_number)? {
-                Some(ctx) => CommentTarget::GitHub(ctx),
-                None => CommentTarget::NoPullRequest,
-            },
-        );
-    }
-    if env_value(env, "GITLAB_CI") == Some("true")
-        && let Some(mut ctx) = gitlab::context(env)?
-    {
-        if let Some(n) = run.pr_number {
-            ctx.mr_iid = n;
-        }
-        return Ok(CommentTarget::GitLab(ctx));
-    }
-    Ok(CommentTarget::None)
-}
-
 /// Where the CI system looks: step outputs, the job summary, annotations and the sticky
 /// comment on GitHub; the dotenv report and the merge-request note on GitLab. `run` holds the
-/// run-level settings (github-token, comment, pr-number, dotenv-file).
-fn report_to_ci(
-    rt: &tokio::runtime::Runtime,
+/// run-level settings (github-token, comment, pr-number, dotenv-file). The runner's files are
+/// written on the blocking pool, like every file on an async path.
+async fn report_to_ci(
     env: &[(String, String)],
     run: &LayerConfig,
-    comment_to: CommentTarget,
+    comments: Comments,
     results: &[PublishResult],
     stderr: &mut dyn Write,
 ) -> Result<(), Error> {
@@ -297,10 +299,12 @@ fn report_to_ci(
             &github_output::outputs(results),
             &github_output::random_delimiter(),
         )?;
-        github_output::append(Path::new(path), &text)?;
+        let path = PathBuf::from(path);
+        off_workers(move || github_output::append(&path, &text)).await?;
     }
     if let Some(path) = env_value(env, "GITHUB_STEP_SUMMARY") {
-        github_output::append(Path::new(path), &summary::summary_markdown(results))?;
+        let (path, text) = (PathBuf::from(path), summary::summary_markdown(results));
+        off_workers(move || github_output::append(&path, &text)).await?;
     }
     if on_github {
         for r in results {
@@ -311,49 +315,31 @@ fn report_to_ci(
         }
     }
     if let Some(path) = &run.dotenv_file {
-        std::fs::write(path, dotenv::dotenv(results)?).map_err(|source| Error::Io {
-            context: format!("cannot write dotenv-file `{}`", path.display()),
-            source,
-        })?;
+        let (path, text) = (path.clone(), dotenv::dotenv(results)?);
+        off_workers(move || {
+            std::fs::write(&path, text).map_err(|source| Error::Io {
+                context: format!("cannot write dotenv-file `{}`", path.display()),
+                source,
+            })
+        })
+        .await?;
     }
-    match comment_to {
-        CommentTarget::None => {}
-        CommentTarget::NoPullRequest => write(
+    match comments {
+        Comments::Off => {}
+        Comments::NoPullRequest => write(
             stderr,
             "no pull request for this event: no comment posted\n",
         )?,
-        CommentTarget::GitHub(ctx) => {
+        Comments::To(forge) => {
             for (name, group) in by_layer(results) {
                 let body = comment::layer_comment_body(&group);
-                let outcome = rt.block_on(github::upsert_comment(&ctx, name, &body));
-                let said = match outcome {
-                    Ok(CommentOutcome::Created(id)) => {
-                        format!("pull request comment {id} created")
-                    }
-                    Ok(CommentOutcome::Updated(id)) => {
-                        format!("pull request comment {id} updated")
-                    }
-                    Ok(CommentOutcome::Unchanged(id)) => {
-                        format!("pull request comment {id} already up to date")
-                    }
-                    Ok(CommentOutcome::Forbidden(why)) => comment_warning(name, &why, on_github),
-                    Err(e) => failed_comment(e, name, on_github)?,
-                };
-                write(stderr, &format!("{said}\n"))?;
-            }
-        }
-        CommentTarget::GitLab(ctx) => {
-            for (name, group) in by_layer(results) {
-                let body = comment::layer_comment_body(&group);
-                let marker = comment::marker(name);
-                let said = match rt.block_on(gitlab::upsert_note(&ctx, &marker, &body)) {
-                    Ok(NoteOutcome::Created(id)) => format!("merge request note {id} created"),
-                    Ok(NoteOutcome::Updated(id)) => format!("merge request note {id} updated"),
-                    Ok(NoteOutcome::Unchanged(id)) => {
-                        format!("merge request note {id} already up to date")
-                    }
-                    Ok(NoteOutcome::Forbidden(why)) => comment_warning(name, &why, false),
-                    Err(e) => failed_comment(e, name, false)?,
+                let what = forge.noun();
+                let said = match forge.upsert(name, &body).await {
+                    Ok(Outcome::Created(id)) => format!("{what} {id} created"),
+                    Ok(Outcome::Updated(id)) => format!("{what} {id} updated"),
+                    Ok(Outcome::Unchanged(id)) => format!("{what} {id} already up to date"),
+                    Ok(Outcome::Forbidden(why)) => comment_warning(name, &why, forge.annotates()),
+                    Err(e) => failed_comment(e, name, forge.annotates())?,
                 };
                 write(stderr, &format!("{said}\n"))?;
             }
@@ -414,9 +400,11 @@ fn comment_warning(layer: &str, why: &str, annotate: bool) -> String {
 /// A failure of the GitHub or GitLab API is a warning (see [`comment_warning`]); a mistake in
 /// the settings (a token GitHub refuses, a wrong pull-request number) stays an error.
 fn failed_comment(e: Error, layer: &str, annotate: bool) -> Result<String, Error> {
-    match e.exit_code() {
-        crate::domain::error::EXIT_BAD_INPUT => Err(e),
-        _ => Ok(comment_warning(layer, &e.to_string(), annotate)),
+    match e.kind() {
+        Kind::BadInput => Err(e),
+        Kind::Failure | Kind::Interrupted(_) => {
+            Ok(comment_warning(layer, &e.to_string(), annotate))
+        }
     }
 }
 
@@ -553,6 +541,13 @@ mod tests {
             text.contains("\n  - deps in eu-west-1: no bucket"),
             "{text}"
         );
+        // Each target's failure is kept as data, with its own kind.
+        let Error::Targets(targets) = &partial else {
+            panic!("{partial:?}")
+        };
+        assert_eq!((targets.total, targets.failed.len()), (2, 1), "{targets:?}");
+        assert_eq!(targets.failed[0].region, "eu-west-1");
+        assert_eq!(targets.failed[0].error.kind(), Kind::BadInput);
 
         let all_bad = run_failure(vec![
             outcome("us-east-1", Some(Error::bad_input("a"))),
@@ -562,13 +557,13 @@ mod tests {
         assert_eq!(all_bad.exit_code(), crate::domain::error::EXIT_BAD_INPUT);
         let mixed = run_failure(vec![
             outcome("us-east-1", Some(Error::bad_input("a"))),
-            outcome("eu-west-1", Some(Error::Aws("b".into()))),
+            outcome("eu-west-1", Some(Error::aws("b"))),
         ])
         .unwrap();
         assert_eq!(mixed.exit_code(), crate::domain::error::EXIT_FAILURE);
 
         let stopped = run_failure(vec![
-            outcome("us-east-1", Some(Error::Aws("b".into()))),
+            outcome("us-east-1", Some(Error::aws("b"))),
             outcome(
                 "eu-west-1",
                 Some(Error::Interrupted(crate::domain::error::Signal::Terminate)),

@@ -2,7 +2,6 @@
 //! upload aborted, the claim released, nothing half-published) and exits with 130 or 143, as
 //! a shell does for a process the signal ended.
 
-use tokio::runtime::Runtime;
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::watch;
 
@@ -15,21 +14,20 @@ pub struct Interrupt {
 }
 
 impl Interrupt {
-    /// Starts listening on `rt`. From then on the signals no longer end the process: the run
-    /// checks [`Interrupt::check`] between steps and races [`Interrupt::wait`] inside them.
-    pub fn install(rt: &Runtime) -> Result<Interrupt, Error> {
+    /// Starts listening, on the runtime this is awaited in (the command line's one runtime:
+    /// the library never makes or enters one). From then on the signals no longer end the
+    /// process: the run checks [`Interrupt::check`] between steps and races
+    /// [`Interrupt::wait`] inside them. The listener is a task of that runtime, so it keeps
+    /// listening while the caller blocks its own thread (packaging, outside any future).
+    pub async fn install() -> Result<Interrupt, Error> {
         let (tx, rx) = watch::channel(None);
         let io = |source| Error::Io {
             context: "cannot listen for SIGINT/SIGTERM".into(),
             source,
         };
-        let (mut int, mut term) = rt.block_on(async {
-            Ok::<_, Error>((
-                signal(SignalKind::interrupt()).map_err(io)?,
-                signal(SignalKind::terminate()).map_err(io)?,
-            ))
-        })?;
-        rt.spawn(async move {
+        let mut int = signal(SignalKind::interrupt()).map_err(io)?;
+        let mut term = signal(SignalKind::terminate()).map_err(io)?;
+        tokio::spawn(async move {
             let which = tokio::select! {
                 _ = int.recv() => Signal::Interrupt,
                 _ = term.recv() => Signal::Terminate,

@@ -2,6 +2,7 @@
 //! version marker, untrusted text, secrets, the run's interrupt). Imports nothing from the crate
 //! outside this folder.
 
+pub mod blocking;
 pub mod error;
 pub mod follow_up;
 pub mod grantee;

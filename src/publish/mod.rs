@@ -22,13 +22,13 @@ use std::future::Future;
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
-use tokio::runtime::Runtime;
 
 use crate::aws::lambda_api::{self, Content, PublishRequest};
 use crate::aws::s3_store::{self, Claim, ZipFile};
 use crate::aws::{self, Clients};
 use crate::aws::{functions, prune, share};
 use crate::config::LayerConfig;
+use crate::domain::blocking::off_workers;
 use crate::domain::error::Error;
 use crate::domain::follow_up::Pruned;
 use crate::domain::interrupt::Interrupt;
@@ -79,41 +79,52 @@ enum Planned {
 
 /// Publishes every layer in every region that needs it. `Err` only when the run as a whole
 /// cannot go on (a layer that cannot be packaged, no region); a target's own failure is in its
-/// [`Outcome`].
-pub fn publish_all(
-    rt: &Runtime,
+/// [`Outcome`]. Awaited in the caller's runtime (the command line's one `block_on`); the file
+/// work (fingerprinting, packaging, reading the zip to send) runs on the blocking pool.
+pub async fn publish_all(
     layers: &[LayerConfig],
     options: &PackageOptions,
 ) -> Result<Vec<Outcome>, Error> {
     let interrupt = &options.interrupt;
-    let documents = layers
-        .iter()
-        .map(|l| fingerprint_document(l, options))
-        .collect::<Result<Vec<_>, _>>()?;
+    let documents = {
+        let (layers, options) = (layers.to_vec(), options.clone());
+        off_workers(move || {
+            layers
+                .iter()
+                .map(|l| fingerprint_document(l, &options).map_err(Error::from))
+                .collect::<Result<Vec<_>, _>>()
+        })
+        .await?
+    };
     interrupt.check()?;
-    let targets = rt.block_on(targets(layers))?;
+    let targets = targets(layers).await?;
     let fingerprints: Vec<String> = documents.iter().map(|d| d.fingerprint()).collect();
     let documents = &documents;
-    let planned = rt.block_on(in_flight(targets.iter().map(|t| {
+    let planned = in_flight(targets.iter().map(|t| {
         let fingerprint = &fingerprints[t.index];
         async move {
             plan(t, &documents[t.index], fingerprint)
                 .await
                 .map_err(|e| failed(t, fingerprint, e))
         }
-    })));
+    }))
+    .await;
 
-    // Package every layer that publishes somewhere, before the first write.
+    // Package every layer that publishes somewhere, before the first write; nothing else of
+    // this run is in flight meanwhile.
     let mut packaged: Vec<Option<Packaged>> = layers.iter().map(|_| None).collect();
     for (t, p) in targets.iter().zip(&planned) {
         if matches!(p, Ok(Planned::Publish { .. })) && packaged[t.index].is_none() {
-            packaged[t.index] = Some(package_checked(t.layer, options, &fingerprints[t.index])?);
+            let (layer, options) = (t.layer.clone(), options.clone());
+            let fingerprint = fingerprints[t.index].clone();
+            packaged[t.index] =
+                Some(off_workers(move || package_checked(&layer, &options, &fingerprint)).await?);
             interrupt.check()?;
         }
     }
 
     let packaged = &packaged;
-    let outcomes = rt.block_on(in_flight(targets.iter().zip(planned).map(|(t, p)| {
+    let outcomes = in_flight(targets.iter().zip(planned).map(|(t, p)| {
         let fingerprint = &fingerprints[t.index];
         let zip = packaged[t.index].as_ref();
         async move {
@@ -135,7 +146,8 @@ pub fn publish_all(
             }
             Outcome { result, error }
         }
-    })));
+    }))
+    .await;
     Ok(outcomes)
 }
 
@@ -220,17 +232,10 @@ async fn follow_up(
             Err(e) => failures.push(e),
         }
     }
-    if let Some(first) = failures.first() {
-        let exit_code = first.exit_code();
-        let list: Vec<String> = failures.iter().map(|e| format!("\n    - {e}")).collect();
-        return Err(Error::Targets {
-            message: format!(
-                "{} of the functions could not be moved onto {}:{}",
-                failures.len(),
-                stands.version_arn,
-                list.concat()
-            ),
-            exit_code,
+    if !failures.is_empty() {
+        return Err(Error::Functions {
+            version_arn: stands.version_arn,
+            failures,
         });
     }
     if fresh && let Some(keep) = layer.keep_versions {
@@ -308,10 +313,7 @@ pub struct PruneReport {
 /// `layerpub prune`: for every target, deletes the versions beyond `keep-versions` (never the
 /// newest N; with protect-in-use never one a function uses), or only lists them with dry-run.
 /// Returns the reports and the first error, after every target had its turn.
-pub fn prune_all(
-    rt: &Runtime,
-    layers: &[LayerConfig],
-) -> Result<(Vec<PruneReport>, Option<Error>), Error> {
+pub async fn prune_all(layers: &[LayerConfig]) -> Result<(Vec<PruneReport>, Option<Error>), Error> {
     let missing: Vec<crate::domain::error::Problem> = layers
         .iter()
         .filter(|l| l.keep_versions.is_none())
@@ -324,8 +326,8 @@ pub fn prune_all(
     if !missing.is_empty() {
         return Err(crate::domain::error::ConfigError(missing).into());
     }
-    let targets = rt.block_on(targets(layers))?;
-    let outcomes = rt.block_on(in_flight(targets.iter().map(|t| async move {
+    let targets = targets(layers).await?;
+    let outcomes = in_flight(targets.iter().map(|t| async move {
         let (layer, lambda) = (t.layer, &t.clients.lambda);
         let keep = layer.keep_versions.unwrap_or(usize::MAX);
         let pruned = match lambda_api::latest_version(lambda, &layer.layer_name).await {
@@ -356,7 +358,8 @@ pub fn prune_all(
             Ok(p) => (report(p, None), None),
             Err(e) => (report(Pruned::default(), Some(e.to_string())), Some(e)),
         }
-    })));
+    }))
+    .await;
     let mut first = None;
     let mut reports = Vec::new();
     for (r, e) in outcomes {
@@ -585,7 +588,7 @@ async fn publish_now(
             )));
         }
         // Read from the handle the zip was written through, and checked against its hash.
-        None => Content::Inline(s3_store::ZipFile::from(packaged).bytes()?),
+        None => Content::Inline(ZipFile::from(packaged).read_checked().await?),
     };
 
     let request = PublishRequest {
@@ -624,13 +627,16 @@ async fn withdraw(
         published.layer_version_arn, published.code_sha256
     );
     match lambda_api::delete_version(lambda, &layer.layer_name, published.version).await {
-        Ok(()) => Error::Aws(format!(
+        Ok(()) => Error::aws(format!(
             "{what}; that version was deleted, so the next run publishes again. Check that nothing else writes the bucket's layerpub keys, and run again"
         )),
-        Err(e) => Error::Aws(format!(
-            "{what}, and deleting it failed ({e}): delete version {} of {} yourself before the next run, which would otherwise take it as published",
-            published.version, layer.layer_name
-        )),
+        Err(e) => Error::aws_caused(
+            format!(
+                "{what}, and deleting it failed ({e}): delete version {} of {} yourself before the next run, which would otherwise take it as published",
+                published.version, layer.layer_name
+            ),
+            e,
+        ),
     }
 }
 
@@ -735,7 +741,7 @@ async fn acquire_claim(
                     return Ok(Claimed::No(v));
                 }
                 if started.elapsed() > layer.claim_timeout.saturating_add(CLAIM_POLL * 30) {
-                    return Err(Error::Aws(format!(
+                    return Err(Error::aws(format!(
                         "waited {}s on another run's claim s3://{bucket}/{key}; if no other run is publishing {}, delete that object",
                         started.elapsed().as_secs(),
                         layer.layer_name
@@ -783,14 +789,15 @@ fn note_packaged(result: &mut PublishResult, p: &Packaged) {
     result.zip_path = Some(p.zip_path.display().to_string());
 }
 
-impl<'a> From<&'a Packaged> for ZipFile<'a> {
-    /// The packaged zip as the upload reads it: through its handle, checked against its hash.
-    fn from(p: &'a Packaged) -> Self {
+impl From<&Packaged> for ZipFile {
+    /// The packaged zip as the upload reads it: through its handle (shared, not reopened),
+    /// checked against its hash.
+    fn from(p: &Packaged) -> Self {
         ZipFile {
-            file: &p.file,
+            file: std::sync::Arc::clone(&p.file),
             size: p.code_size,
-            sha256: &p.sha256,
-            path: &p.zip_path,
+            sha256: p.sha256,
+            path: p.zip_path.clone(),
         }
     }
 }

@@ -15,7 +15,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::domain::error::Error;
+use crate::domain::error::{Error, ForgeError};
 use crate::domain::outcome::PublishResult;
 
 /// GitLab rejects a dotenv report larger than this (the `dotenv_size` limit, 5 KB on every
@@ -131,11 +131,11 @@ fn check_value(key: &str, value: &str, layer: &str) -> Result<(), Error> {
     } else {
         return Ok(());
     };
-    Err(Error::GitLab(format!(
+    Err(Error::GitLab(ForgeError::failure(format!(
         "dotenv-file: the value of {key} for layer `{layer}` contains {problem}, which a GitLab \
          dotenv report cannot carry; it was not written: `{}`",
         crate::domain::text::visible(value)
-    )))
+    ))))
 }
 
 fn collision(key: &str, first: &str, second: &str) -> Error {

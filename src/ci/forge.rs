@@ -1,0 +1,235 @@
+//! One forge: the sticky pull-request comment (GitHub) and the merge-request note (GitLab)
+//! behind one type. Which forge a run comments on ([`Comments::for_run`]), one [`Outcome`],
+//! one marker rule ([`marker`], [`carries`]) and one rule for "already says this"
+//! ([`same_body`]); the HTTP of each stays in its own module (`github` through octocrab,
+//! `gitlab` through hyper), as release-plz keeps one `GitForge` enum over its clients.
+//!
+//! On both, a layer's comment is found by its first line, the hidden marker, *and* by its
+//! author being the token's user: a comment someone else wrote with the same marker (quoted,
+//! or forged) is never edited. A refused write (403: a fork's read-only token, a token without
+//! the scope) is [`Outcome::Forbidden`], a warning for the caller, not a failed run.
+
+use crate::ci::{github, gitlab};
+use crate::config::LayerConfig;
+use crate::domain::error::Error;
+use crate::domain::error::ForgeError;
+
+/// Where a run's comments go.
+#[derive(Debug)]
+pub enum Comments {
+    /// Comments off (`comment: false`), or not a GitHub or GitLab job.
+    Off,
+    /// On GitHub, with no pull request for this event (a push, a tag, a schedule).
+    NoPullRequest,
+    To(Forge),
+}
+
+/// A pull request on GitHub or a merge request on GitLab, with the token that writes there.
+#[derive(Debug)]
+pub enum Forge {
+    GitHub(github::GitHubContext),
+    GitLab(gitlab::GitLabContext),
+}
+
+/// What [`Forge::upsert`] did; each carries the comment's (or note's) id, or the refusal.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// No comment of ours had the marker: this one was created.
+    Created(u64),
+    /// Our comment had another body: it was replaced.
+    Updated(u64),
+    /// Our comment already had this body: nothing was written.
+    Unchanged(u64),
+    /// The forge answered 403 to a write (GitHub: a fork's read-only token, or no
+    /// `pull-requests: write`) or to any call (GitLab: the token's scope or role): a warning
+    /// for the caller, not a failure. The text says what to change.
+    Forbidden(String),
+}
+
+impl Comments {
+    /// The pull request (GitHub) or merge request (GitLab) the run comments on, from the
+    /// runner's variables and event file and the run-level settings in `run` (`comment`,
+    /// `github-token`, `pr-number`). Read before anything is published: a malformed event file
+    /// or a missing token is the user's to fix (exit 2), and must not be found only after a
+    /// version was published.
+    pub fn for_run(env: &[(String, String)], run: &LayerConfig) -> Result<Comments, Error> {
+        if !run.comment {
+            return Ok(Comments::Off);
+        }
+        if env_value(env, "GITHUB_ACTIONS") == Some("true") {
+            return Ok(
+                match github::context(env, run.github_token.as_ref(), run.pr_number)? {
+                    Some(ctx) => Comments::To(Forge::GitHub(ctx)),
+                    None => Comments::NoPullRequest,
+                },
+            );
+        }
+        if env_value(env, "GITLAB_CI") == Some("true")
+            && let Some(mut ctx) = gitlab::context(env)?
+        {
+            if let Some(n) = run.pr_number {
+                ctx.mr_iid = n;
+            }
+            return Ok(Comments::To(Forge::GitLab(ctx)));
+        }
+        Ok(Comments::Off)
+    }
+}
+
+impl Forge {
+    /// Creates this layer's comment, or edits ours in place; writes nothing when ours already
+    /// says `body`. `body` must start with the layer's [`marker`].
+    pub async fn upsert(&self, layer_name: &str, body: &str) -> Result<Outcome, Error> {
+        match self {
+            Forge::GitHub(ctx) => github::upsert_comment(ctx, layer_name, body).await,
+            Forge::GitLab(ctx) => gitlab::upsert_note(ctx, layer_name, body).await,
+        }
+    }
+
+    /// What the forge calls the thing written, for the log: `pull request comment 41 created`.
+    pub fn noun(&self) -> &'static str {
+        match self {
+            Forge::GitHub(_) => "pull request comment",
+            Forge::GitLab(_) => "merge request note",
+        }
+    }
+
+    /// Whether a warning is also shown as an annotation on the run's page (GitHub's runner
+    /// reads them from the log; GitLab has none).
+    pub fn annotates(&self) -> bool {
+        matches!(self, Forge::GitHub(_))
+    }
+}
+
+/// The hidden first line of a layer's comment or note, `<!-- layerpub:NAME -->`: the one rule
+/// both forges find their comment by (composed by the renderer, which writes it).
+pub fn marker(layer_name: &str) -> String {
+    crate::render::comment::marker(layer_name)
+}
+
+/// Whether `body` is a comment of layer `marker` by its text: its first line is the marker. The
+/// same text further down (a lock-file line shown in another layer's comment) does not count.
+pub fn carries(body: &str, marker: &str) -> bool {
+    body.lines().next().map(str::trim_end) == Some(marker)
+}
+
+/// The layer's marker, once `body` is checked to start with it: a comment without it could not
+/// be found again, and every later run would add another. `what` names the comment in the
+/// message.
+pub(crate) fn checked_marker(
+    layer_name: &str,
+    body: &str,
+    what: &str,
+) -> Result<String, ForgeError> {
+    let marker = marker(layer_name);
+    if carries(body, &marker) {
+        Ok(marker)
+    } else {
+        Err(ForgeError::failure(format!(
+            "the {what} of layer {layer_name} must start with its marker `{marker}`, or the next run would add a second {what} instead of updating this one"
+        )))
+    }
+}
+
+/// Bodies compare equal up to line endings and trailing white space, which either forge may
+/// normalise: an unchanged result must not be rewritten on every run.
+pub fn same_body(existing: &str, body: &str) -> bool {
+    existing.replace("\r\n", "\n").trim_end() == body.replace("\r\n", "\n").trim_end()
+}
+
+/// The value of an environment variable, when set and not empty.
+fn env_value<'a>(env: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    env.iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
+        .filter(|v| !v.is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_comment_is_ours_by_its_first_line_only() {
+        let m = marker("deps");
+        assert!(carries(&format!("{m}\n### deps"), &m));
+        assert!(carries(&format!("{m}  \r\n### deps"), &m));
+        assert!(!carries(&format!("### other\n{m}"), &m));
+        assert!(!carries(&format!("{}\n{m}", marker("other")), &m));
+    }
+
+    #[test]
+    fn a_body_that_does_not_start_with_its_marker_is_refused() {
+        let m = marker("deps");
+        assert_eq!(
+            checked_marker("deps", &format!("{m}\nbody"), "note").unwrap(),
+            m
+        );
+        let e = checked_marker("deps", &format!("body\n{m}"), "note").unwrap_err();
+        assert!(e.message.contains("must start with its marker"), "{e}");
+        // An empty name still has a marker of its own, never an empty one.
+        assert!(checked_marker("", "anything", "note").is_err());
+    }
+
+    #[test]
+    fn same_body_ignores_line_endings_and_trailing_space() {
+        assert!(same_body("a\r\nb\r\n", "a\nb\n"));
+        assert!(same_body("a\nb  \n\n", "a\nb"));
+        assert!(!same_body("a\nb", "a\nc"));
+    }
+
+    fn run_settings(comment: bool, pr_number: Option<u64>) -> LayerConfig {
+        let flags = crate::config::settings::Settings {
+            layer_name: Some("deps".into()),
+            path: Some("layer".into()),
+            comment: Some(comment),
+            pr_number,
+            ..Default::default()
+        };
+        crate::config::resolve(None, Default::default(), flags)
+            .unwrap()
+            .remove(0)
+    }
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn the_forge_is_the_job_s_platform() {
+        let gitlab = env(&[
+            ("GITLAB_CI", "true"),
+            ("CI_API_V4_URL", "https://gitlab.example.com/api/v4"),
+            ("CI_PROJECT_ID", "5"),
+            ("CI_MERGE_REQUEST_IID", "3"),
+            ("GITLAB_TOKEN", "t"),
+        ]);
+        match Comments::for_run(&gitlab, &run_settings(true, Some(9))).unwrap() {
+            Comments::To(f @ Forge::GitLab(_)) => {
+                assert_eq!(f.noun(), "merge request note");
+                assert!(!f.annotates());
+                let Forge::GitLab(ctx) = f else {
+                    unreachable!()
+                };
+                assert_eq!(ctx.mr_iid, 9, "pr-number wins over the pipeline's");
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(
+            Comments::for_run(&gitlab, &run_settings(false, None)).unwrap(),
+            Comments::Off
+        ));
+        let github = env(&[("GITHUB_ACTIONS", "true"), ("GITHUB_EVENT_NAME", "push")]);
+        assert!(matches!(
+            Comments::for_run(&github, &run_settings(true, None)).unwrap(),
+            Comments::NoPullRequest
+        ));
+        assert!(matches!(
+            Comments::for_run(&[], &run_settings(true, None)).unwrap(),
+            Comments::Off
+        ));
+    }
+}
