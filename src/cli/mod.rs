@@ -6,12 +6,13 @@ use std::path::{Path, PathBuf};
 
 use clap::{Parser, Subcommand, ValueEnum};
 
+use crate::aws::ClientOptions;
 use crate::ci::github::CommentOutcome;
 use crate::ci::gitlab::NoteOutcome;
 use crate::ci::{github, github_output, gitlab};
-use crate::config::env::settings_from_env;
+use crate::config::env::Env;
 use crate::config::settings::Settings;
-use crate::config::{self, LayerConfig};
+use crate::config::{self, RunConfig};
 use crate::domain::error::Error;
 use crate::domain::error::{ConfigError, Problem};
 use crate::domain::interrupt::Interrupt;
@@ -79,11 +80,12 @@ pub struct Io<'a> {
 }
 
 /// Runs one invocation: `env` is the process environment, `cwd` the working directory.
-pub fn run(cli: Cli, env: &[(String, String)], cwd: &Path, io: Io<'_>) -> Result<(), Error> {
-    let mut layers = load_layers(&cli, env, cwd)?;
-    mask_secrets(env, &layers, io.stderr)?;
+pub fn run(cli: Cli, env: &Env, cwd: &Path, io: Io<'_>) -> Result<(), Error> {
+    let mut run = load_run(&cli, env, cwd)?;
+    mask_secrets(env, &run, io.stderr)?;
     let command = cli.command.unwrap_or(Command::Publish);
-    check_reads_and_writes(command, &layers, env, cwd)?;
+    check_reads_and_writes(command, &run, env, cwd)?;
+    let client_options = ClientOptions::from_env(env);
     let rt = runtime()?;
     let options = PackageOptions {
         stamp: source_date(env)?,
@@ -100,13 +102,13 @@ pub fn run(cli: Cli, env: &[(String, String)], cwd: &Path, io: Io<'_>) -> Result
     match command {
         command @ (Command::Publish | Command::Plan) => {
             if command == Command::Plan {
-                layers.iter_mut().for_each(|l| l.dry_run = true);
+                run.layers.iter_mut().for_each(|l| l.dry_run = true);
             }
             // Where the comment goes is read before anything is published: a malformed event
             // file or a missing pull-request number is the user's to fix (exit 2), and must
             // not be found only after a version was published.
-            let comment_to = comment_target(env, &layers[0])?;
-            let outcomes = publish_all(&rt, &layers, &options)?;
+            let comment_to = comment_target(env, &run)?;
+            let outcomes = publish_all(&rt, &run.layers, &options, &client_options)?;
             for o in &outcomes {
                 write(
                     io.stderr,
@@ -122,13 +124,13 @@ pub fn run(cli: Cli, env: &[(String, String)], cwd: &Path, io: Io<'_>) -> Result
             if let Some(e @ Error::Interrupted(_)) = failure {
                 return Err(e);
             }
-            report_to_ci(&rt, env, &layers[0], comment_to, &results, io.stderr)?;
+            report_to_ci(&rt, env, &run, comment_to, &results, io.stderr)?;
             if let Some(e) = failure {
                 return Err(e);
             }
         }
         Command::Prune => {
-            let (reports, failure) = publish::prune_all(&rt, &layers)?;
+            let (reports, failure) = publish::prune_all(&rt, &run.layers, &client_options)?;
             for r in &reports {
                 write(
                     io.stderr,
@@ -144,7 +146,7 @@ pub fn run(cli: Cli, env: &[(String, String)], cwd: &Path, io: Io<'_>) -> Result
         }
         Command::Package => {
             let mut reports = Vec::new();
-            for layer in &layers {
+            for layer in &run.layers {
                 let packaged = package(layer, &options)?;
                 let r = PackageReport::new(layer, &packaged);
                 write(
@@ -159,7 +161,7 @@ pub fn run(cli: Cli, env: &[(String, String)], cwd: &Path, io: Io<'_>) -> Result
         }
         Command::Fingerprint => {
             let mut reports = Vec::new();
-            for layer in &layers {
+            for layer in &run.layers {
                 let document = fingerprint_document(layer, &options)?;
                 reports.push(FingerprintReport {
                     layer_name: layer.layer_name.clone(),
@@ -237,14 +239,6 @@ fn runtime() -> Result<tokio::runtime::Runtime, Error> {
         })
 }
 
-/// The value of an environment variable, when set and not empty.
-pub fn env_value<'a>(env: &'a [(String, String)], name: &str) -> Option<&'a str> {
-    env.iter()
-        .find(|(k, _)| k == name)
-        .map(|(_, v)| v.as_str())
-        .filter(|v| !v.is_empty())
-}
-
 /// Where the comment (or note) of a run goes.
 enum CommentTarget {
     /// Comments off, or not a GitHub or GitLab job.
@@ -256,12 +250,12 @@ enum CommentTarget {
 }
 
 /// The pull request (GitHub) or merge request (GitLab) the run comments on, from the
-/// runner's variables and event file and the run-level settings (`run`).
-fn comment_target(env: &[(String, String)], run: &LayerConfig) -> Result<CommentTarget, Error> {
+/// runner's variables and event file and the run-level settings.
+fn comment_target(env: &Env, run: &RunConfig) -> Result<CommentTarget, Error> {
     if !run.comment {
         return Ok(CommentTarget::None);
     }
-    if env_value(env, "GITHUB_ACTIONS") == Some("true") {
+    if env.on_github() {
         return Ok(
             match github::context(env, run.github_token.as_ref(), run.pr_number)? {
                 Some(ctx) => CommentTarget::GitHub(ctx),
@@ -269,7 +263,7 @@ fn comment_target(env: &[(String, String)], run: &LayerConfig) -> Result<Comment
             },
         );
     }
-    if env_value(env, "GITLAB_CI") == Some("true")
+    if env.is_true("GITLAB_CI")
         && let Some(mut ctx) = gitlab::context(env)?
     {
         if let Some(n) = run.pr_number {
@@ -281,25 +275,24 @@ fn comment_target(env: &[(String, String)], run: &LayerConfig) -> Result<Comment
 }
 
 /// Where the CI system looks: step outputs, the job summary, annotations and the sticky
-/// comment on GitHub; the dotenv report and the merge-request note on GitLab. `run` holds the
-/// run-level settings (github-token, comment, pr-number, dotenv-file).
+/// comment on GitHub; the dotenv report and the merge-request note on GitLab.
 fn report_to_ci(
     rt: &tokio::runtime::Runtime,
-    env: &[(String, String)],
-    run: &LayerConfig,
+    env: &Env,
+    run: &RunConfig,
     comment_to: CommentTarget,
     results: &[PublishResult],
     stderr: &mut dyn Write,
 ) -> Result<(), Error> {
-    let on_github = env_value(env, "GITHUB_ACTIONS") == Some("true");
-    if let Some(path) = env_value(env, "GITHUB_OUTPUT") {
+    let on_github = env.on_github();
+    if let Some(path) = env.get("GITHUB_OUTPUT") {
         let text = github_output::render_outputs(
             &github_output::outputs(results),
             &github_output::random_delimiter(),
         )?;
         github_output::append(Path::new(path), &text)?;
     }
-    if let Some(path) = env_value(env, "GITHUB_STEP_SUMMARY") {
+    if let Some(path) = env.get("GITHUB_STEP_SUMMARY") {
         github_output::append(Path::new(path), &summary::summary_markdown(results))?;
     }
     if on_github {
@@ -377,15 +370,11 @@ fn by_layer(results: &[PublishResult]) -> Vec<(&str, Vec<&PublishResult>)> {
 
 /// On GitHub, asks the runner to mask every token layerpub was given, before anything else is
 /// printed: a token passed as a plain input (not `${{ secrets.* }}`) is otherwise not masked.
-fn mask_secrets(
-    env: &[(String, String)],
-    layers: &[LayerConfig],
-    stderr: &mut dyn Write,
-) -> Result<(), Error> {
-    if env_value(env, "GITHUB_ACTIONS") != Some("true") {
+fn mask_secrets(env: &Env, run: &RunConfig, stderr: &mut dyn Write) -> Result<(), Error> {
+    if !env.on_github() {
         return Ok(());
     }
-    for token in layers.iter().filter_map(|l| l.github_token.as_ref()) {
+    if let Some(token) = &run.github_token {
         // Split where the runner splits (CR too), so each line is masked and none is a command.
         for line in token
             .expose()
@@ -435,28 +424,29 @@ fn write(w: &mut dyn Write, text: &str) -> Result<(), Error> {
 /// first AWS write, not after a publish. `prune` reads and writes none of these.
 fn check_reads_and_writes(
     command: Command,
-    layers: &[LayerConfig],
-    env: &[(String, String)],
+    run: &RunConfig,
+    env: &Env,
     cwd: &Path,
 ) -> Result<(), Error> {
     if command == Command::Prune {
         return Ok(());
     }
     let workspace = crate::config::inputs::workspace(
-        env_value(env, "GITHUB_WORKSPACE"),
-        env_value(env, "CI_PROJECT_DIR"),
+        env.get("GITHUB_WORKSPACE"),
+        env.get("CI_PROJECT_DIR"),
         cwd,
     );
-    let confined = crate::config::inputs::confine(layers, workspace, cwd);
+    let confined =
+        crate::config::inputs::confine(&run.layers, run.allow_outside_workspace, workspace, cwd);
     let mut problems = confined.err().map(|e| e.0).unwrap_or_default();
     if command != Command::Fingerprint {
-        problems.extend(destinations::check_zip_paths(layers));
+        problems.extend(destinations::check_zip_paths(&run.layers));
     }
     if matches!(command, Command::Publish | Command::Plan) {
         problems.extend(destinations::check_report_files(
-            layers[0].dotenv_file.as_deref(),
-            env_value(env, "GITHUB_OUTPUT"),
-            env_value(env, "GITHUB_STEP_SUMMARY"),
+            run.dotenv_file.as_deref(),
+            env.get("GITHUB_OUTPUT"),
+            env.get("GITHUB_STEP_SUMMARY"),
         ));
     }
     Ok(destinations::into_result(problems)?)
@@ -464,14 +454,10 @@ fn check_reads_and_writes(
 
 /// Settings from every source, merged and checked; environment problems and file problems
 /// are reported together.
-fn load_layers(cli: &Cli, env: &[(String, String)], cwd: &Path) -> Result<Vec<LayerConfig>, Error> {
-    let env_config = env
-        .iter()
-        .find(|(k, _)| k == "LAYERPUB_CONFIG")
-        .map(|(_, v)| v.as_str());
-    let from_env = settings_from_env(env.iter().map(|(k, v)| (k, v)));
+fn load_run(cli: &Cli, env: &Env, cwd: &Path) -> Result<RunConfig, Error> {
+    let from_env = env.settings();
     // Read from `cwd`, but named in messages as the user named it.
-    let file = config::config_file_path(cli.config.as_deref(), env_config, cwd)
+    let file = config::config_file_path(cli.config.as_deref(), env.get("LAYERPUB_CONFIG"), cwd)
         .map(|(path, source)| config::read_config_file(&cwd.join(&path), &path, source))
         .transpose();
     match (from_env, file) {
@@ -495,11 +481,10 @@ fn load_layers(cli: &Cli, env: &[(String, String)], cwd: &Path) -> Result<Vec<La
 
 /// The entries' timestamp: `SOURCE_DATE_EPOCH` when set (the reproducible-builds convention),
 /// else 1980-01-01 00:00.
-fn source_date(env: &[(String, String)]) -> Result<DosTime, Error> {
-    match env.iter().find(|(k, _)| k == "SOURCE_DATE_EPOCH") {
+fn source_date(env: &Env) -> Result<DosTime, Error> {
+    match env.get("SOURCE_DATE_EPOCH") {
         None => Ok(DosTime::EPOCH),
-        Some((_, v)) if v.trim().is_empty() => Ok(DosTime::EPOCH),
-        Some((_, v)) => v.trim().parse::<i64>().map(DosTime::from_unix).map_err(|_| {
+        Some(v) => v.parse::<i64>().map(DosTime::from_unix).map_err(|_| {
             ConfigError(vec![Problem {
                 input: "SOURCE_DATE_EPOCH".into(),
                 layer: None,

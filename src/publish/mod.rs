@@ -26,15 +26,16 @@ use tokio::runtime::Runtime;
 
 use crate::aws::lambda_api::{self, Content, PublishRequest};
 use crate::aws::s3_store::{self, Claim, ZipFile};
-use crate::aws::{self, Clients};
+use crate::aws::{self, ClientOptions, Clients};
 use crate::aws::{functions, prune, share};
 use crate::config::LayerConfig;
+use crate::domain::arn::LayerVersionArn;
 use crate::domain::error::Error;
 use crate::domain::follow_up::Pruned;
 use crate::domain::interrupt::Interrupt;
 use crate::domain::limits::INLINE_ZIP_MAX;
 use crate::domain::marker::{description, fingerprint_in};
-use crate::domain::outcome::{PublishResult, code_sha256, layer_arn_of};
+use crate::domain::outcome::{PublishResult, code_sha256};
 use crate::domain::outcome::{Reason, RemoteVersion};
 use crate::package::changes::changes;
 use crate::package::fingerprint::{FingerprintDocument, hex};
@@ -84,6 +85,7 @@ pub fn publish_all(
     rt: &Runtime,
     layers: &[LayerConfig],
     options: &PackageOptions,
+    client_options: &ClientOptions,
 ) -> Result<Vec<Outcome>, Error> {
     let interrupt = &options.interrupt;
     let documents = layers
@@ -91,7 +93,7 @@ pub fn publish_all(
         .map(|l| fingerprint_document(l, options))
         .collect::<Result<Vec<_>, _>>()?;
     interrupt.check()?;
-    let targets = rt.block_on(targets(layers))?;
+    let targets = rt.block_on(targets(layers, client_options))?;
     let fingerprints: Vec<String> = documents.iter().map(|d| d.fingerprint()).collect();
     let documents = &documents;
     let planned = rt.block_on(in_flight(targets.iter().map(|t| {
@@ -165,14 +167,16 @@ async fn follow_up(
             share::ensure_grants(lambda, &layer.layer_name, version, &layer.share_with, fresh)
                 .await?;
     }
-    let layer_arn = layer_arn_of(&version_arn);
+    // The version that stands, as Lambda named it: parsed once, for the functions and pruning.
+    let version_arn = parsed_version_arn(layer, &version_arn)?;
+    let layer_arn = version_arn.layer();
     let mut failures = Vec::new();
-    for f in functions_in(layer, &t.clients.region) {
+    for f in layer.functions_in(&t.clients.region) {
         interrupt.check()?;
         match functions::roll_out(
             lambda,
-            f,
-            &layer_arn,
+            f.as_str(),
+            layer_arn,
             &version_arn,
             &layer.roll_out,
             interrupt,
@@ -200,7 +204,7 @@ async fn follow_up(
         let pruned = prune::prune(
             lambda,
             &layer.layer_name,
-            &layer_arn,
+            layer_arn,
             keep,
             Some(version),
             layer.protect_in_use,
@@ -212,13 +216,14 @@ async fn follow_up(
     Ok(())
 }
 
-/// The functions of `layer` in `region`: every plain name, and the ARNs of that region.
-fn functions_in<'a>(layer: &'a LayerConfig, region: &'a str) -> impl Iterator<Item = &'a str> {
-    layer.functions.iter().map(String::as_str).filter(move |f| {
-        crate::config::function_region(f)
-            .ok()
-            .flatten()
-            .is_none_or(|r| r == region)
+/// A version ARN Lambda answered for `layer`, parsed where it is acted on. Lambda's own ARNs
+/// always parse; anything else is an answer layerpub cannot act on.
+fn parsed_version_arn(layer: &LayerConfig, arn: &str) -> Result<LayerVersionArn, Error> {
+    LayerVersionArn::parse(arn).ok_or_else(|| {
+        Error::Aws(format!(
+            "Lambda answered `{arn}` as the ARN of a version of {}, which is not a layer version ARN (arn:aws:lambda:REGION:ACCOUNT:layer:NAME:VERSION)",
+            layer.layer_name
+        ))
     })
 }
 
@@ -239,6 +244,7 @@ pub struct PruneReport {
 pub fn prune_all(
     rt: &Runtime,
     layers: &[LayerConfig],
+    client_options: &ClientOptions,
 ) -> Result<(Vec<PruneReport>, Option<Error>), Error> {
     let missing: Vec<crate::domain::error::Problem> = layers
         .iter()
@@ -252,25 +258,27 @@ pub fn prune_all(
     if !missing.is_empty() {
         return Err(crate::domain::error::ConfigError(missing).into());
     }
-    let targets = rt.block_on(targets(layers))?;
+    let targets = rt.block_on(targets(layers, client_options))?;
     let outcomes = rt.block_on(in_flight(targets.iter().map(|t| async move {
         let (layer, lambda) = (t.layer, &t.clients.lambda);
         let keep = layer.keep_versions.unwrap_or(usize::MAX);
         let pruned = match lambda_api::latest_version(lambda, &layer.layer_name).await {
             Ok(None) => Ok(Pruned::default()),
-            Ok(Some(v)) => {
-                let layer_arn = layer_arn_of(&v.layer_version_arn);
-                prune::prune(
-                    lambda,
-                    &layer.layer_name,
-                    &layer_arn,
-                    keep,
-                    None,
-                    layer.protect_in_use,
-                    layer.dry_run,
-                )
-                .await
-            }
+            Ok(Some(v)) => match parsed_version_arn(layer, &v.layer_version_arn) {
+                Ok(newest) => {
+                    prune::prune(
+                        lambda,
+                        &layer.layer_name,
+                        newest.layer(),
+                        keep,
+                        None,
+                        layer.protect_in_use,
+                        layer.dry_run,
+                    )
+                    .await
+                }
+                Err(e) => Err(e),
+            },
             Err(e) => Err(e),
         };
         let report = |pruned, error| PruneReport {
@@ -305,7 +313,10 @@ async fn in_flight<F: Future>(futures: impl IntoIterator<Item = F>) -> Vec<F::Ou
 }
 
 /// Every (layer, region) pair, with clients shared by the targets of one region and endpoint.
-async fn targets(layers: &[LayerConfig]) -> Result<Vec<Target<'_>>, Error> {
+async fn targets<'a>(
+    layers: &'a [LayerConfig],
+    options: &ClientOptions,
+) -> Result<Vec<Target<'a>>, Error> {
     let mut clients: Vec<Clients> = Vec::new();
     let mut targets = Vec::new();
     for (index, layer) in layers.iter().enumerate() {
@@ -318,14 +329,14 @@ async fn targets(layers: &[LayerConfig]) -> Result<Vec<Target<'_>>, Error> {
             let c = match clients.iter().find(|c| c.serves(region, endpoint)) {
                 Some(c) => c.clone(),
                 None => {
-                    let c = aws::clients(region, endpoint).await?;
+                    let c = aws::clients(region, endpoint, options).await?;
                     clients.push(c.clone());
                     c
                 }
             };
             // A layer ARN names its region; Lambda in another region would refuse it (an
             // emulator would publish a layer named after the whole ARN).
-            if let Some(arn_region) = layer_arn_region(&layer.layer_name)
+            if let Some(arn_region) = layer.arn.as_ref().map(|a| a.region())
                 && arn_region != c.region
             {
                 return Err(Error::bad_input(format!(
@@ -342,12 +353,6 @@ async fn targets(layers: &[LayerConfig]) -> Result<Vec<Target<'_>>, Error> {
         }
     }
     Ok(targets)
-}
-
-/// The region of a layer ARN (`arn:aws:lambda:REGION:ACCOUNT:layer:NAME`); `None` for a name.
-fn layer_arn_region(name: &str) -> Option<&str> {
-    name.strip_prefix("arn:")
-        .and_then(|rest| rest.split(':').nth(2))
 }
 
 /// A target's result when it failed: what is known, and the error's message.
@@ -409,8 +414,8 @@ async fn plan(
     result.reason = reason;
     result.previous_version = previous.as_ref().map(|p| p.version);
     // A misspelt function fails before anything is published (and a plan says so too).
-    for f in functions_in(layer, &clients.region) {
-        functions::preflight(&clients.lambda, f).await?;
+    for f in layer.functions_in(&clients.region) {
+        functions::preflight(&clients.lambda, f.as_str()).await?;
     }
     if layer.dry_run {
         result.dry_run = true;
