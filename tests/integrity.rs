@@ -136,7 +136,11 @@ fn clients(m: &Moto) -> (tokio::runtime::Runtime, layerpub::aws::Clients) {
     });
     let rt = tokio::runtime::Runtime::new().unwrap();
     let c = rt
-        .block_on(layerpub::aws::clients(Some("us-east-1"), Some(&m.endpoint)))
+        .block_on(layerpub::aws::clients(
+            Some("us-east-1"),
+            Some(&m.endpoint),
+            &layerpub::aws::ClientOptions::default(),
+        ))
         .unwrap();
     (rt, c)
 }
@@ -151,6 +155,7 @@ fn package_layer(dir: &Path, name: &str, zip: &Path) -> layerpub::package::Packa
     };
     let layer = config::resolve(None, Settings::default(), flags)
         .unwrap()
+        .layers
         .remove(0);
     package(&layer, &PackageOptions::default()).unwrap()
 }
