@@ -67,10 +67,17 @@ pub fn is_read(name: &str) -> bool {
 /// The environment of a run: every variable with a UTF-8 name and value, each looked up by
 /// the one rule of this module (trimmed; empty means unset). Built once, by `main`; tests
 /// build their own with [`Env::from_pairs`].
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Clone, Default, PartialEq, Eq)]
 pub struct Env {
     /// Only the set ones, trimmed.
     vars: BTreeMap<String, String>,
+}
+
+/// The names only: the values hold tokens and AWS keys.
+impl fmt::Debug for Env {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_set().entries(self.vars.keys()).finish()
+    }
 }
 
 impl Env {
@@ -465,6 +472,16 @@ mod tests {
             "the runners say `true`, in lower case"
         );
         assert_eq!(env.vars().count(), 4, "only the set ones");
+    }
+
+    #[test]
+    fn debug_shows_the_names_never_the_values() {
+        let env = Env::from_pairs([("GITLAB_TOKEN", "glpat-secret")]);
+        let shown = format!("{env:?} {env:#?}");
+        assert!(
+            shown.contains("GITLAB_TOKEN") && !shown.contains("glpat-secret"),
+            "{shown}"
+        );
     }
 
     #[test]
