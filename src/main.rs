@@ -1,26 +1,24 @@
-//! The `layerpub` binary: parses the command line, runs, maps the outcome to an exit code.
+//! The `layerpub` binary: parses the command line, reads the process environment once,
+//! runs, maps the outcome to an exit code.
 
 use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use clap::Parser;
 use layerpub::cli::{Cli, Io, run};
+use layerpub::config::env::Env;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging();
-    let env = match layerpub::config::env::utf8_environment(std::env::vars_os()) {
-        Ok(env) => env,
-        Err(problems) => {
-            let e = layerpub::domain::error::Error::from(
-                layerpub::domain::error::ConfigError::from(problems),
-            );
-            return fail(
-                &e,
-                std::env::var_os("GITHUB_ACTIONS").is_some_and(|v| v == "true"),
-            );
-        }
-    };
+    // The only read of the process environment: everything after looks at `env`.
+    let (env, problems) = Env::from_os(std::env::vars_os());
+    init_logging(&env);
+    if !problems.is_empty() {
+        let e = layerpub::domain::error::Error::from(layerpub::domain::error::ConfigError::from(
+            problems,
+        ));
+        return fail(&e, env.on_github());
+    }
     let cwd = match std::env::current_dir() {
         Ok(d) => d,
         Err(e) => {
@@ -35,10 +33,7 @@ fn main() -> ExitCode {
     };
     match run(cli, &env, &cwd, io) {
         Ok(()) => ExitCode::SUCCESS,
-        Err(e) => fail(
-            &e,
-            layerpub::cli::env_value(&env, "GITHUB_ACTIONS") == Some("true"),
-        ),
+        Err(e) => fail(&e, env.on_github()),
     }
 }
 
@@ -62,15 +57,15 @@ fn fail(e: &layerpub::domain::error::Error, on_github: bool) -> ExitCode {
 /// Logs go to stderr at the level in LAYERPUB_LOG (default `warn`) for layerpub's own events;
 /// other crates stay at `warn` whatever the level, because the HTTP and signing crates log
 /// headers and canonical requests (session tokens among them) at debug and trace. Colour only
-/// on a terminal and never with NO_COLOR.
-fn init_logging() {
+/// on a terminal and never with NO_COLOR (set and not empty, as no-color.org says).
+fn init_logging(env: &Env) {
     use tracing_subscriber::layer::SubscriberExt;
     use tracing_subscriber::util::SubscriberInitExt;
-    let level = std::env::var("LAYERPUB_LOG")
-        .ok()
+    let level = env
+        .get("LAYERPUB_LOG")
         .and_then(|l| l.parse::<tracing::Level>().ok())
         .unwrap_or(tracing::Level::WARN);
-    let colour = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+    let colour = std::io::stderr().is_terminal() && env.get("NO_COLOR").is_none();
     let filter = tracing_subscriber::filter::Targets::new()
         .with_target("layerpub", level)
         .with_default(tracing::Level::WARN);

@@ -751,6 +751,35 @@ fn allow_outside_workspace_is_refused_in_the_config_file() {
     );
 }
 
+/// Issue 13: the run-level settings were read from the first layer, so `comment: false` inside
+/// a `layers:` entry was silently ignored. Such a key is refused, naming it and the layer and
+/// saying where it goes; at the top level the same key is taken.
+#[test]
+fn a_run_level_setting_inside_a_layer_entry_is_refused_naming_the_key_and_the_layer() {
+    let dir = temp();
+    tree_in(dir.path());
+    let layers = "layers:\n  - {layer-name: a, path: build, zip-path: a.zip}\n  - {layer-name: b, path: build, zip-path: b.zip, comment: false}\n";
+    fs::write(dir.path().join("layerpub.yml"), layers).unwrap();
+    let r = layerpub(dir.path(), &["package"], &[]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(
+        r.stderr.contains(
+            "comment (layer `b`): belongs to the whole run, not to one layer; move `comment:` to the top level of layerpub.yml (above `layers:`), or give it as --comment or LAYERPUB_COMMENT"
+        ),
+        "{}",
+        r.stderr
+    );
+    assert!(!dir.path().join("a.zip").exists() && !dir.path().join("b.zip").exists());
+
+    let top_level = layers.replace(", comment: false", "");
+    fs::write(
+        dir.path().join("layerpub.yml"),
+        format!("comment: false\n{top_level}"),
+    )
+    .unwrap();
+    layerpub(dir.path(), &["package"], &[]).assert_ok();
+}
+
 /// A lock file of tens of megabytes is already unusual: a manifest over 16 MiB is refused
 /// from its size, before it is read (sparse, so it takes no disk).
 #[test]

@@ -13,8 +13,8 @@ mod common;
 
 use aws_sdk_lambda::config::{BehaviorVersion, Credentials, Region};
 use common::moto::{Moto, moto};
-use layerpub::aws::functions::roll_out;
-use layerpub::domain::follow_up::{FunctionOutcome, RollOut};
+use layerpub::domain::error::Error;
+use layerpub::domain::follow_up::{FunctionOutcome, FunctionResult, RollOut};
 use layerpub::domain::interrupt::Interrupt;
 use serde_json::{Value, json};
 
@@ -29,6 +29,27 @@ fn lambda(endpoint: &str) -> aws_sdk_lambda::Client {
         .http_client(aws_smithy_http_client::Builder::new().build_http())
         .build();
     aws_sdk_lambda::Client::from_conf(config)
+}
+
+/// [`layerpub::aws::functions::roll_out`] with the layer and version ARNs parsed, as a run
+/// parses them from Lambda's answer.
+async fn roll_out(
+    lambda: &aws_sdk_lambda::Client,
+    function: &str,
+    layer_arn: &str,
+    version_arn: &str,
+    opts: &RollOut,
+    interrupt: &Interrupt,
+) -> Result<FunctionResult, Error> {
+    layerpub::aws::functions::roll_out(
+        lambda,
+        function,
+        &layer_arn.parse().expect("a layer ARN"),
+        &version_arn.parse().expect("a layer version ARN"),
+        opts,
+        interrupt,
+    )
+    .await
 }
 
 fn text(v: Value) -> String {

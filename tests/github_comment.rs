@@ -6,6 +6,7 @@ use std::future::Future;
 
 use layerpub::ci::forge::Outcome as CommentOutcome;
 use layerpub::ci::github::{GitHubContext, context, upsert_comment};
+use layerpub::config::env::Env;
 use layerpub::domain::error::{EXIT_BAD_INPUT, EXIT_FAILURE};
 use layerpub::domain::secret::Secret;
 use layerpub::render::comment::marker;
@@ -28,11 +29,8 @@ fn run<F: Future>(f: F) -> F::Output {
         .block_on(f)
 }
 
-fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-    pairs
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect()
+fn env(pairs: &[(&str, &str)]) -> Env {
+    Env::from_pairs(pairs.iter().copied())
 }
 
 /// The context for acme/app#7 with the API at the mock server (plus a GHES-style prefix).
@@ -399,7 +397,7 @@ fn event_file(json: &str) -> tempfile::NamedTempFile {
     file
 }
 
-fn github_env(event: &str, path: &str) -> Vec<(String, String)> {
+fn github_env(event: &str, path: &str) -> Env {
     env(&[
         ("GITHUB_REPOSITORY", "acme/app"),
         ("GITHUB_EVENT_NAME", event),

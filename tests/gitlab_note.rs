@@ -2,7 +2,8 @@
 //! merge request, and a token that never leaks.
 
 use layerpub::ci::forge::Outcome as NoteOutcome;
-use layerpub::ci::gitlab::{GitLabContext, context, upsert_note};
+use layerpub::ci::gitlab::{GitLabContext, upsert_note};
+use layerpub::config::env::Env;
 use layerpub::domain::error::{EXIT_BAD_INPUT, EXIT_FAILURE};
 use layerpub::domain::secret::Secret;
 use serde_json::{Value, json};
@@ -354,6 +355,15 @@ fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
         .iter()
         .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
         .collect()
+}
+
+/// The context the job's variables give, as the run reads them (through [`Env`]).
+fn context(
+    vars: &[(String, String)],
+) -> Result<Option<GitLabContext>, layerpub::domain::error::Error> {
+    layerpub::ci::gitlab::context(&Env::from_pairs(
+        vars.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+    ))
 }
 
 const MR_PIPELINE: &[(&str, &str)] = &[

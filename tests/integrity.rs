@@ -129,7 +129,11 @@ fn a_temporary_zip_left_by_a_killed_run_is_removed_and_never_packaged() {
 fn s3_client(m: &Moto) -> (tokio::runtime::Runtime, aws_sdk_s3::Client) {
     let rt = tokio::runtime::Runtime::new().unwrap();
     let c = rt
-        .block_on(layerpub::aws::clients(Some("us-east-1"), Some(&m.endpoint)))
+        .block_on(layerpub::aws::clients(
+            Some("us-east-1"),
+            Some(&m.endpoint),
+            &layerpub::aws::ClientOptions::default(),
+        ))
         .unwrap();
     let config =
         c.s3.config()
@@ -151,6 +155,7 @@ fn package_layer(dir: &Path, name: &str, zip: &Path) -> layerpub::package::Packa
     };
     let layer = config::resolve(None, Settings::default(), flags)
         .unwrap()
+        .layers
         .remove(0);
     package(&layer, &PackageOptions::default()).unwrap()
 }

@@ -143,7 +143,8 @@ fn assert_resolve_is_sound(
     accepted: &AtomicU32,
 ) -> Result<(), TestCaseError> {
     match config::resolve(file, env, flags) {
-        Ok(layers) => {
+        Ok(run) => {
+            let layers = run.layers;
             prop_assert!(!layers.is_empty());
             for l in &layers {
                 assert_layer_is_acceptable(l)?;

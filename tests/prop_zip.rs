@@ -226,6 +226,7 @@ fn package_tree(
     };
     let layer = config::resolve(None, Settings::default(), flags)
         .unwrap()
+        .layers
         .remove(0);
     let options = PackageOptions {
         stamp: DosTime::EPOCH,

@@ -547,6 +547,23 @@ fn in_a_gitlab_merge_request_pipeline_it_writes_the_dotenv_report_and_the_note()
     );
 }
 
+/// Issue 13: `dotenv-file` in the config file was taken from the working directory, unlike
+/// every other relative path in the file (the README says all are relative to the file).
+#[test]
+fn a_dotenv_file_named_in_the_config_file_is_relative_to_the_files_folder() {
+    let m = moto();
+    let dir = temp();
+    project(&dir.path().join("ci"), "dotenv-file: layerpub.env\n");
+    let r = run(&m, dir.path(), &["--config", "ci/layerpub.yml"]);
+    r.assert_ok();
+    let dotenv = fs::read_to_string(dir.path().join("ci/layerpub.env")).unwrap();
+    assert!(dotenv.contains("LAYERPUB_LAYER_VERSION=1\n"), "{dotenv}");
+    assert!(
+        !dir.path().join("layerpub.env").exists(),
+        "not in the working directory"
+    );
+}
+
 #[test]
 fn trace_logging_never_prints_credentials() {
     let (m, dir) = bucket_project("");

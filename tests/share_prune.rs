@@ -23,12 +23,21 @@ const LAYER_ARN: &str = "arn:aws:lambda:us-east-1:123456789012:layer:deps";
 const ACCOUNT: &str = "123456789012";
 const ORG: &str = "o-abc123defg";
 
+/// [`LAYER_ARN`], parsed as a run has it.
+fn layer_arn() -> layerpub::domain::arn::LayerArn {
+    LAYER_ARN.parse().unwrap()
+}
+
 /// A Lambda client for `endpoint`, built as a run builds it, with the emulator's fake
 /// credentials given directly (the test process's environment stays untouched).
 async fn lambda(endpoint: &str) -> aws_sdk_lambda::Client {
-    let clients = layerpub::aws::clients(Some("us-east-1"), Some(endpoint))
-        .await
-        .unwrap();
+    let clients = layerpub::aws::clients(
+        Some("us-east-1"),
+        Some(endpoint),
+        &layerpub::aws::ClientOptions::default(),
+    )
+    .await
+    .unwrap();
     let config = clients
         .lambda
         .config()
@@ -181,7 +190,7 @@ async fn prune_keeps_two_and_protects_the_version_a_function_uses() {
     m.aws(&["create-published-function", "api", &version_arn(2)]);
     let lambda = lambda(&m.endpoint).await;
 
-    let result = prune::prune(&lambda, LAYER, LAYER_ARN, 2, Some(5), true, false)
+    let result = prune::prune(&lambda, LAYER, &layer_arn(), 2, Some(5), true, false)
         .await
         .unwrap();
 
@@ -196,7 +205,7 @@ async fn a_dry_run_deletes_nothing_but_reports_what_it_would() {
     m.aws(&["create-published-function", "api", &version_arn(2)]);
     let lambda = lambda(&m.endpoint).await;
 
-    let result = prune::prune(&lambda, LAYER, LAYER_ARN, 2, Some(5), true, true)
+    let result = prune::prune(&lambda, LAYER, &layer_arn(), 2, Some(5), true, true)
         .await
         .unwrap();
 
@@ -211,7 +220,7 @@ async fn without_protect_in_use_the_used_version_is_deleted_too() {
     m.aws(&["create-published-function", "api", &version_arn(2)]);
     let lambda = lambda(&m.endpoint).await;
 
-    let result = prune::prune(&lambda, LAYER, LAYER_ARN, 2, Some(5), false, false)
+    let result = prune::prune(&lambda, LAYER, &layer_arn(), 2, Some(5), false, false)
         .await
         .unwrap();
 
@@ -228,10 +237,10 @@ async fn a_published_function_version_protects_its_layer_version_after_latest_mo
     m.aws(&["set-function-layers", "api", &version_arn(5)]);
     let lambda = lambda(&m.endpoint).await;
 
-    let in_use = prune::versions_in_use(&lambda, LAYER_ARN).await.unwrap();
+    let in_use = prune::versions_in_use(&lambda, &layer_arn()).await.unwrap();
     assert_eq!(in_use.into_iter().collect::<Vec<_>>(), [2, 5]);
 
-    let result = prune::prune(&lambda, LAYER, LAYER_ARN, 1, None, true, false)
+    let result = prune::prune(&lambda, LAYER, &layer_arn(), 1, None, true, false)
         .await
         .unwrap();
     assert_eq!(result, pruned(&[1, 3, 4], &[2], &[5]));
@@ -242,7 +251,7 @@ async fn a_published_function_version_protects_its_layer_version_after_latest_mo
 async fn pruning_a_layer_that_does_not_exist_does_nothing() {
     let m = moto();
     let lambda = lambda(&m.endpoint).await;
-    let result = prune::prune(&lambda, LAYER, LAYER_ARN, 2, None, true, false)
+    let result = prune::prune(&lambda, LAYER, &layer_arn(), 2, None, true, false)
         .await
         .unwrap();
     assert_eq!(result, Pruned::default());
@@ -286,7 +295,7 @@ async fn access_denied_on_list_functions_says_to_grant_it_or_turn_protection_off
         .await;
     let lambda = lambda(&server.uri()).await;
 
-    let err = prune::prune(&lambda, LAYER, LAYER_ARN, 1, None, true, false)
+    let err = prune::prune(&lambda, LAYER, &layer_arn(), 1, None, true, false)
         .await
         .unwrap_err();
 

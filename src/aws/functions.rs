@@ -16,6 +16,7 @@ use aws_sdk_lambda::types::{LastUpdateStatus, State};
 use tokio::time::Instant;
 
 use crate::aws::{sdk_error, sdk_error_with_fix};
+use crate::domain::arn::{LayerArn, LayerVersionArn};
 use crate::domain::error::Error;
 use crate::domain::follow_up::{FunctionOutcome, FunctionResult, RollOut};
 use crate::domain::interrupt::Interrupt;
@@ -35,17 +36,11 @@ const MAX_POLL_DELAY: Duration = Duration::from_secs(5);
 /// The permissions a roll-out needs, for the message when one is missing.
 const PERMISSIONS_HINT: &str = "check that the role allows lambda:GetFunctionConfiguration, lambda:UpdateFunctionConfiguration, lambda:PublishVersion and, with an alias, lambda:GetAlias, lambda:CreateAlias, lambda:UpdateAlias on the function";
 
-/// The layer ARN of a layer version ARN (`…:layer:NAME:VERSION` → `…:layer:NAME`), or `None`
-/// when `arn` has no version number at its end.
-fn unversioned(arn: &str) -> Option<&str> {
-    let (layer, version) = arn.rsplit_once(':')?;
-    (!version.is_empty() && version.bytes().all(|b| b.is_ascii_digit())).then_some(layer)
-}
-
-/// Whether `entry` (a layer version ARN from a function) is a version of `layer_arn`.
-/// The whole unversioned ARN must match, so `deps` never matches `deps-extra`.
-fn is_version_of(entry: &str, layer_arn: &str) -> bool {
-    unversioned(entry) == Some(layer_arn)
+/// Whether `entry` (a layer version ARN from a function's configuration, as Lambda answered
+/// it) is a version of `layer_arn`. The whole layer ARN must match, so `deps` never matches
+/// `deps-extra`; an entry that is not a layer version ARN is nobody's, and is kept as it is.
+fn is_version_of(entry: &str, layer_arn: &LayerArn) -> bool {
+    LayerVersionArn::parse(entry).is_some_and(|v| v.is_version_of(layer_arn))
 }
 
 /// Pure: the function's new Layers list: `layer_arn`'s entry (any version of that layer,
@@ -55,11 +50,11 @@ fn is_version_of(entry: &str, layer_arn: &str) -> bool {
 /// adding a 6th is an error with a clear message.
 pub fn new_layers(
     current: &[String],
-    layer_arn: &str,
-    version_arn: &str,
+    layer_arn: &LayerArn,
+    version_arn: &LayerVersionArn,
     add_if_missing: bool,
 ) -> Result<Option<Vec<String>>, String> {
-    if !is_version_of(version_arn, layer_arn) {
+    if !version_arn.is_version_of(layer_arn) {
         return Err(format!(
             "{version_arn} is not a version of the layer {layer_arn}"
         ));
@@ -70,7 +65,7 @@ pub fn new_layers(
         if !is_version_of(entry, layer_arn) {
             layers.push(entry.clone());
         } else if !replaced {
-            layers.push(version_arn.to_owned());
+            layers.push(version_arn.to_string());
             replaced = true;
         }
         // A second version of the same layer: Lambda refuses such a list, so it is dropped.
@@ -85,13 +80,13 @@ pub fn new_layers(
                 current.len()
             ));
         }
-        layers.push(version_arn.to_owned());
+        layers.push(version_arn.to_string());
     }
     Ok((layers != current).then_some(layers))
 }
 
 /// The function's current entry for `layer_arn`, if it uses the layer.
-fn current_entry(layers: &[String], layer_arn: &str) -> Option<String> {
+fn current_entry(layers: &[String], layer_arn: &LayerArn) -> Option<String> {
     layers.iter().find(|e| is_version_of(e, layer_arn)).cloned()
 }
 
@@ -108,8 +103,8 @@ fn current_entry(layers: &[String], layer_arn: &str) -> Option<String> {
 pub async fn roll_out(
     lambda: &Client,
     function: &str,
-    layer_arn: &str,
-    version_arn: &str,
+    layer_arn: &LayerArn,
+    version_arn: &LayerVersionArn,
     opts: &RollOut,
     interrupt: &Interrupt,
 ) -> Result<FunctionResult, Error> {
@@ -155,15 +150,31 @@ pub async fn roll_out(
 }
 
 /// The plan of [`roll_out`], which a `plan` shows without writing: one read of the function,
-/// then the same decision. `version_arn` may be a version not published yet (a plan that
-/// would publish): it then matches no entry, so a function on an older version is `Updated`.
+/// then the same decision. `version_arn` is the version that would stand, possibly one not
+/// published yet (a plan that would publish): a function on an older version is `Updated`.
+/// `None` is a plan of the layer's first version, whose ARN is not known yet: no function can
+/// use it, so the function would get it only with `add-to-functions` (and was already checked
+/// to exist by the plan's preflight).
 pub async fn plan_move(
     lambda: &Client,
     function: &str,
-    layer_arn: &str,
-    version_arn: &str,
+    version_arn: Option<&LayerVersionArn>,
     opts: &RollOut,
 ) -> Result<FunctionResult, Error> {
+    let Some(version_arn) = version_arn else {
+        return Ok(FunctionResult {
+            function: function.to_owned(),
+            outcome: if opts.add_if_missing {
+                FunctionOutcome::Updated
+            } else {
+                FunctionOutcome::NotUsingLayer
+            },
+            previous_layer_version_arn: None,
+            function_version_arn: None,
+            alias_arn: None,
+            attempts: 1,
+        });
+    };
     let region = lambda
         .config()
         .region()
@@ -173,7 +184,7 @@ pub async fn plan_move(
         lambda,
         function,
         region: &region,
-        layer_arn,
+        layer_arn: version_arn.layer(),
         version_arn,
         opts,
         interrupt: &never,
@@ -256,8 +267,8 @@ struct Run<'a> {
     lambda: &'a Client,
     function: &'a str,
     region: &'a str,
-    layer_arn: &'a str,
-    version_arn: &'a str,
+    layer_arn: &'a LayerArn,
+    version_arn: &'a LayerVersionArn,
     opts: &'a RollOut,
     interrupt: &'a Interrupt,
 }
@@ -348,7 +359,11 @@ impl Run<'_> {
         let existing = self.get_alias(name).await?;
         if let Some(alias) = existing.as_ref().filter(|a| a.version != "$LATEST") {
             let published = self.read(Some(&alias.version)).await?;
-            if published.layers.iter().any(|l| l == self.version_arn) {
+            if published
+                .layers
+                .iter()
+                .any(|l| LayerVersionArn::parse(l).as_ref() == Some(self.version_arn))
+            {
                 result.function_version_arn = published.function_arn;
                 result.alias_arn = Some(alias.arn.clone());
                 return Ok(());
@@ -611,6 +626,21 @@ mod tests {
         arn("deps", n)
     }
 
+    /// `new_layers` with the layer and the version parsed, as a roll-out has them.
+    fn new_layers(
+        current: &[String],
+        layer_arn: &str,
+        version_arn: &str,
+        add_if_missing: bool,
+    ) -> Result<Option<Vec<String>>, String> {
+        super::new_layers(
+            current,
+            &layer_arn.parse().unwrap(),
+            &version_arn.parse().unwrap(),
+            add_if_missing,
+        )
+    }
+
     #[test]
     fn replaces_the_layer_in_place_keeping_the_others_in_order() {
         let current = [arn("other", 4), v(1), arn("another", 9)];
@@ -692,6 +722,7 @@ mod tests {
     fn a_version_of_another_layer_is_refused() {
         let err = new_layers(&[v(1)], DEPS, &arn("other", 2), false).unwrap_err();
         assert!(err.contains("is not a version of the layer"), "{err}");
-        assert!(new_layers(&[v(1)], DEPS, DEPS, false).is_err());
+        // A layer ARN without a version is not a version at all: it cannot even be given.
+        assert!(DEPS.parse::<LayerVersionArn>().is_err());
     }
 }

@@ -21,6 +21,7 @@ use aws_sdk_s3::config::http::HttpResponse;
 use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata};
 use aws_smithy_http_client::tls;
 
+use crate::config::env::Env;
 use crate::domain::error::{AwsError, Error, Kind};
 
 /// The clients a run uses, and the region they talk to.
@@ -46,21 +47,54 @@ pub const MAX_ATTEMPTS: u32 = 6;
 
 /// How long a call may wait on the server, sending the request included: for the answer's
 /// headers, and (tests/faults.rs, `stall mid-answer`) in the middle of its body too.
-const READ_TIMEOUT: Duration = Duration::from_secs(120);
+pub const READ_TIMEOUT: Duration = Duration::from_secs(120);
 
-/// [`READ_TIMEOUT`], or for tests only `LAYERPUB_TEST_TIMEOUT_SECS`: tests/faults.rs stalls
-/// answers past the timeout and cannot wait two minutes per stall. Not a setting, not
-/// documented for users (env.rs reserves the name so that it is not taken for a typo).
-fn read_timeout() -> Duration {
-    std::env::var("LAYERPUB_TEST_TIMEOUT_SECS")
-        .ok()
-        .and_then(|s| s.parse::<u64>().ok())
-        // Never longer than the real one: a huge value must not overflow the SDK's deadlines.
-        .map_or(READ_TIMEOUT, |s| Duration::from_secs(s).min(READ_TIMEOUT))
+/// How the clients are built, beyond the settings: what the environment says about them,
+/// read once from [`Env`] by the command line and passed in (the library reads no process
+/// environment).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClientOptions {
+    /// How long a call may wait on the server: [`READ_TIMEOUT`].
+    pub read_timeout: Duration,
+    /// `AWS_ENDPOINT_URL_S3` is set: S3 goes to an emulator or a private endpoint, which
+    /// cannot take virtual-host bucket names. (The SDK reads the URL itself; the shared
+    /// config does not show it.)
+    pub s3_endpoint_from_env: bool,
+}
+
+impl Default for ClientOptions {
+    fn default() -> Self {
+        ClientOptions {
+            read_timeout: READ_TIMEOUT,
+            s3_endpoint_from_env: false,
+        }
+    }
+}
+
+impl ClientOptions {
+    /// From the environment. `LAYERPUB_TEST_TIMEOUT_SECS` shortens the read timeout, for tests
+    /// only: tests/faults.rs stalls answers past the timeout and cannot wait two minutes per
+    /// stall. Not a setting, not documented for users (env.rs reserves the name so that it is
+    /// not taken for a typo), and never longer than [`READ_TIMEOUT`]: a huge value must not
+    /// overflow the SDK's deadlines.
+    pub fn from_env(env: &Env) -> ClientOptions {
+        let read_timeout = env
+            .get("LAYERPUB_TEST_TIMEOUT_SECS")
+            .and_then(|s| s.parse::<u64>().ok())
+            .map_or(READ_TIMEOUT, |s| Duration::from_secs(s).min(READ_TIMEOUT));
+        ClientOptions {
+            read_timeout,
+            s3_endpoint_from_env: env.get("AWS_ENDPOINT_URL_S3").is_some(),
+        }
+    }
 }
 
 /// Builds the clients. `region`/`endpoint_url` are the settings; `None` defers to the chain.
-pub async fn clients(region: Option<&str>, endpoint_url: Option<&str>) -> Result<Clients, Error> {
+pub async fn clients(
+    region: Option<&str>,
+    endpoint_url: Option<&str>,
+    options: &ClientOptions,
+) -> Result<Clients, Error> {
     let http = aws_smithy_http_client::Builder::new()
         .tls_provider(tls::Provider::Rustls(
             tls::rustls_provider::CryptoMode::Ring,
@@ -76,7 +110,7 @@ pub async fn clients(region: Option<&str>, endpoint_url: Option<&str>) -> Result
         .timeout_config(
             TimeoutConfig::builder()
                 .connect_timeout(Duration::from_secs(10))
-                .read_timeout(read_timeout())
+                .read_timeout(options.read_timeout)
                 .build(),
         );
     if let Some(r) = region {
@@ -94,8 +128,7 @@ pub async fn clients(region: Option<&str>, endpoint_url: Option<&str>) -> Result
             "region: not set; set `region: us-east-1` in layerpub.yml, LAYERPUB_REGION, --region, or AWS_REGION",
         ))?;
     // An emulator or a private endpoint cannot take virtual-host bucket names.
-    let custom_endpoint = config.endpoint_url().is_some()
-        || std::env::var_os("AWS_ENDPOINT_URL_S3").is_some_and(|v| !v.is_empty());
+    let custom_endpoint = config.endpoint_url().is_some() || options.s3_endpoint_from_env;
     let s3_config = aws_sdk_s3::config::Builder::from(&config)
         .force_path_style(custom_endpoint)
         .build();
@@ -233,5 +266,30 @@ mod tests {
                 .is_some(),
             "{source:?}"
         );
+    }
+
+    #[test]
+    fn the_test_timeout_comes_from_the_env_given_and_never_exceeds_the_real_one() {
+        let opts = |pairs: &[(&str, &str)]| {
+            ClientOptions::from_env(&Env::from_pairs(pairs.iter().copied()))
+        };
+        assert_eq!(opts(&[]), ClientOptions::default());
+        assert_eq!(
+            opts(&[("LAYERPUB_TEST_TIMEOUT_SECS", "3")]).read_timeout,
+            Duration::from_secs(3)
+        );
+        for ignored in ["x", "-1", "99999999999999999999"] {
+            assert_eq!(
+                opts(&[("LAYERPUB_TEST_TIMEOUT_SECS", ignored)]).read_timeout,
+                READ_TIMEOUT,
+                "{ignored}"
+            );
+        }
+        assert_eq!(
+            opts(&[("LAYERPUB_TEST_TIMEOUT_SECS", &u64::MAX.to_string())]).read_timeout,
+            READ_TIMEOUT
+        );
+        assert!(opts(&[("AWS_ENDPOINT_URL_S3", "http://127.0.0.1:5000")]).s3_endpoint_from_env);
+        assert!(!opts(&[("AWS_ENDPOINT_URL_S3", "")]).s3_endpoint_from_env);
     }
 }

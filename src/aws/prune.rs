@@ -9,6 +9,7 @@ use aws_sdk_lambda::Client;
 use aws_sdk_lambda::types::FunctionVersion;
 
 use crate::aws::{sdk_error, sdk_error_with_fix};
+use crate::domain::arn::{LayerArn, LayerVersionArn};
 use crate::domain::error::Error;
 use crate::domain::follow_up::Pruned;
 
@@ -66,14 +67,12 @@ pub async fn all_versions(lambda: &Client, layer_name: &str) -> Result<Vec<i64>,
 /// the client's region: `$LATEST` and every published version, as `ListFunctions` with
 /// `FunctionVersion=ALL` reports them. Deleting a layer version does not break a function that
 /// already uses it, but it can no longer be deployed again as it is, nor its layer read.
-pub async fn versions_in_use(lambda: &Client, layer_arn: &str) -> Result<BTreeSet<i64>, Error> {
-    // A wrong ARN would match nothing and leave every version unprotected: refuse it.
-    if !is_layer_arn(layer_arn) {
-        return Err(Error::aws(format!(
-            "cannot tell which versions are in use: `{layer_arn}` is not a layer ARN without a \
-             version (arn:aws:lambda:REGION:ACCOUNT:layer:NAME)"
-        )));
-    }
+/// (A wrong ARN would match nothing and leave every version unprotected: `layer_arn` is typed,
+/// so it is a layer ARN without a version.)
+pub async fn versions_in_use(
+    lambda: &Client,
+    layer_arn: &LayerArn,
+) -> Result<BTreeSet<i64>, Error> {
     let mut pages = lambda
         .list_functions()
         .function_version(FunctionVersion::All)
@@ -99,19 +98,12 @@ pub async fn versions_in_use(lambda: &Client, layer_arn: &str) -> Result<BTreeSe
     Ok(in_use)
 }
 
-/// `arn:PARTITION:lambda:REGION:ACCOUNT:layer:NAME`: seven fields, the sixth `layer`.
-fn is_layer_arn(arn: &str) -> bool {
-    let fields: Vec<&str> = arn.split(':').collect();
-    fields.len() == 7 && fields[0] == "arn" && fields[2] == "lambda" && fields[5] == "layer"
-}
-
-/// The version number of `layer_version_arn` when it is a version of `layer_arn`.
-fn version_of(layer_version_arn: &str, layer_arn: &str) -> Option<i64> {
-    let (layer, version) = layer_version_arn.rsplit_once(':')?;
-    if layer != layer_arn {
-        return None;
-    }
-    version.parse().ok()
+/// The version number of `layer_version_arn` (as a function's configuration lists it) when it
+/// is a version of `layer_arn`.
+fn version_of(layer_version_arn: &str, layer_arn: &LayerArn) -> Option<i64> {
+    LayerVersionArn::parse(layer_version_arn)
+        .filter(|v| v.is_version_of(layer_arn))
+        .map(|v| v.version())
 }
 
 /// Lists, selects and (unless `dry_run`) deletes, oldest first. `protect_in_use` false skips
@@ -119,7 +111,7 @@ fn version_of(layer_version_arn: &str, layer_arn: &str) -> Option<i64> {
 pub async fn prune(
     lambda: &Client,
     layer_name: &str,
-    layer_arn: &str,
+    layer_arn: &LayerArn,
     keep: usize,
     just_published: Option<i64>,
     protect_in_use: bool,
@@ -258,8 +250,9 @@ mod tests {
 
     #[test]
     fn version_of_matches_only_this_layer() {
-        let layer = "arn:aws:lambda:us-east-1:123456789012:layer:deps";
-        assert_eq!(version_of(&format!("{layer}:7"), layer), Some(7));
+        let text = "arn:aws:lambda:us-east-1:123456789012:layer:deps";
+        let layer = &text.parse::<LayerArn>().unwrap();
+        assert_eq!(version_of(&format!("{text}:7"), layer), Some(7));
         assert_eq!(
             version_of(
                 "arn:aws:lambda:us-east-1:123456789012:layer:deps-extra:7",
@@ -271,11 +264,13 @@ mod tests {
             version_of("arn:aws:lambda:us-east-1:999999999999:layer:deps:7", layer),
             None
         );
-        assert_eq!(version_of(layer, layer), None);
+        assert_eq!(version_of(text, layer), None);
     }
 
     #[test]
     fn only_a_layer_arn_without_version_is_accepted() {
+        // `versions_in_use` takes a `LayerArn`: these are what it can and cannot be given.
+        let is_layer_arn = |s: &str| LayerArn::parse(s).is_some();
         assert!(is_layer_arn(
             "arn:aws:lambda:us-east-1:123456789012:layer:deps"
         ));

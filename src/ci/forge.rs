@@ -10,7 +10,8 @@
 //! the scope) is [`Outcome::Forbidden`], a warning for the caller, not a failed run.
 
 use crate::ci::{github, gitlab};
-use crate::config::LayerConfig;
+use crate::config::RunConfig;
+use crate::config::env::Env;
 use crate::domain::error::Error;
 use crate::domain::error::ForgeError;
 
@@ -52,11 +53,11 @@ impl Comments {
     /// `github-token`, `pr-number`). Read before anything is published: a malformed event file
     /// or a missing token is the user's to fix (exit 2), and must not be found only after a
     /// version was published.
-    pub fn for_run(env: &[(String, String)], run: &LayerConfig) -> Result<Comments, Error> {
+    pub fn for_run(env: &Env, run: &RunConfig) -> Result<Comments, Error> {
         if !run.comment {
             return Ok(Comments::Off);
         }
-        if env_value(env, "GITHUB_ACTIONS") == Some("true") {
+        if env.on_github() {
             return Ok(
                 match github::context(env, run.github_token.as_ref(), run.pr_number)? {
                     Some(ctx) => Comments::To(Forge::GitHub(ctx)),
@@ -64,7 +65,7 @@ impl Comments {
                 },
             );
         }
-        if env_value(env, "GITLAB_CI") == Some("true")
+        if env.is_true("GITLAB_CI")
             && let Some(mut ctx) = gitlab::context(env)?
         {
             if let Some(n) = run.pr_number {
@@ -137,14 +138,6 @@ pub fn same_body(existing: &str, body: &str) -> bool {
     existing.replace("\r\n", "\n").trim_end() == body.replace("\r\n", "\n").trim_end()
 }
 
-/// The value of an environment variable, when set and not empty.
-fn env_value<'a>(env: &'a [(String, String)], name: &str) -> Option<&'a str> {
-    env.iter()
-        .find(|(k, _)| k == name)
-        .map(|(_, v)| v.as_str())
-        .filter(|v| !v.is_empty())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -178,7 +171,7 @@ mod tests {
         assert!(!same_body("a\nb", "a\nc"));
     }
 
-    fn run_settings(comment: bool, pr_number: Option<u64>) -> LayerConfig {
+    fn run_settings(comment: bool, pr_number: Option<u64>) -> RunConfig {
         let flags = crate::config::settings::Settings {
             layer_name: Some("deps".into()),
             path: Some("layer".into()),
@@ -186,16 +179,11 @@ mod tests {
             pr_number,
             ..Default::default()
         };
-        crate::config::resolve(None, Default::default(), flags)
-            .unwrap()
-            .remove(0)
+        crate::config::resolve(None, Default::default(), flags).unwrap()
     }
 
-    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
+    fn env(pairs: &[(&str, &str)]) -> Env {
+        Env::from_pairs(pairs.iter().copied())
     }
 
     #[test]
@@ -228,7 +216,7 @@ mod tests {
             Comments::NoPullRequest
         ));
         assert!(matches!(
-            Comments::for_run(&[], &run_settings(true, None)).unwrap(),
+            Comments::for_run(&env(&[]), &run_settings(true, None)).unwrap(),
             Comments::Off
         ));
     }

@@ -15,6 +15,7 @@ use octocrab::{Octocrab, Page};
 use serde::{Deserialize, Serialize};
 
 use crate::ci::forge::{self, Outcome};
+use crate::config::env::Env;
 use crate::domain::error::{Error, ForgeError};
 use crate::domain::secret::Secret;
 
@@ -96,21 +97,15 @@ impl GitHubContext {
     }
 }
 
-/// The pull request this run comments on, from the runner's variables (given as a list, as
-/// `env` takes them) and the event file they name. `Ok(None)` when there is none: a push, a
-/// tag, a schedule, or not GitHub at all. `pr_number` (the `pr-number` setting) wins over the
-/// event. An empty variable counts as unset.
+/// The pull request this run comments on, from the runner's variables and the event file they
+/// name. `Ok(None)` when there is none: a push, a tag, a schedule, or not GitHub at all.
+/// `pr_number` (the `pr-number` setting) wins over the event.
 pub fn context(
-    env: &[(String, String)],
+    env: &Env,
     token: Option<&Secret>,
     pr_number: Option<u64>,
 ) -> Result<Option<GitHubContext>, Error> {
-    let var = |name: &str| {
-        env.iter()
-            .rev()
-            .find(|(k, v)| k == name && !v.is_empty())
-            .map(|(_, v)| v.as_str())
-    };
+    let var = |name: &str| env.get(name);
     let pr = match pr_number {
         Some(n) => n,
         None => match pr_from_event(var("GITHUB_EVENT_NAME"), var("GITHUB_EVENT_PATH"))? {
@@ -402,11 +397,8 @@ fn describe(e: &octocrab::Error, token: &Secret) -> String {
 mod tests {
     use super::*;
 
-    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
+    fn env(pairs: &[(&str, &str)]) -> Env {
+        Env::from_pairs(pairs.iter().copied())
     }
 
     #[test]
@@ -447,7 +439,7 @@ mod tests {
 
     #[test]
     fn no_event_and_no_setting_means_no_pull_request() {
-        assert_eq!(context(&[], None, None).unwrap(), None);
+        assert_eq!(context(&Env::default(), None, None).unwrap(), None);
     }
 
     #[test]

@@ -27,6 +27,7 @@ use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use serde::Deserialize;
 
 use crate::ci::forge::{self, Outcome};
+use crate::config::env::Env;
 use crate::domain::error::{Cause, Error, ForgeError};
 use crate::domain::secret::Secret;
 
@@ -49,21 +50,15 @@ const TOKEN_HELP: &str = "create a project access token with the `api` scope (Se
     not protected unless only protected branches run merge-request pipelines (the job's \
     CI_JOB_TOKEN cannot post notes); or set `comment: false` to skip the note";
 
-/// Reads the GitLab context from the job's environment (given as a list, as `env` takes it).
+/// Reads the GitLab context from the job's environment.
 ///
 /// `Ok(None)` outside a merge-request pipeline (no `CI_MERGE_REQUEST_IID`): there is nothing to
 /// comment on. Inside one, `CI_API_V4_URL`, `CI_PROJECT_ID` and `GITLAB_TOKEN` must be set;
 /// a missing token is bad input whose message says how to create one. Call this only when
 /// commenting is on. `CI_JOB_TOKEN` is never read: GitLab does not let it post notes, so using
 /// it would only trade a clear error here for a 403 later.
-pub fn context(env: &[(String, String)]) -> Result<Option<GitLabContext>, Error> {
-    let get = |name: &str| {
-        env.iter()
-            .rev()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.trim())
-            .filter(|v| !v.is_empty())
-    };
+pub fn context(env: &Env) -> Result<Option<GitLabContext>, Error> {
+    let get = |name: &str| env.get(name);
     let Some(iid) = get("CI_MERGE_REQUEST_IID") else {
         return Ok(None);
     };

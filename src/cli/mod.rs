@@ -6,11 +6,12 @@ use std::path::{Path, PathBuf};
 
 use clap::{Parser, Subcommand, ValueEnum};
 
+use crate::aws::ClientOptions;
 use crate::ci::forge::{Comments, Outcome};
 use crate::ci::github_output;
-use crate::config::env::settings_from_env;
+use crate::config::env::Env;
 use crate::config::settings::Settings;
-use crate::config::{self, LayerConfig};
+use crate::config::{self, LayerConfig, RunConfig};
 use crate::domain::blocking::off_workers;
 use crate::domain::error::{ConfigError, Problem};
 use crate::domain::error::{Error, Kind, TargetFailure, TargetFailures};
@@ -83,26 +84,35 @@ pub struct Io<'a> {
 /// The one boundary between blocking and async code: the library's network work is `async`
 /// and never makes or enters a runtime; here each command makes one runtime and blocks on it
 /// once.
-pub fn run(cli: Cli, env: &[(String, String)], cwd: &Path, io: Io<'_>) -> Result<(), Error> {
-    let mut layers = load_layers(&cli, env, cwd)?;
-    mask_secrets(env, &layers, io.stderr)?;
+pub fn run(cli: Cli, env: &Env, cwd: &Path, io: Io<'_>) -> Result<(), Error> {
+    let mut run = load_run(&cli, env, cwd)?;
+    mask_secrets(env, &run, io.stderr)?;
     let command = cli.command.unwrap_or(Command::Publish);
-    check_reads_and_writes(command, &layers, env, cwd)?;
+    check_reads_and_writes(command, &run, env, cwd)?;
+    let client_options = ClientOptions::from_env(env);
     let stamp = source_date(env)?;
     let rt = runtime()?;
     match command {
         command @ (Command::Publish | Command::Plan) => {
             if command == Command::Plan {
-                layers.iter_mut().for_each(|l| l.dry_run = true);
+                run.layers.iter_mut().for_each(|l| l.dry_run = true);
             }
             // Where the comment goes is read before anything is published: a malformed event
             // file or a missing pull-request number is the user's to fix (exit 2), and must
             // not be found only after a version was published.
-            let comments = Comments::for_run(env, &layers[0])?;
-            rt.block_on(publish(cli.output, env, &layers, stamp, comments, io))
+            let comments = Comments::for_run(env, &run)?;
+            rt.block_on(publish(
+                cli.output,
+                env,
+                &run,
+                &client_options,
+                stamp,
+                comments,
+                io,
+            ))
         }
         // Prune deletes one version at a time and is left to the signals' default.
-        Command::Prune => rt.block_on(prune(cli.output, &layers, io)),
+        Command::Prune => rt.block_on(prune(cli.output, &run.layers, &client_options, io)),
         command @ (Command::Package | Command::Fingerprint) => {
             // The listener is a task on the runtime's workers; packaging then runs here, on
             // this thread, outside any future, and checks it between chunks.
@@ -112,9 +122,9 @@ pub fn run(cli: Cli, env: &[(String, String)], cwd: &Path, io: Io<'_>) -> Result
                 ..PackageOptions::default()
             };
             if command == Command::Package {
-                package_layers(cli.output, &layers, &options, io)
+                package_layers(cli.output, &run.layers, &options, io)
             } else {
-                fingerprint_layers(cli.output, &layers, &options, io)
+                fingerprint_layers(cli.output, &run.layers, &options, io)
             }
         }
     }
@@ -125,8 +135,9 @@ pub fn run(cli: Cli, env: &[(String, String)], cwd: &Path, io: Io<'_>) -> Result
 /// uploads aborted, claims released, exit 130/143).
 async fn publish(
     output: OutputFormat,
-    env: &[(String, String)],
-    layers: &[LayerConfig],
+    env: &Env,
+    run: &RunConfig,
+    client_options: &ClientOptions,
     stamp: DosTime,
     comments: Comments,
     io: Io<'_>,
@@ -136,7 +147,7 @@ async fn publish(
         interrupt: Interrupt::install().await?,
         ..PackageOptions::default()
     };
-    let outcomes = publish_all(layers, &options).await?;
+    let outcomes = publish_all(&run.layers, &options, client_options).await?;
     for o in &outcomes {
         write(
             io.stderr,
@@ -152,7 +163,7 @@ async fn publish(
     if let Some(e @ Error::Interrupted(_)) = failure {
         return Err(e);
     }
-    report_to_ci(env, &layers[0], comments, &results, io.stderr).await?;
+    report_to_ci(env, run, comments, &results, io.stderr).await?;
     match failure {
         Some(e) => Err(e),
         None => Ok(()),
@@ -160,8 +171,13 @@ async fn publish(
 }
 
 /// `prune`: every target's report, then the first error.
-async fn prune(output: OutputFormat, layers: &[LayerConfig], io: Io<'_>) -> Result<(), Error> {
-    let (reports, failure) = publish::prune_all(layers).await?;
+async fn prune(
+    output: OutputFormat,
+    layers: &[LayerConfig],
+    client_options: &ClientOptions,
+    io: Io<'_>,
+) -> Result<(), Error> {
+    let (reports, failure) = publish::prune_all(layers, client_options).await?;
     for r in &reports {
         write(
             io.stderr,
@@ -274,27 +290,19 @@ fn runtime() -> Result<tokio::runtime::Runtime, Error> {
         })
 }
 
-/// The value of an environment variable, when set and not empty.
-pub fn env_value<'a>(env: &'a [(String, String)], name: &str) -> Option<&'a str> {
-    env.iter()
-        .find(|(k, _)| k == name)
-        .map(|(_, v)| v.as_str())
-        .filter(|v| !v.is_empty())
-}
-
 /// Where the CI system looks: step outputs, the job summary, annotations and the sticky
 /// comment on GitHub; the dotenv report and the merge-request note on GitLab. `run` holds the
 /// run-level settings (github-token, comment, pr-number, dotenv-file). The runner's files are
 /// written on the blocking pool, like every file on an async path.
 async fn report_to_ci(
-    env: &[(String, String)],
-    run: &LayerConfig,
+    env: &Env,
+    run: &RunConfig,
     comments: Comments,
     results: &[PublishResult],
     stderr: &mut dyn Write,
 ) -> Result<(), Error> {
-    let on_github = env_value(env, "GITHUB_ACTIONS") == Some("true");
-    if let Some(path) = env_value(env, "GITHUB_OUTPUT") {
+    let on_github = env.on_github();
+    if let Some(path) = env.get("GITHUB_OUTPUT") {
         let text = github_output::render_outputs(
             &github_output::outputs(results),
             &github_output::random_delimiter(),
@@ -302,7 +310,7 @@ async fn report_to_ci(
         let path = PathBuf::from(path);
         off_workers(move || github_output::append(&path, &text)).await?;
     }
-    if let Some(path) = env_value(env, "GITHUB_STEP_SUMMARY") {
+    if let Some(path) = env.get("GITHUB_STEP_SUMMARY") {
         let (path, text) = (PathBuf::from(path), summary::summary_markdown(results));
         off_workers(move || github_output::append(&path, &text)).await?;
     }
@@ -363,15 +371,11 @@ fn by_layer(results: &[PublishResult]) -> Vec<(&str, Vec<&PublishResult>)> {
 
 /// On GitHub, asks the runner to mask every token layerpub was given, before anything else is
 /// printed: a token passed as a plain input (not `${{ secrets.* }}`) is otherwise not masked.
-fn mask_secrets(
-    env: &[(String, String)],
-    layers: &[LayerConfig],
-    stderr: &mut dyn Write,
-) -> Result<(), Error> {
-    if env_value(env, "GITHUB_ACTIONS") != Some("true") {
+fn mask_secrets(env: &Env, run: &RunConfig, stderr: &mut dyn Write) -> Result<(), Error> {
+    if !env.on_github() {
         return Ok(());
     }
-    for token in layers.iter().filter_map(|l| l.github_token.as_ref()) {
+    if let Some(token) = &run.github_token {
         // Split where the runner splits (CR too), so each line is masked and none is a command.
         for line in token
             .expose()
@@ -423,28 +427,29 @@ fn write(w: &mut dyn Write, text: &str) -> Result<(), Error> {
 /// first AWS write, not after a publish. `prune` reads and writes none of these.
 fn check_reads_and_writes(
     command: Command,
-    layers: &[LayerConfig],
-    env: &[(String, String)],
+    run: &RunConfig,
+    env: &Env,
     cwd: &Path,
 ) -> Result<(), Error> {
     if command == Command::Prune {
         return Ok(());
     }
     let workspace = crate::config::inputs::workspace(
-        env_value(env, "GITHUB_WORKSPACE"),
-        env_value(env, "CI_PROJECT_DIR"),
+        env.get("GITHUB_WORKSPACE"),
+        env.get("CI_PROJECT_DIR"),
         cwd,
     );
-    let confined = crate::config::inputs::confine(layers, workspace, cwd);
+    let confined =
+        crate::config::inputs::confine(&run.layers, run.allow_outside_workspace, workspace, cwd);
     let mut problems = confined.err().map(|e| e.0).unwrap_or_default();
     if command != Command::Fingerprint {
-        problems.extend(destinations::check_zip_paths(layers));
+        problems.extend(destinations::check_zip_paths(&run.layers));
     }
     if matches!(command, Command::Publish | Command::Plan) {
         problems.extend(destinations::check_report_files(
-            layers[0].dotenv_file.as_deref(),
-            env_value(env, "GITHUB_OUTPUT"),
-            env_value(env, "GITHUB_STEP_SUMMARY"),
+            run.dotenv_file.as_deref(),
+            env.get("GITHUB_OUTPUT"),
+            env.get("GITHUB_STEP_SUMMARY"),
         ));
     }
     Ok(destinations::into_result(problems)?)
@@ -452,14 +457,10 @@ fn check_reads_and_writes(
 
 /// Settings from every source, merged and checked; environment problems and file problems
 /// are reported together.
-fn load_layers(cli: &Cli, env: &[(String, String)], cwd: &Path) -> Result<Vec<LayerConfig>, Error> {
-    let env_config = env
-        .iter()
-        .find(|(k, _)| k == "LAYERPUB_CONFIG")
-        .map(|(_, v)| v.as_str());
-    let from_env = settings_from_env(env.iter().map(|(k, v)| (k, v)));
+fn load_run(cli: &Cli, env: &Env, cwd: &Path) -> Result<RunConfig, Error> {
+    let from_env = env.settings();
     // Read from `cwd`, but named in messages as the user named it.
-    let file = config::config_file_path(cli.config.as_deref(), env_config, cwd)
+    let file = config::config_file_path(cli.config.as_deref(), env.get("LAYERPUB_CONFIG"), cwd)
         .map(|(path, source)| config::read_config_file(&cwd.join(&path), &path, source))
         .transpose();
     match (from_env, file) {
@@ -483,11 +484,10 @@ fn load_layers(cli: &Cli, env: &[(String, String)], cwd: &Path) -> Result<Vec<La
 
 /// The entries' timestamp: `SOURCE_DATE_EPOCH` when set (the reproducible-builds convention),
 /// else 1980-01-01 00:00.
-fn source_date(env: &[(String, String)]) -> Result<DosTime, Error> {
-    match env.iter().find(|(k, _)| k == "SOURCE_DATE_EPOCH") {
+fn source_date(env: &Env) -> Result<DosTime, Error> {
+    match env.get("SOURCE_DATE_EPOCH") {
         None => Ok(DosTime::EPOCH),
-        Some((_, v)) if v.trim().is_empty() => Ok(DosTime::EPOCH),
-        Some((_, v)) => v.trim().parse::<i64>().map(DosTime::from_unix).map_err(|_| {
+        Some(v) => v.parse::<i64>().map(DosTime::from_unix).map_err(|_| {
             ConfigError(vec![Problem {
                 input: "SOURCE_DATE_EPOCH".into(),
                 layer: None,

@@ -1,16 +1,22 @@
-//! Settings from environment variables. Pure: takes the variables as a list, never reads
-//! the process environment itself.
+//! The environment, and the settings it gives. Pure: [`Env`] is built once, by `main`, from
+//! the process environment; nothing in the library reads the process environment itself.
+//!
+//! One rule for every variable layerpub reads (settings, the runners' `GITHUB_*` / `CI_*`
+//! variables, tokens, `SOURCE_DATE_EPOCH`): **the value is trimmed of surrounding white space
+//! (line breaks included), and a value that is empty once trimmed counts as unset**. The
+//! GitHub runner passes every input the user did not give as an empty string, and a token or a
+//! number pasted with a trailing line break means the same without it.
 //!
 //! Two spellings map onto the same setting:
 //! - `LAYERPUB_LAYER_NAME`: the name in upper snake case (shell, GitLab CI);
 //! - `INPUT_LAYER-NAME`: how the GitHub runner passes action inputs, hyphens kept
 //!   (`INPUT_LAYER_NAME` is accepted too).
 //!
-//! An empty value counts as unset, because the GitHub runner passes every input the user did
-//! not give as an empty string. A step input (`INPUT_*`) outranks the job's `LAYERPUB_*`.
-//! An unknown `LAYERPUB_*` name is an error (a typo must not be ignored); an unknown
-//! `INPUT_*` name is ignored, since that namespace belongs to the runner.
+//! A step input (`INPUT_*`) outranks the job's `LAYERPUB_*`. An unknown `LAYERPUB_*` name is
+//! an error (a typo must not be ignored); an unknown `INPUT_*` name is ignored, since that
+//! namespace belongs to the runner.
 
+use std::collections::BTreeMap;
 use std::ffi::OsString;
 use std::fmt;
 
@@ -22,7 +28,7 @@ use crate::config::settings::{Settings, split_list};
 use crate::domain::error::{ConfigError, Problem};
 
 /// `LAYERPUB_*` variables that are not settings: they steer the program itself
-/// (`LAYERPUB_TEST_TIMEOUT_SECS` only in tests: see `aws::read_timeout`).
+/// (`LAYERPUB_TEST_TIMEOUT_SECS` only in tests: see `aws::ClientOptions::from_env`).
 pub const RESERVED: &[&str] = &[
     "LAYERPUB_CONFIG",
     "LAYERPUB_LOG",
@@ -58,11 +64,85 @@ pub fn is_read(name: &str) -> bool {
         || READ.contains(&name)
 }
 
-/// The process environment as text. A variable layerpub reads must be UTF-8: its value is
-/// refused, naming the variable (not showing the value, which may be a secret), rather than
-/// read with U+FFFD in place of its bytes. Variables layerpub does not read, whatever their
-/// bytes, are left out.
-pub fn utf8_environment<I>(vars: I) -> Result<Vec<(String, String)>, Vec<EnvProblem>>
+/// The environment of a run: every variable with a UTF-8 name and value, each looked up by
+/// the one rule of this module (trimmed; empty means unset). Built once, by `main`; tests
+/// build their own with [`Env::from_pairs`].
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Env {
+    /// Only the set ones, trimmed.
+    vars: BTreeMap<String, String>,
+}
+
+/// The names only: the values hold tokens and AWS keys.
+impl fmt::Debug for Env {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_set().entries(self.vars.keys()).finish()
+    }
+}
+
+impl Env {
+    /// The process environment as text. A variable layerpub reads must be UTF-8: its value is
+    /// a problem, naming the variable (not showing the value, which may be a secret), rather
+    /// than read with U+FFFD in place of its bytes. Variables layerpub does not read, whatever
+    /// their bytes, are left out. The environment is returned with the problems, so that they
+    /// can be reported the way this environment asks (an annotation on GitHub).
+    pub fn from_os<I>(vars: I) -> (Env, Vec<EnvProblem>)
+    where
+        I: IntoIterator<Item = (OsString, OsString)>,
+    {
+        let (env, problems) = utf8_pairs(vars);
+        (Env::from_pairs(env), problems)
+    }
+
+    /// An environment from name–value pairs; a name given twice takes its last value, as
+    /// setting a variable again does.
+    pub fn from_pairs<I, K, V>(vars: I) -> Env
+    where
+        I: IntoIterator<Item = (K, V)>,
+        K: Into<String>,
+        V: AsRef<str>,
+    {
+        let mut map = BTreeMap::new();
+        for (name, value) in vars {
+            let (name, value) = (name.into(), value.as_ref().trim());
+            if value.is_empty() {
+                map.remove(&name);
+            } else {
+                map.insert(name, value.to_owned());
+            }
+        }
+        Env { vars: map }
+    }
+
+    /// The variable's value, trimmed; `None` when it is unset, empty or only white space.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.vars.get(name).map(String::as_str)
+    }
+
+    /// Whether the variable says `true`, as the runners set `GITHUB_ACTIONS` and `GITLAB_CI`.
+    pub fn is_true(&self, name: &str) -> bool {
+        self.get(name) == Some("true")
+    }
+
+    /// Whether this is a GitHub Actions job (`GITHUB_ACTIONS=true`).
+    pub fn on_github(&self) -> bool {
+        self.is_true("GITHUB_ACTIONS")
+    }
+
+    /// Every set variable, by name, trimmed.
+    pub fn vars(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.vars.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+    }
+
+    /// The settings the variables give (see [`settings_from_env`]).
+    pub fn settings(&self) -> Result<Settings, Vec<EnvProblem>> {
+        settings_from_env(self.vars())
+    }
+}
+
+/// The variables with UTF-8 names and values, and a problem for each one layerpub reads whose
+/// value is not UTF-8.
+fn utf8_pairs<I>(vars: I) -> (Vec<(String, String)>, Vec<EnvProblem>)
 where
     I: IntoIterator<Item = (OsString, OsString)>,
 {
@@ -92,11 +172,15 @@ where
         }
     }
     problems.sort_by(|a, b| a.variable.cmp(&b.variable));
-    if problems.is_empty() {
-        Ok(env)
-    } else {
-        Err(problems)
-    }
+    (env, problems)
+}
+
+/// The `LAYERPUB_*` variable of a setting: `dotenv-file` → `LAYERPUB_DOTENV_FILE`.
+pub fn variable_name(setting: &str) -> String {
+    format!(
+        "LAYERPUB_{}",
+        setting.to_ascii_uppercase().replace('-', "_")
+    )
 }
 
 /// One environment variable that could not be read as a setting.
@@ -168,7 +252,7 @@ where
 }
 
 fn unknown_message(key: &str) -> String {
-    let snake = |n: &str| format!("LAYERPUB_{}", n.to_ascii_uppercase().replace('-', "_"));
+    let snake = |n: &str| variable_name(n);
     let close = Settings::names()
         .iter()
         .filter(|n| **n != "layers")
@@ -347,19 +431,77 @@ mod tests {
     fn a_non_utf8_value_is_refused_only_for_a_variable_layerpub_reads() {
         use std::os::unix::ffi::OsStringExt;
         let bad = || OsString::from_vec(b"caf\xe9".to_vec());
-        let env = utf8_environment([
+        let (env, problems) = Env::from_os([
             (OsString::from("FOO"), bad()),
             (OsString::from("PATH"), OsString::from("/bin")),
-        ])
-        .unwrap();
-        assert_eq!(env, [("PATH".to_owned(), "/bin".to_owned())]);
-        let err = utf8_environment([
+        ]);
+        assert!(problems.is_empty());
+        assert_eq!(env.vars().collect::<Vec<_>>(), [("PATH", "/bin")]);
+        let (env, err) = Env::from_os([
             (OsString::from("LAYERPUB_DESCRIPTION"), bad()),
             (OsString::from("GITHUB_OUTPUT"), bad()),
-        ])
-        .unwrap_err();
+            (OsString::from("GITHUB_ACTIONS"), OsString::from("true")),
+        ]);
+        assert!(
+            env.on_github(),
+            "the rest is kept, to report the problems by"
+        );
         let vars: Vec<_> = err.iter().map(|p| p.variable.as_str()).collect();
         assert_eq!(vars, ["GITHUB_OUTPUT", "LAYERPUB_DESCRIPTION"]);
         assert!(err[0].message.starts_with("is not valid UTF-8 (byte 4)"));
+    }
+
+    #[test]
+    fn one_lookup_rule_trimmed_and_empty_means_unset() {
+        let env = Env::from_pairs([
+            ("GITLAB_TOKEN", "glpat-x\n"),
+            ("CI_MERGE_REQUEST_IID", " 7 "),
+            ("GITHUB_EVENT_NAME", ""),
+            ("GITHUB_OUTPUT", " \t\n"),
+            ("GITHUB_ACTIONS", "true"),
+            ("GITLAB_CI", "TRUE"),
+        ]);
+        assert_eq!(env.get("GITLAB_TOKEN"), Some("glpat-x"));
+        assert_eq!(env.get("CI_MERGE_REQUEST_IID"), Some("7"));
+        assert_eq!(env.get("GITHUB_EVENT_NAME"), None);
+        assert_eq!(env.get("GITHUB_OUTPUT"), None);
+        assert_eq!(env.get("NOT_SET"), None);
+        assert!(env.on_github() && env.is_true("GITHUB_ACTIONS"));
+        assert!(
+            !env.is_true("GITLAB_CI"),
+            "the runners say `true`, in lower case"
+        );
+        assert_eq!(env.vars().count(), 4, "only the set ones");
+    }
+
+    #[test]
+    fn debug_shows_the_names_never_the_values() {
+        let env = Env::from_pairs([("GITLAB_TOKEN", "glpat-secret")]);
+        let shown = format!("{env:?} {env:#?}");
+        assert!(
+            shown.contains("GITLAB_TOKEN") && !shown.contains("glpat-secret"),
+            "{shown}"
+        );
+    }
+
+    #[test]
+    fn a_variable_given_twice_has_its_last_value() {
+        let env = Env::from_pairs([("A", "1"), ("B", "x"), ("A", "2"), ("B", "")]);
+        assert_eq!(env.get("A"), Some("2"));
+        assert_eq!(env.get("B"), None, "set again to empty: unset");
+    }
+
+    #[test]
+    fn the_settings_come_from_the_same_trimmed_values() {
+        let env = Env::from_pairs([
+            ("INPUT_LAYER-NAME", " deps\n"),
+            ("LAYERPUB_PREFIX", "   "),
+            ("LAYERPUB_CLAIM_TIMEOUT", "60\n"),
+        ]);
+        let s = env.settings().unwrap();
+        assert_eq!(s.layer_name.as_deref(), Some("deps"));
+        assert_eq!(s.prefix, None);
+        assert_eq!(s.claim_timeout, Some(60));
+        assert_eq!(variable_name("dotenv-file"), "LAYERPUB_DOTENV_FILE");
     }
 }

@@ -144,25 +144,22 @@ pub fn workspace(
     Ok(Workspace { root, named_by })
 }
 
-/// Every layer's manifests and `path` inside the workspace, unless the layer allows outside
-/// paths. Paths that do not exist are left for the reader to report as missing. `workspace`
-/// is only a problem when some layer is confined to it.
+/// Every layer's manifests and `path` inside the workspace, unless the run allows outside
+/// paths (`allow-outside-workspace`). Paths that do not exist are left for the reader to
+/// report as missing. `workspace` is only a problem when the layers are confined to it.
 pub fn confine(
     layers: &[LayerConfig],
+    allow_outside_workspace: bool,
     workspace: Result<Workspace, Problem>,
     cwd: &Path,
 ) -> Result<(), ConfigError> {
-    let confined: Vec<&LayerConfig> = layers
-        .iter()
-        .filter(|l| !l.allow_outside_workspace)
-        .collect();
-    if confined.is_empty() {
+    if allow_outside_workspace {
         return Ok(());
     }
     let ws = workspace.map_err(|p| ConfigError(vec![p]))?;
     let several = layers.len() > 1;
     let mut problems = Vec::new();
-    for layer in confined {
+    for layer in layers {
         let named = std::iter::once(("path", &layer.path))
             .chain(layer.manifest.iter().map(|m| ("manifest", m)));
         for (input, path) in named {

@@ -1,20 +1,23 @@
-//! From settings (flags, environment, file) to one checked [`LayerConfig`] per layer.
+//! From settings (flags, environment, file) to one checked [`RunConfig`]: the run-level
+//! settings once, and one [`LayerConfig`] per layer.
 //!
 //! Precedence, highest first: command-line flag, environment (`INPUT_*` over `LAYERPUB_*`),
 //! the layer's own entry in the file, the file's top-level defaults, built-in defaults.
 //! Everything Lambda would reject is checked here, before any call, and every problem is
-//! reported at once. Pure apart from [`read_config_file`].
+//! reported at once; what can be parsed once (globs, ARNs, function references, grantees) is
+//! parsed here and carried typed. Pure apart from [`read_config_file`].
 
 pub mod env;
+pub mod globs;
 pub mod inputs;
 pub mod settings;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use globset::GlobBuilder;
-
+use crate::config::globs::Globs;
 use crate::config::settings::{Settings, SymlinkPolicy};
+use crate::domain::arn::{FunctionRef, LayerArn, is_region};
 use crate::domain::error::{ConfigError, Problem};
 use crate::domain::limits;
 
@@ -24,20 +27,46 @@ pub const DEFAULT_EXCLUDES: &[&str] = &["__pycache__/", "*.pyc", ".git/", ".DS_S
 /// Names the config file may have when no `--config` or `LAYERPUB_CONFIG` is given.
 pub const DEFAULT_CONFIG_FILES: &[&str] = &["layerpub.yml", "layerpub.yaml"];
 
+/// What one run does: the settings that belong to the run, once, and the layers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunConfig {
+    /// Every layer, in the file's order (at least one).
+    pub layers: Vec<LayerConfig>,
+    /// Token for the pull-request comment.
+    pub github_token: Option<crate::domain::secret::Secret>,
+    /// Post or update the comment (GitHub) or note (GitLab).
+    pub comment: bool,
+    /// The pull or merge request to comment on, when the event does not say.
+    pub pr_number: Option<u64>,
+    /// Where the dotenv report goes; from the file, relative to the file's folder.
+    pub dotenv_file: Option<PathBuf>,
+    /// Manifests and `path` may lie outside the workspace (see
+    /// [`crate::config::inputs::confine`]). Never from the file.
+    pub allow_outside_workspace: bool,
+}
+
+/// The settings that belong to the run, not to one layer: what is reported where, and what
+/// the run may read. In a file they are top-level keys; inside a `layers:` entry they are
+/// refused (see [`resolve`]), since one layer cannot have its own comment or dotenv report.
+/// (`allow-outside-workspace` belongs to the run too, but the file cannot set it at all.)
+pub const RUN_SETTINGS: &[&str] = &["github-token", "comment", "pr-number", "dotenv-file"];
+
 /// One layer, every setting resolved and checked.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LayerConfig {
     /// As given: a plain name or a layer ARN; for a layer declared once per architecture, the
     /// name with the architecture appended (`deps-arm64`, see [`resolve`]).
     pub layer_name: String,
+    /// `layer_name` parsed, when it is a layer ARN.
+    pub arn: Option<LayerArn>,
     /// The name the user declared: `layer_name` without an architecture suffix.
     pub logical_name: String,
     pub path: PathBuf,
     /// Folder inside the zip, without leading or trailing `/`; empty for the zip's root.
     pub prefix: String,
-    pub include: Vec<String>,
-    /// The default excludes (unless turned off) followed by the user's.
-    pub exclude: Vec<String>,
+    /// `include` and `exclude` (the default excludes, unless turned off, then the user's),
+    /// compiled.
+    pub globs: Globs,
     pub manifest: Vec<PathBuf>,
     /// Sorted and without duplicates: their order means nothing to Lambda.
     pub compatible_runtimes: Vec<String>,
@@ -63,16 +92,9 @@ pub struct LayerConfig {
     /// After a publish, keep this many newest versions and delete older ones.
     pub keep_versions: Option<usize>,
     pub protect_in_use: bool,
-    /// Functions (names or ARNs) moved onto the layer's current version.
-    pub functions: Vec<String>,
+    /// Functions moved onto the layer's current version, each parsed once.
+    pub functions: Vec<FunctionRef>,
     pub roll_out: crate::domain::follow_up::RollOut,
-    /// Run-level reporting settings (read from the first layer: set them at the top level).
-    pub github_token: Option<crate::domain::secret::Secret>,
-    pub comment: bool,
-    pub pr_number: Option<u64>,
-    pub dotenv_file: Option<PathBuf>,
-    /// Manifests and `path` may lie outside the workspace (see [`crate::config::inputs::confine`]).
-    pub allow_outside_workspace: bool,
 }
 
 /// Default key prefix for uploads.
@@ -87,7 +109,13 @@ pub const REGION_PLACEHOLDER: &str = "{region}";
 impl LayerConfig {
     /// The layer's plain name (the last part of an ARN).
     pub fn short_name(&self) -> &str {
-        limits::short_layer_name(&self.layer_name)
+        self.arn.as_ref().map_or(&self.layer_name, LayerArn::name)
+    }
+
+    /// The functions to move in `region`: every name and partial ARN, and the full ARNs of
+    /// that region.
+    pub fn functions_in<'a>(&'a self, region: &'a str) -> impl Iterator<Item = &'a FunctionRef> {
+        self.functions.iter().filter(move |f| f.is_in(region))
     }
 
     /// The bucket to upload to for publishing in `region`.
@@ -271,6 +299,7 @@ fn rebase_paths(s: &mut Settings, base: &Path) {
     };
     s.path = s.path.as_deref().map(rebase);
     s.zip_path = s.zip_path.as_deref().map(rebase);
+    s.dotenv_file = s.dotenv_file.as_deref().map(rebase);
     if let Some(m) = s.manifest.as_mut() {
         for item in m.iter_mut() {
             *item = rebase(Path::new(item.as_str()))
@@ -288,13 +317,15 @@ fn one_problem(input: String, message: String) -> ConfigError {
     }])
 }
 
-/// Merges the sources into one config per layer and checks each. `file_layer_names` restricts
-/// nothing; every layer of the file is returned, in file order.
+/// Merges the sources into the run's config: the run-level settings (see [`RUN_SETTINGS`])
+/// from the flags, the environment and the file's top level, and one checked config per
+/// layer, every layer of the file in file order. A run-level setting inside a `layers:` entry
+/// is a problem that names the key and the layer: a typo or a misplaced key is never ignored.
 pub fn resolve(
     file: Option<&ConfigFile>,
     env: Settings,
     flags: Settings,
-) -> Result<Vec<LayerConfig>, ConfigError> {
+) -> Result<RunConfig, ConfigError> {
     let mut problems = Vec::new();
     let (defaults, entries) = match file {
         Some(f) => {
@@ -335,6 +366,9 @@ pub fn resolve(
                     .into(),
             });
         }
+        if let Some(f) = file {
+            problems.extend(run_settings_in_entry(&entry, i, &f.path));
+        }
         let settings = defaults
             .clone()
             .overlay(entry)
@@ -359,11 +393,54 @@ pub fn resolve(
         }
     }
     problems.extend(check_distinct(&layers));
+    let run = defaults.overlay(env).overlay(flags);
+    check_maximum(
+        &mut problems,
+        "pr-number",
+        run.pr_number,
+        (PR_NUMBER_MAX, ""),
+        "give the number of the pull request (or merge request) to comment on",
+    );
     if problems.is_empty() {
-        Ok(layers)
+        Ok(RunConfig {
+            layers,
+            github_token: run.github_token,
+            comment: run.comment.unwrap_or(true),
+            pr_number: run.pr_number,
+            dotenv_file: run.dotenv_file,
+            allow_outside_workspace: run.allow_outside_workspace.unwrap_or(false),
+        })
     } else {
         Err(ConfigError(problems))
     }
+}
+
+/// The run-level settings a `layers:` entry sets, each a problem naming the layer (by name,
+/// else by position, however many layers there are) and saying where the key goes.
+fn run_settings_in_entry(entry: &Settings, index: usize, file: &Path) -> Vec<Problem> {
+    let set = [
+        ("github-token", entry.github_token.is_some()),
+        ("comment", entry.comment.is_some()),
+        ("pr-number", entry.pr_number.is_some()),
+        ("dotenv-file", entry.dotenv_file.is_some()),
+    ];
+    debug_assert!(set.iter().map(|(k, _)| *k).eq(RUN_SETTINGS.iter().copied()));
+    let layer = entry
+        .layer_name
+        .as_deref()
+        .map_or_else(|| format!("#{}", index + 1), |n| format!("`{}`", n.trim()));
+    set.into_iter()
+        .filter(|(_, given)| *given)
+        .map(|(key, _)| Problem {
+            input: key.into(),
+            layer: Some(layer.clone()),
+            message: format!(
+                "belongs to the whole run, not to one layer; move `{key}:` to the top level of {} (above `layers:`), or give it as --{key} or {}",
+                file.display(),
+                env::variable_name(key)
+            ),
+        })
+        .collect()
 }
 
 /// A layer declared once per architecture: entries that share a `layer-name`, each with exactly
@@ -503,16 +580,9 @@ fn check_layer(s: Settings) -> Result<LayerConfig, Vec<Problem>> {
         Vec::new()
     };
     exclude.extend(s.exclude.unwrap_or_default());
-    for (input, patterns) in [("include", &include), ("exclude", &exclude)] {
-        for pattern in patterns {
-            if let Err(e) = GlobBuilder::new(pattern).build() {
-                problems.push(problem(
-                    input,
-                    format!("`{pattern}` is not a valid glob ({}); patterns look like `*.pyc`, `tests/` or `**/*.md`", e.kind()),
-                ));
-            }
-        }
-    }
+    let globs = Globs::new(include, exclude)
+        .map_err(|ps| problems.extend(ps))
+        .ok();
 
     let manifest: Vec<PathBuf> = s
         .manifest
@@ -622,22 +692,36 @@ fn check_layer(s: Settings) -> Result<LayerConfig, Vec<Problem>> {
             "must be at least 1 second; it is how long a run waits on another run publishing the same fingerprint".into(),
         ));
     }
-    check_maxima(&mut problems, s.claim_timeout, s.keep_versions, s.pr_number);
+    check_maximum(
+        &mut problems,
+        "claim-timeout",
+        s.claim_timeout,
+        (CLAIM_TIMEOUT_MAX_SECS, " seconds (one day)"),
+        "a claim older than that belongs to a run that died",
+    );
+    check_maximum(
+        &mut problems,
+        "keep-versions",
+        s.keep_versions.map(u64::from),
+        (KEEP_VERSIONS_MAX.into(), ""),
+        "leave it unset to keep every version",
+    );
 
-    if !problems.is_empty() {
+    let (Some(layer_name), Some(globs), true) = (layer_name, globs, problems.is_empty()) else {
         return Err(problems);
-    }
-    let layer_name = layer_name.unwrap_or_default();
+    };
+    let arn = LayerArn::parse(&layer_name);
+    let short_name = arn.as_ref().map_or(layer_name.as_str(), LayerArn::name);
     let zip_path = s
         .zip_path
-        .unwrap_or_else(|| PathBuf::from(format!("{}.zip", limits::short_layer_name(&layer_name))));
+        .unwrap_or_else(|| PathBuf::from(format!("{short_name}.zip")));
     Ok(LayerConfig {
         logical_name: layer_name.clone(),
         layer_name,
+        arn,
         path: s.path.unwrap_or_default(),
         prefix,
-        include,
-        exclude,
+        globs,
         manifest,
         compatible_runtimes: runtimes,
         compatible_architectures: architectures,
@@ -659,11 +743,6 @@ fn check_layer(s: Settings) -> Result<LayerConfig, Vec<Problem>> {
         protect_in_use: s.protect_in_use.unwrap_or(true),
         functions,
         roll_out,
-        github_token: s.github_token,
-        comment: s.comment.unwrap_or(true),
-        pr_number: s.pr_number,
-        dotenv_file: s.dotenv_file,
-        allow_outside_workspace: s.allow_outside_workspace.unwrap_or(false),
     })
 }
 
@@ -677,28 +756,18 @@ pub const KEEP_VERSIONS_MAX: u32 = 10_000;
 pub const PR_NUMBER_MAX: u64 = i32::MAX as u64;
 
 /// Every number a setting takes has a maximum, so no arithmetic on it can overflow.
-fn check_maxima(
+/// `max` is said as written (`900 seconds (one day)`), then what to do.
+fn check_maximum(
     problems: &mut Vec<Problem>,
-    claim_timeout: Option<u64>,
-    keep_versions: Option<u32>,
-    pr_number: Option<u64>,
+    input: &str,
+    value: Option<u64>,
+    (max, said): (u64, &str),
+    fix: &str,
 ) {
-    if let Some(n) = claim_timeout.filter(|n| *n > CLAIM_TIMEOUT_MAX_SECS) {
+    if let Some(n) = value.filter(|n| *n > max) {
         problems.push(problem(
-            "claim-timeout",
-            format!("{n} is over the maximum of {CLAIM_TIMEOUT_MAX_SECS} seconds (one day); a claim older than that belongs to a run that died"),
-        ));
-    }
-    if let Some(n) = keep_versions.filter(|n| *n > KEEP_VERSIONS_MAX) {
-        problems.push(problem(
-            "keep-versions",
-            format!("{n} is over the maximum of {KEEP_VERSIONS_MAX}; leave it unset to keep every version"),
-        ));
-    }
-    if let Some(n) = pr_number.filter(|n| *n > PR_NUMBER_MAX) {
-        problems.push(problem(
-            "pr-number",
-            format!("{n} is over the maximum of {PR_NUMBER_MAX}; give the number of the pull request (or merge request) to comment on"),
+            input,
+            format!("{n} is over the maximum of {max}{said}; {fix}"),
         ));
     }
 }
@@ -727,67 +796,37 @@ fn check_sharing(
     grantees
 }
 
-/// Function names (`my-fn`) or ARNs; an ARN names its region, which must be one the layer is
-/// published in.
+/// Function names (`my-fn`), partial ARNs or ARNs, each parsed once; an ARN names its
+/// region, which must be one the layer is published in.
 fn check_functions(
     problems: &mut Vec<Problem>,
     functions: Option<Vec<String>>,
     regions: &[String],
-) -> Vec<String> {
-    let mut out = Vec::new();
+) -> Vec<FunctionRef> {
+    let mut out: Vec<FunctionRef> = Vec::new();
     for f in functions.unwrap_or_default() {
-        let f = f.trim().to_owned();
-        match function_region(&f) {
+        match FunctionRef::parse(&f) {
             Err(msg) => problems.push(problem("functions", msg)),
-            Ok(Some(r)) if !regions.is_empty() && !regions.iter().any(|x| x == r) => {
-                problems.push(problem(
-                    "functions",
-                    format!("`{f}` is in {r}, where this layer is not published ({}); a function can only use a layer version of its own region", regions.join(", ")),
-                ))
-            }
-            Ok(_) if out.contains(&f) => {}
-            Ok(_) => out.push(f),
+            Ok(f) => match f.region() {
+                Some(r) if !regions.is_empty() && !regions.iter().any(|x| x == r) => {
+                    problems.push(problem(
+                        "functions",
+                        format!("`{f}` is in {r}, where this layer is not published ({}); a function can only use a layer version of its own region", regions.join(", ")),
+                    ))
+                }
+                _ if out.contains(&f) => {}
+                _ => out.push(f),
+            },
         }
     }
     out
-}
-
-/// The region of a function ARN, `None` for a plain name; `Err` for neither.
-pub fn function_region(f: &str) -> Result<Option<&str>, String> {
-    let is_name = |n: &str| {
-        (1..=64).contains(&n.len())
-            && n.bytes()
-                .all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_')
-    };
-    if let Some(rest) = f.strip_prefix("arn:") {
-        let parts: Vec<&str> = rest.split(':').collect();
-        // aws:lambda:REGION:ACCOUNT:function:NAME
-        if let [_, "lambda", region, account, "function", name] = parts.as_slice()
-            && is_valid_region(region)
-            && account.len() == 12
-            && account.bytes().all(|c| c.is_ascii_digit())
-            && is_name(name)
-        {
-            return Ok(Some(region));
-        }
-        return Err(format!(
-            "`{f}` is not a function ARN; use arn:aws:lambda:REGION:ACCOUNT:function:NAME without a version or alias, or the function's name"
-        ));
-    }
-    if is_name(f) {
-        Ok(None)
-    } else {
-        Err(format!(
-            "`{f}` is not a function name; use 1 to 64 letters, digits, '-' or '_', or the function's ARN"
-        ))
-    }
 }
 
 /// The function settings only mean something together.
 fn check_roll_out(
     problems: &mut Vec<Problem>,
     roll_out: &crate::domain::follow_up::RollOut,
-    functions: &[String],
+    functions: &[FunctionRef],
 ) {
     if let Some(alias) = &roll_out.alias {
         let valid = (1..=128).contains(&alias.len())
@@ -850,7 +889,7 @@ fn check_regions(
     }
     let mut seen = Vec::new();
     for r in list {
-        if !is_valid_region(&r) {
+        if !is_region(&r) {
             problems.push(problem(
                 input,
                 format!("`{r}` is not an AWS region name; use e.g. `us-east-1` or `eu-west-1`"),
@@ -902,20 +941,6 @@ fn is_valid_bucket_name(b: &str) -> bool {
         && ends_ok(b.bytes().next())
         && ends_ok(b.bytes().last())
         && !b.contains("..")
-}
-
-/// `us-east-1`, `eu-central-2`, `us-gov-west-1`, `cn-north-1`…
-fn is_valid_region(r: &str) -> bool {
-    let parts: Vec<&str> = r.split('-').collect();
-    parts.len() >= 3
-        && parts.iter().all(|p| {
-            !p.is_empty()
-                && p.bytes()
-                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
-        })
-        && parts
-            .last()
-            .is_some_and(|p| p.bytes().all(|c| c.is_ascii_digit()))
 }
 
 fn check_endpoint_url(url: &str) -> Result<(), String> {
@@ -1007,6 +1032,7 @@ mod tests {
             },
         )
         .unwrap()
+        .layers
         .remove(0);
         assert_eq!(
             l.regions,
@@ -1068,7 +1094,9 @@ mod tests {
         let f = file_with(
             "layers:\n  - {layer-name: deps, path: a, compatible-architectures: [arm64]}\n  - {layer-name: deps, path: b, compatible-architectures: [x86_64]}\n  - {layer-name: other, path: c}\n",
         );
-        let ls = resolve(Some(&f), Settings::default(), Settings::default()).unwrap();
+        let ls = resolve(Some(&f), Settings::default(), Settings::default())
+            .unwrap()
+            .layers;
         let names: Vec<(&str, &str, &Path)> = ls
             .iter()
             .map(|l| {
@@ -1122,6 +1150,7 @@ mod tests {
             },
         )
         .unwrap()
+        .layers
         .remove(0);
         assert_eq!(
             l.share_with.len(),
@@ -1198,12 +1227,14 @@ mod tests {
             },
         )
         .unwrap()
+        .layers
         .remove(0);
         assert_eq!(l.functions.len(), 2);
         assert_eq!(l.keep_versions, Some(3));
         assert!(l.protect_in_use, "protect-in-use defaults to true");
-        assert_eq!(function_region(&l.functions[1]), Ok(Some("us-east-1")));
-        assert_eq!(function_region("api"), Ok(None));
+        assert_eq!(l.functions[1].region(), Some("us-east-1"));
+        assert_eq!(l.functions[0].region(), None);
+        assert_eq!(l.functions_in("eu-west-1").count(), 1, "the name only");
     }
 
     #[test]
@@ -1214,7 +1245,9 @@ mod tests {
             Path::new("layerpub.yml"),
         )
         .unwrap();
-        let l = resolve(Some(&f), Settings::default(), Settings::default()).unwrap();
+        let l = resolve(Some(&f), Settings::default(), Settings::default())
+            .unwrap()
+            .layers;
         let expected: Vec<crate::domain::grantee::Grantee> = ["011122223333", "111122223333"]
             .iter()
             .map(|a| crate::domain::grantee::Grantee::parse(a).unwrap())
@@ -1232,9 +1265,10 @@ mod tests {
     fn defaults_fill_in_zip_path_excludes_and_policy() {
         let l = resolve(None, Settings::default(), base())
             .unwrap()
+            .layers
             .remove(0);
         assert_eq!(l.zip_path, PathBuf::from("deps.zip"));
-        assert_eq!(l.exclude, DEFAULT_EXCLUDES);
+        assert_eq!(l.globs.exclude(), DEFAULT_EXCLUDES);
         assert_eq!(l.symlinks, SymlinkPolicy::Preserve);
         assert_eq!(l.prefix, "");
     }
@@ -1255,7 +1289,7 @@ mod tests {
             layer_name: Some("from-flag".into()),
             ..Settings::default()
         };
-        let l = resolve(Some(&file), env, flags).unwrap().remove(0);
+        let l = resolve(Some(&file), env, flags).unwrap().layers.remove(0);
         assert_eq!(l.layer_name, "from-flag");
         assert_eq!(l.description.as_deref(), Some("env"));
         assert_eq!(l.prefix, "python");
@@ -1330,6 +1364,7 @@ mod tests {
             },
         )
         .unwrap()
+        .layers
         .remove(0);
         assert_eq!(l.compatible_runtimes, ["python3.12", "python3.13"]);
     }
@@ -1428,6 +1463,7 @@ mod tests {
     fn s3_prefix_defaults_and_normalises() {
         let l = resolve(None, Settings::default(), base())
             .unwrap()
+            .layers
             .remove(0);
         assert_eq!(l.s3_prefix, "layerpub/");
         let l = resolve(
@@ -1439,9 +1475,10 @@ mod tests {
             },
         )
         .unwrap()
+        .layers
         .remove(0);
         assert_eq!(l.s3_prefix, "ci/layers/");
-        assert!(is_valid_region("us-gov-west-1") && is_valid_region("eu-central-2"));
+        assert!(is_region("us-gov-west-1") && is_region("eu-central-2"));
         assert!(is_valid_bucket_name("my-layers.eu-west-1") && !is_valid_bucket_name("ab"));
     }
 
@@ -1484,9 +1521,10 @@ mod tests {
             },
         )
         .unwrap()
+        .layers
         .remove(0);
-        assert_eq!(l.exclude.last().map(String::as_str), Some("tests/"));
-        assert_eq!(l.exclude.len(), DEFAULT_EXCLUDES.len() + 1);
+        assert_eq!(l.globs.exclude().last().map(String::as_str), Some("tests/"));
+        assert_eq!(l.globs.exclude().len(), DEFAULT_EXCLUDES.len() + 1);
         let l = resolve(
             None,
             Settings::default(),
@@ -1496,8 +1534,9 @@ mod tests {
             },
         )
         .unwrap()
+        .layers
         .remove(0);
-        assert!(l.exclude.is_empty());
+        assert!(l.globs.exclude().is_empty());
     }
 
     #[test]
@@ -1507,7 +1546,9 @@ mod tests {
             Path::new("ci/layerpub.yml"),
         )
         .unwrap();
-        let layers = resolve(Some(&file), Settings::default(), Settings::default()).unwrap();
+        let layers = resolve(Some(&file), Settings::default(), Settings::default())
+            .unwrap()
+            .layers;
         assert_eq!(layers.len(), 2);
         assert_eq!(layers[0].prefix, "python");
         assert_eq!(layers[1].prefix, "");
@@ -1602,9 +1643,9 @@ mod tests {
             base(),
         )
         .unwrap();
-        assert!(l[0].allow_outside_workspace);
+        assert!(l.allow_outside_workspace);
         let l = resolve(None, Settings::default(), base()).unwrap();
-        assert!(!l[0].allow_outside_workspace, "confined by default");
+        assert!(!l.allow_outside_workspace, "confined by default");
     }
 
     #[test]
@@ -1682,5 +1723,137 @@ mod tests {
             },
         );
         assert!(at_max.is_ok(), "{at_max:?}");
+    }
+
+    #[test]
+    fn a_run_level_setting_inside_a_layer_entry_is_refused_naming_the_key_and_the_layer() {
+        let f = parse_config_file(
+            "layers:\n  - {layer-name: a, path: a, comment: false}\n  - {path: b, layer-name: b}\n  - {path: c, dotenv-file: out.env, pr-number: 3}\n",
+            Path::new("ci/layerpub.yml"),
+        )
+        .unwrap();
+        let err = resolve(Some(&f), Settings::default(), Settings::default()).unwrap_err();
+        let text: Vec<String> = err
+            .0
+            .iter()
+            .filter(|p| RUN_SETTINGS.contains(&p.input.as_str()))
+            .map(|p| p.to_string())
+            .collect();
+        assert_eq!(
+            text,
+            [
+                "comment (layer `a`): belongs to the whole run, not to one layer; move `comment:` to the top level of ci/layerpub.yml (above `layers:`), or give it as --comment or LAYERPUB_COMMENT",
+                "pr-number (layer #3): belongs to the whole run, not to one layer; move `pr-number:` to the top level of ci/layerpub.yml (above `layers:`), or give it as --pr-number or LAYERPUB_PR_NUMBER",
+                "dotenv-file (layer #3): belongs to the whole run, not to one layer; move `dotenv-file:` to the top level of ci/layerpub.yml (above `layers:`), or give it as --dotenv-file or LAYERPUB_DOTENV_FILE",
+            ]
+        );
+        // One entry is still an entry: the key is not silently read as the run's.
+        let f = file_with("layers:\n  - {layer-name: a, path: a, github-token: t}\n");
+        let err = resolve(Some(&f), Settings::default(), Settings::default()).unwrap_err();
+        assert_eq!(err.0.len(), 1, "{err}");
+        assert!(
+            err.to_string().starts_with(
+                "invalid configuration: github-token (layer `a`): belongs to the whole run"
+            ),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn run_level_settings_are_resolved_once_flag_over_env_over_the_files_top_level() {
+        let f = file_with(
+            "comment: false\npr-number: 4\ndotenv-file: out.env\nlayers:\n  - {layer-name: a, path: a}\n  - {layer-name: b, path: b}\n",
+        );
+        let run = resolve(Some(&f), Settings::default(), Settings::default()).unwrap();
+        assert_eq!(run.layers.len(), 2);
+        assert!(!run.comment);
+        assert_eq!(run.pr_number, Some(4));
+        assert_eq!(run.dotenv_file.as_deref(), Some(Path::new("out.env")));
+        assert_eq!(run.github_token, None);
+        let env = Settings {
+            pr_number: Some(5),
+            comment: Some(true),
+            ..Settings::default()
+        };
+        let flags = Settings {
+            pr_number: Some(6),
+            ..Settings::default()
+        };
+        let run = resolve(Some(&f), env, flags).unwrap();
+        assert_eq!((run.comment, run.pr_number), (true, Some(6)));
+        let defaults = resolve(None, Settings::default(), base()).unwrap();
+        assert!(defaults.comment && defaults.pr_number.is_none() && defaults.dotenv_file.is_none());
+        // Checked once for the run, not once per layer.
+        let over = resolve(
+            Some(&f),
+            Settings {
+                pr_number: Some(PR_NUMBER_MAX + 1),
+                ..Settings::default()
+            },
+            Settings::default(),
+        )
+        .unwrap_err();
+        assert_eq!(over.0.len(), 1, "{over}");
+        assert_eq!(
+            (over.0[0].input.as_str(), &over.0[0].layer),
+            ("pr-number", &None)
+        );
+    }
+
+    #[test]
+    fn dotenv_file_in_the_file_is_relative_to_the_files_folder() {
+        let f = parse_config_file(
+            "layer-name: deps\npath: build\ndotenv-file: out/layerpub.env\n",
+            Path::new("ci/layerpub.yml"),
+        )
+        .unwrap();
+        let run = resolve(Some(&f), Settings::default(), Settings::default()).unwrap();
+        assert_eq!(
+            run.dotenv_file.as_deref(),
+            Some(Path::new("ci/out/layerpub.env"))
+        );
+        // From a flag it stays relative to the working directory.
+        let flags = Settings {
+            dotenv_file: Some("here.env".into()),
+            ..Settings::default()
+        };
+        let run = resolve(Some(&f), Settings::default(), flags).unwrap();
+        assert_eq!(run.dotenv_file.as_deref(), Some(Path::new("here.env")));
+    }
+
+    #[test]
+    fn the_layer_carries_its_compiled_globs_its_arn_and_its_functions_parsed() {
+        let l = resolve(
+            None,
+            Settings::default(),
+            Settings {
+                layer_name: Some("arn:aws-cn:lambda:cn-north-1:123456789012:layer:deps".into()),
+                regions: Some(vec!["cn-north-1".into()]),
+                include: Some(vec!["*.py".into()]),
+                functions: Some(vec![
+                    "123456789012:function:api".into(),
+                    "arn:aws-cn:lambda:cn-north-1:123456789012:function:worker".into(),
+                ]),
+                ..base()
+            },
+        )
+        .unwrap()
+        .layers
+        .remove(0);
+        assert!(l.globs.keeps_file("pkg/a.py") && !l.globs.keeps_file("pkg/a.txt"));
+        assert!(
+            !l.globs.keeps_file("pkg/a.pyc"),
+            "default excludes still apply"
+        );
+        assert_eq!(l.arn.as_ref().map(LayerArn::region), Some("cn-north-1"));
+        assert_eq!(l.short_name(), "deps");
+        assert_eq!(l.zip_path, PathBuf::from("deps.zip"));
+        let regions: Vec<Option<&str>> = l.functions.iter().map(FunctionRef::region).collect();
+        assert_eq!(regions, [None, Some("cn-north-1")]);
+        let plain = resolve(None, Settings::default(), base())
+            .unwrap()
+            .layers
+            .remove(0);
+        assert_eq!((&plain.arn, plain.short_name()), (&None, "deps"));
     }
 }

@@ -151,6 +151,9 @@ pub struct Settings {
     #[arg(long, global = true, value_name = "NAME")]
     pub alias: Option<String>,
 
+    // Run-level from here to `allow-outside-workspace` (see `config::RUN_SETTINGS`): one value
+    // for the whole run, from flags, environment or the file's top level; refused inside a
+    // `layers:` entry.
     /// Token for the pull-request comment (the action passes `github.token`). Never logged.
     #[arg(long, global = true, value_name = "TOKEN")]
     pub github_token: Option<crate::domain::secret::Secret>,

@@ -25,7 +25,7 @@ impl Grantee {
         if entry == "*" {
             return Ok(Grantee::Public);
         }
-        let account = account_in_root_arn(entry).unwrap_or(entry);
+        let account = crate::domain::arn::account_in_root_arn(entry).unwrap_or(entry);
         if is_account_id(account) {
             return Ok(Grantee::Account(account.to_owned()));
         }
@@ -81,17 +81,6 @@ fn is_organization_id(s: &str) -> bool {
                 .bytes()
                 .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
     })
-}
-
-/// The account of `arn:PARTITION:iam::ACCOUNT:root` (the only ARN form Lambda accepts as a
-/// layer principal); the account is checked by the caller.
-fn account_in_root_arn(s: &str) -> Option<&str> {
-    let rest = s.strip_prefix("arn:")?;
-    let (partition, rest) = rest.split_once(':')?;
-    if !partition.starts_with("aws") {
-        return None;
-    }
-    rest.strip_prefix("iam::")?.strip_suffix(":root")
 }
 
 /// Says what is wrong with an entry that is none of the accepted forms.

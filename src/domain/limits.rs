@@ -73,27 +73,10 @@ pub fn is_valid_layer_name(name: &str) -> bool {
     if name.is_empty() || name.chars().count() > LAYER_NAME_MAX {
         return false;
     }
-    match name.strip_prefix("arn:") {
-        None => is_plain_layer_name(name),
-        Some(rest) => {
-            let parts: Vec<&str> = rest.split(':').collect();
-            matches!(parts.as_slice(),
-                [partition, "lambda", region, account, "layer", layer]
-                    if is_arn_word(partition)
-                        && is_arn_word(region)
-                        && account.len() == 12
-                        && account.bytes().all(|b| b.is_ascii_digit())
-                        && is_plain_layer_name(layer))
-        }
-    }
-}
-
-/// The plain layer name inside a name or an ARN (`arn:…:layer:NAME` gives `NAME`).
-pub fn short_layer_name(name: &str) -> &str {
     if name.starts_with("arn:") {
-        name.rsplit(':').next().unwrap_or(name)
+        crate::domain::arn::LayerArn::parse(name).is_some()
     } else {
-        name
+        is_plain_layer_name(name)
     }
 }
 
@@ -101,10 +84,6 @@ fn is_plain_layer_name(s: &str) -> bool {
     !s.is_empty()
         && s.bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-}
-
-fn is_arn_word(s: &str) -> bool {
-    !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
 }
 
 /// The closest known runtime to a misspelt one, for "did you mean".
@@ -188,11 +167,12 @@ mod tests {
 
     #[test]
     fn short_name_of_an_arn_is_its_last_part() {
+        use crate::domain::arn::plain_layer_name;
         assert_eq!(
-            short_layer_name("arn:aws:lambda:us-east-1:123456789012:layer:deps"),
+            plain_layer_name("arn:aws:lambda:us-east-1:123456789012:layer:deps"),
             "deps"
         );
-        assert_eq!(short_layer_name("deps"), "deps");
+        assert_eq!(plain_layer_name("deps"), "deps");
     }
 
     #[test]

@@ -1,7 +1,8 @@
-//! The bottom layer: values and rules every other layer shares (errors, Lambda's limits, the
+//! The bottom layer: values and rules every other layer shares (errors, ARNs, Lambda's limits, the
 //! version marker, untrusted text, secrets, the run's interrupt). Imports nothing from the crate
 //! outside this folder.
 
+pub mod arn;
 pub mod blocking;
 pub mod error;
 pub mod follow_up;

@@ -123,15 +123,8 @@ impl PublishResult {
         self.layer_version = Some(v.version);
         self.previous_version = Some(v.version);
         self.layer_version_arn = Some(v.layer_version_arn.clone());
-        self.layer_arn = Some(layer_arn_of(&v.layer_version_arn));
-    }
-}
-
-/// `arn:…:layer:NAME:7` → `arn:…:layer:NAME`.
-pub fn layer_arn_of(version_arn: &str) -> String {
-    match version_arn.rsplit_once(':') {
-        Some((head, v)) if v.bytes().all(|b| b.is_ascii_digit()) => head.to_owned(),
-        _ => version_arn.to_owned(),
+        self.layer_arn = crate::domain::arn::LayerVersionArn::parse(&v.layer_version_arn)
+            .map(|arn| arn.layer().to_string());
     }
 }
 

@@ -195,6 +195,7 @@ mod tests {
             },
         )
         .unwrap()
+        .layers
         .remove(0);
         FingerprintDocument::new(
             &layer,

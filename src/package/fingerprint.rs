@@ -87,8 +87,8 @@ impl FingerprintDocument {
                 compatible_architectures: layer.compatible_architectures.clone(),
                 license_info: layer.license_info.clone(),
                 prefix: layer.prefix.clone(),
-                include: sorted(&layer.include),
-                exclude: sorted(&layer.exclude),
+                include: sorted(layer.globs.include()),
+                exclude: sorted(layer.globs.exclude()),
                 symlinks: layer.symlinks,
             },
             source,
@@ -202,6 +202,7 @@ mod tests {
         f(&mut s);
         crate::config::resolve(None, Settings::default(), s)
             .unwrap()
+            .layers
             .remove(0)
     }
 

@@ -1,18 +1,12 @@
-//! Lists what goes into a layer: walks `path`, applies the include/exclude globs and the symlink
-//! policy, and returns the entries sorted by their name in the zip. Reads file metadata only,
-//! never contents.
-//!
-//! Globs follow `.gitignore` habits: a pattern without `/` matches at any depth (`*.pyc`,
-//! `.DS_Store`), one with `/` is anchored at `path` (`python/tests`), a trailing `/` matches
-//! folders only (`__pycache__/`), and `*` does not cross `/` (use `**`). Excludes prune whole
-//! folders; includes select files.
+//! Lists what goes into a layer: walks `path`, applies the include/exclude globs (compiled
+//! once, with the config: see [`crate::config::globs`]) and the symlink policy, and returns
+//! the entries sorted by their name in the zip. Reads file metadata only, never contents.
 
 use std::fs;
 use std::io;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Component, Path, PathBuf};
 
-use globset::{Glob, GlobBuilder, GlobSet, GlobSetBuilder};
 use walkdir::WalkDir;
 
 use crate::config::LayerConfig;
@@ -44,70 +38,6 @@ pub enum EntryKind {
     Symlink(String),
 }
 
-/// Compiled include/exclude rules.
-pub struct Filter {
-    include: Option<GlobSet>,
-    exclude: GlobSet,
-    exclude_dirs: GlobSet,
-}
-
-impl Filter {
-    /// Builds the rules; the patterns were already checked by the config.
-    pub fn new(include: &[String], exclude: &[String]) -> Result<Filter, globset::Error> {
-        let include = if include.is_empty() {
-            None
-        } else {
-            let mut b = GlobSetBuilder::new();
-            for p in include {
-                b.add(glob(p)?.0);
-            }
-            Some(b.build()?)
-        };
-        let (mut any, mut dirs) = (GlobSetBuilder::new(), GlobSetBuilder::new());
-        for p in exclude {
-            let (g, dir_only) = glob(p)?;
-            if dir_only {
-                dirs.add(g);
-            } else {
-                any.add(g);
-            }
-        }
-        Ok(Filter {
-            include,
-            exclude: any.build()?,
-            exclude_dirs: dirs.build()?,
-        })
-    }
-
-    /// Whether a folder (path relative to the root) is left out with all it holds. Matched
-    /// on the path's bytes, so a name that is not UTF-8 can be excluded.
-    pub fn excludes_dir(&self, rel: impl AsRef<Path>) -> bool {
-        let rel = rel.as_ref();
-        self.exclude.is_match(rel) || self.exclude_dirs.is_match(rel)
-    }
-
-    /// Whether a file or link is packaged.
-    pub fn keeps_file(&self, rel: impl AsRef<Path>) -> bool {
-        let rel = rel.as_ref();
-        !self.exclude.is_match(rel) && self.include.as_ref().is_none_or(|i| i.is_match(rel))
-    }
-}
-
-/// Translates one user pattern into a glob; returns whether it matches folders only.
-fn glob(pattern: &str) -> Result<(Glob, bool), globset::Error> {
-    let dir_only = pattern.ends_with('/');
-    let core = pattern.trim_end_matches('/');
-    let anchored = core.starts_with('/') || core.contains('/');
-    let core = core.trim_start_matches('/');
-    let full = if anchored {
-        core.to_owned()
-    } else {
-        format!("**/{core}")
-    };
-    let g = GlobBuilder::new(&full).literal_separator(true).build()?;
-    Ok((g, dir_only))
-}
-
 /// Walks the layer's folder and returns its entries sorted by name.
 pub fn walk(layer: &LayerConfig) -> Result<Vec<Entry>, PackageError> {
     let root = &layer.path;
@@ -137,8 +67,7 @@ pub fn walk(layer: &LayerConfig) -> Result<Vec<Entry>, PackageError> {
     }
     let canonical_root = fs::canonicalize(root)
         .map_err(|e| PackageError::io(format!("cannot resolve path `{}`", root.display()), e))?;
-    let filter = Filter::new(&layer.include, &layer.exclude)
-        .map_err(|e| PackageError::input(format!("bad include/exclude glob: {e}")))?;
+    let filter = &layer.globs;
     let follow = layer.symlinks == SymlinkPolicy::Follow;
     let own = Own::new(&layer.zip_path, &canonical_root);
 
@@ -398,56 +327,5 @@ fn walk_error(root: &Path, e: walkdir::Error) -> PackageError {
                 .unwrap_or_else(|| io::Error::other("walk failed"));
             PackageError::io(format!("cannot read `{where_}`"), source)
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn filter(include: &[&str], exclude: &[&str]) -> Filter {
-        let s = |v: &[&str]| v.iter().map(|p| p.to_string()).collect::<Vec<_>>();
-        Filter::new(&s(include), &s(exclude)).unwrap()
-    }
-
-    #[test]
-    fn slashless_patterns_match_at_any_depth() {
-        let f = filter(&[], &["*.pyc", ".DS_Store"]);
-        assert!(!f.keeps_file("a.pyc"));
-        assert!(!f.keeps_file("pkg/sub/a.pyc"));
-        assert!(!f.keeps_file("pkg/.DS_Store"));
-        assert!(f.keeps_file("pkg/a.py"));
-    }
-
-    #[test]
-    fn trailing_slash_matches_folders_only() {
-        let f = filter(&[], &["__pycache__/", "tests/"]);
-        assert!(f.excludes_dir("pkg/__pycache__"));
-        assert!(f.excludes_dir("tests"));
-        assert!(f.keeps_file("tests"), "a file named tests is not a folder");
-    }
-
-    #[test]
-    fn patterns_with_a_slash_are_anchored_and_star_stays_in_one_folder() {
-        let f = filter(&[], &["python/tests", "docs/*.md"]);
-        assert!(f.excludes_dir("python/tests"));
-        assert!(!f.excludes_dir("other/python/tests"));
-        assert!(!f.keeps_file("docs/a.md"));
-        assert!(f.keeps_file("docs/sub/a.md"));
-    }
-
-    #[test]
-    fn include_selects_files_and_exclude_still_wins() {
-        let f = filter(&["*.py"], &["test_*.py"]);
-        assert!(f.keeps_file("pkg/mod.py"));
-        assert!(!f.keeps_file("pkg/data.json"));
-        assert!(!f.keeps_file("pkg/test_mod.py"));
-    }
-
-    #[test]
-    fn brace_alternatives_work() {
-        let f = filter(&[], &["*.{pyc,pyo}"]);
-        assert!(!f.keeps_file("a/b.pyo"));
-        assert!(f.keeps_file("a/b.py"));
     }
 }

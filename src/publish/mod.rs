@@ -25,16 +25,17 @@ use futures_util::StreamExt;
 
 use crate::aws::lambda_api::{self, Content, PublishRequest};
 use crate::aws::s3_store::{self, Claim, ZipFile};
-use crate::aws::{self, Clients};
+use crate::aws::{self, ClientOptions, Clients};
 use crate::aws::{functions, prune, share};
 use crate::config::LayerConfig;
+use crate::domain::arn::LayerVersionArn;
 use crate::domain::blocking::off_workers;
 use crate::domain::error::Error;
 use crate::domain::follow_up::Pruned;
 use crate::domain::interrupt::Interrupt;
 use crate::domain::limits::INLINE_ZIP_MAX;
 use crate::domain::marker::{description, fingerprint_in};
-use crate::domain::outcome::{PublishResult, code_sha256, layer_arn_of};
+use crate::domain::outcome::{PublishResult, code_sha256};
 use crate::domain::outcome::{Reason, RemoteVersion};
 use crate::package::changes::changes;
 use crate::package::fingerprint::{FingerprintDocument, hex};
@@ -84,6 +85,7 @@ enum Planned {
 pub async fn publish_all(
     layers: &[LayerConfig],
     options: &PackageOptions,
+    client_options: &ClientOptions,
 ) -> Result<Vec<Outcome>, Error> {
     let interrupt = &options.interrupt;
     let documents = {
@@ -97,7 +99,7 @@ pub async fn publish_all(
         .await?
     };
     interrupt.check()?;
-    let targets = targets(layers).await?;
+    let targets = targets(layers, client_options).await?;
     let fingerprints: Vec<String> = documents.iter().map(|d| d.fingerprint()).collect();
     let documents = &documents;
     let planned = in_flight(targets.iter().map(|t| {
@@ -174,7 +176,7 @@ async fn follow_up(
             result.reason,
             Reason::Unchanged | Reason::PublishedConcurrently
         );
-    let Some(stands) = standing_version(result, would_publish) else {
+    let Some(stands) = standing_version(layer, result, would_publish)? else {
         return Ok(());
     };
     // A version this run published (or would publish) has no policy yet: no need to read one.
@@ -204,27 +206,24 @@ async fn follow_up(
         };
     }
     let mut failures = Vec::new();
-    for f in functions_in(layer, &t.clients.region) {
+    for f in layer.functions_in(&t.clients.region) {
         interrupt.check()?;
-        let moved = if plan {
-            functions::plan_move(
-                lambda,
-                f,
-                &stands.layer_arn,
-                &stands.version_arn,
-                &layer.roll_out,
-            )
-            .await
-        } else {
-            functions::roll_out(
-                lambda,
-                f,
-                &stands.layer_arn,
-                &stands.version_arn,
-                &layer.roll_out,
-                interrupt,
-            )
-            .await
+        let moved = match (&stands.arn, plan) {
+            (Some(arn), false) => {
+                functions::roll_out(
+                    lambda,
+                    f.as_str(),
+                    arn.layer(),
+                    arn,
+                    &layer.roll_out,
+                    interrupt,
+                )
+                .await
+            }
+            (arn, true) => {
+                functions::plan_move(lambda, f.as_str(), arn.as_ref(), &layer.roll_out).await
+            }
+            (None, false) => continue, // a run always has the version it published or kept
         };
         match moved {
             Ok(r) => result.functions.push(r),
@@ -234,22 +233,27 @@ async fn follow_up(
     }
     if !failures.is_empty() {
         return Err(Error::Functions {
-            version_arn: stands.version_arn,
+            version_arn: stands.shown(),
             failures,
         });
     }
     if fresh && let Some(keep) = layer.keep_versions {
-        let pruned = prune::prune(
-            lambda,
-            &layer.layer_name,
-            &stands.layer_arn,
-            keep,
-            Some(stands.version),
-            layer.protect_in_use,
-            plan,
-        )
-        .await?;
-        result.pruned = Some(pruned);
+        result.pruned = Some(match &stands.arn {
+            Some(arn) => {
+                prune::prune(
+                    lambda,
+                    &layer.layer_name,
+                    arn.layer(),
+                    keep,
+                    Some(stands.version),
+                    layer.protect_in_use,
+                    plan,
+                )
+                .await?
+            }
+            // A plan of a first version: nothing to prune but the version it would publish.
+            None => prune::select(&[], keep, Some(stands.version), &Default::default()),
+        });
     }
     Ok(())
 }
@@ -257,45 +261,55 @@ async fn follow_up(
 /// The version the follow-up works on.
 struct Standing {
     version: i64,
-    version_arn: String,
-    layer_arn: String,
+    /// `None` only for a plan of a layer's first version: its ARN holds the account, which
+    /// no answer has given yet.
+    arn: Option<LayerVersionArn>,
+}
+
+impl Standing {
+    /// The version for messages.
+    fn shown(&self) -> String {
+        self.arn
+            .as_ref()
+            .map_or_else(|| format!("version {}", self.version), ToString::to_string)
+    }
 }
 
 /// The version that stands after this target: the one published or kept, or for a plan that
 /// would publish, the next one (`previous + 1`: the number Lambda gives it unless versions
 /// above the newest were deleted, which only changes the number shown). `None` when nothing
 /// stands and nothing would (a failure before a version was known).
-fn standing_version(result: &PublishResult, would_publish: bool) -> Option<Standing> {
+fn standing_version(
+    layer: &LayerConfig,
+    result: &PublishResult,
+    would_publish: bool,
+) -> Result<Option<Standing>, Error> {
+    // The version that stands, as Lambda named it: parsed once, for the functions and pruning.
+    let known = match &result.layer_version_arn {
+        Some(arn) => Some(parsed_version_arn(layer, arn)?),
+        None => None,
+    };
     if !would_publish {
-        let version_arn = result.layer_version_arn.clone()?;
-        return Some(Standing {
-            version: result.layer_version?,
-            layer_arn: layer_arn_of(&version_arn),
-            version_arn,
-        });
+        return Ok(known.map(|arn| Standing {
+            version: arn.version(),
+            arn: Some(arn),
+        }));
     }
     let version = result.previous_version.unwrap_or(0) + 1;
-    // Without a version yet, the layer's ARN is unknown (it holds the account): no function
-    // uses the layer then, so an ARN that matches none gives the same decisions.
-    let layer_arn = result
-        .layer_version_arn
-        .as_deref()
-        .map(layer_arn_of)
-        .unwrap_or_default();
-    Some(Standing {
+    Ok(Some(Standing {
         version,
-        version_arn: format!("{layer_arn}:{version}"),
-        layer_arn,
-    })
+        arn: known.map(|previous| previous.layer().version(version)),
+    }))
 }
 
-/// The functions of `layer` in `region`: every plain name, and the ARNs of that region.
-fn functions_in<'a>(layer: &'a LayerConfig, region: &'a str) -> impl Iterator<Item = &'a str> {
-    layer.functions.iter().map(String::as_str).filter(move |f| {
-        crate::config::function_region(f)
-            .ok()
-            .flatten()
-            .is_none_or(|r| r == region)
+/// A version ARN Lambda answered for `layer`, parsed where it is acted on. Lambda's own ARNs
+/// always parse; anything else is an answer layerpub cannot act on.
+fn parsed_version_arn(layer: &LayerConfig, arn: &str) -> Result<LayerVersionArn, Error> {
+    LayerVersionArn::parse(arn).ok_or_else(|| {
+        Error::aws(format!(
+            "Lambda answered `{arn}` as the ARN of a version of {}, which is not a layer version ARN (arn:aws:lambda:REGION:ACCOUNT:layer:NAME:VERSION)",
+            layer.layer_name
+        ))
     })
 }
 
@@ -313,7 +327,10 @@ pub struct PruneReport {
 /// `layerpub prune`: for every target, deletes the versions beyond `keep-versions` (never the
 /// newest N; with protect-in-use never one a function uses), or only lists them with dry-run.
 /// Returns the reports and the first error, after every target had its turn.
-pub async fn prune_all(layers: &[LayerConfig]) -> Result<(Vec<PruneReport>, Option<Error>), Error> {
+pub async fn prune_all(
+    layers: &[LayerConfig],
+    client_options: &ClientOptions,
+) -> Result<(Vec<PruneReport>, Option<Error>), Error> {
     let missing: Vec<crate::domain::error::Problem> = layers
         .iter()
         .filter(|l| l.keep_versions.is_none())
@@ -326,25 +343,27 @@ pub async fn prune_all(layers: &[LayerConfig]) -> Result<(Vec<PruneReport>, Opti
     if !missing.is_empty() {
         return Err(crate::domain::error::ConfigError(missing).into());
     }
-    let targets = targets(layers).await?;
+    let targets = targets(layers, client_options).await?;
     let outcomes = in_flight(targets.iter().map(|t| async move {
         let (layer, lambda) = (t.layer, &t.clients.lambda);
         let keep = layer.keep_versions.unwrap_or(usize::MAX);
         let pruned = match lambda_api::latest_version(lambda, &layer.layer_name).await {
             Ok(None) => Ok(Pruned::default()),
-            Ok(Some(v)) => {
-                let layer_arn = layer_arn_of(&v.layer_version_arn);
-                prune::prune(
-                    lambda,
-                    &layer.layer_name,
-                    &layer_arn,
-                    keep,
-                    None,
-                    layer.protect_in_use,
-                    layer.dry_run,
-                )
-                .await
-            }
+            Ok(Some(v)) => match parsed_version_arn(layer, &v.layer_version_arn) {
+                Ok(newest) => {
+                    prune::prune(
+                        lambda,
+                        &layer.layer_name,
+                        newest.layer(),
+                        keep,
+                        None,
+                        layer.protect_in_use,
+                        layer.dry_run,
+                    )
+                    .await
+                }
+                Err(e) => Err(e),
+            },
             Err(e) => Err(e),
         };
         let report = |pruned, error| PruneReport {
@@ -380,7 +399,10 @@ async fn in_flight<F: Future>(futures: impl IntoIterator<Item = F>) -> Vec<F::Ou
 }
 
 /// Every (layer, region) pair, with clients shared by the targets of one region and endpoint.
-async fn targets(layers: &[LayerConfig]) -> Result<Vec<Target<'_>>, Error> {
+async fn targets<'a>(
+    layers: &'a [LayerConfig],
+    options: &ClientOptions,
+) -> Result<Vec<Target<'a>>, Error> {
     let mut clients: Vec<Clients> = Vec::new();
     let mut targets = Vec::new();
     for (index, layer) in layers.iter().enumerate() {
@@ -393,14 +415,14 @@ async fn targets(layers: &[LayerConfig]) -> Result<Vec<Target<'_>>, Error> {
             let c = match clients.iter().find(|c| c.serves(region, endpoint)) {
                 Some(c) => c.clone(),
                 None => {
-                    let c = aws::clients(region, endpoint).await?;
+                    let c = aws::clients(region, endpoint, options).await?;
                     clients.push(c.clone());
                     c
                 }
             };
             // A layer ARN names its region; Lambda in another region would refuse it (an
             // emulator would publish a layer named after the whole ARN).
-            if let Some(arn_region) = layer_arn_region(&layer.layer_name)
+            if let Some(arn_region) = layer.arn.as_ref().map(|a| a.region())
                 && arn_region != c.region
             {
                 return Err(Error::bad_input(format!(
@@ -417,12 +439,6 @@ async fn targets(layers: &[LayerConfig]) -> Result<Vec<Target<'_>>, Error> {
         }
     }
     Ok(targets)
-}
-
-/// The region of a layer ARN (`arn:aws:lambda:REGION:ACCOUNT:layer:NAME`); `None` for a name.
-fn layer_arn_region(name: &str) -> Option<&str> {
-    name.strip_prefix("arn:")
-        .and_then(|rest| rest.split(':').nth(2))
 }
 
 /// A target's result when it failed: what is known, and the error's message.
@@ -484,8 +500,8 @@ async fn plan(
     result.reason = reason;
     result.previous_version = previous.as_ref().map(|p| p.version);
     // A misspelt function fails before anything is published (and a plan says so too).
-    for f in functions_in(layer, &clients.region) {
-        functions::preflight(&clients.lambda, f).await?;
+    for f in layer.functions_in(&clients.region) {
+        functions::preflight(&clients.lambda, f.as_str()).await?;
     }
     if layer.dry_run {
         result.dry_run = true;

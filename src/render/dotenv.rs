@@ -78,11 +78,8 @@ pub fn dotenv(results: &[PublishResult]) -> Result<String, Error> {
 /// `0`–`9` replaced by `_`. `py-deps` → `PY_DEPS`; `arn:aws:lambda:…:layer:node-deps` →
 /// `NODE_DEPS`.
 pub fn key_suffix(layer_name: &str) -> String {
-    let name = match layer_name.split_once(":layer:") {
-        Some((_, rest)) => rest.split(':').next().unwrap_or(rest),
-        None => layer_name,
-    };
-    name.chars()
+    crate::domain::arn::plain_layer_name(layer_name)
+        .chars()
         .map(|c| match c.to_ascii_uppercase() {
             u @ ('A'..='Z' | '0'..='9') => u,
             _ => '_',

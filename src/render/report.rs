@@ -192,7 +192,7 @@ pub fn json<T: Serialize>(reports: &[T]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::outcome::{example_result, layer_arn_of};
+    use crate::domain::outcome::example_result;
 
     fn report() -> PackageReport {
         PackageReport {
@@ -250,9 +250,13 @@ mod tests {
 
     #[test]
     fn layer_arn_drops_the_version() {
+        let version: crate::domain::arn::LayerVersionArn =
+            "arn:aws:lambda:us-east-1:123456789012:layer:deps:12"
+                .parse()
+                .unwrap();
         assert_eq!(
-            layer_arn_of("arn:aws:lambda:r:1:layer:deps:12"),
-            "arn:aws:lambda:r:1:layer:deps"
+            version.layer().to_string(),
+            "arn:aws:lambda:us-east-1:123456789012:layer:deps"
         );
     }
 
