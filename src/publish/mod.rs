@@ -35,7 +35,7 @@ use crate::domain::interrupt::Interrupt;
 use crate::domain::limits::INLINE_ZIP_MAX;
 use crate::domain::marker::{description, fingerprint_in};
 use crate::domain::outcome::{PublishResult, code_sha256, layer_arn_of};
-use crate::domain::outcome::{Reason, RemoteVersion};
+use crate::domain::outcome::{Reason, RemoteVersion, Status};
 use crate::package::changes::changes;
 use crate::package::fingerprint::{FingerprintDocument, hex};
 use crate::package::{PackageOptions, Packaged, fingerprint_document, package};
@@ -131,7 +131,7 @@ pub fn publish_all(
             // The version stands (new or not): share it, roll functions onto it, prune.
             let error = follow_up(t, &mut result, interrupt).await.err();
             if let Some(e) = &error {
-                result.error = Some(e.to_string());
+                result.fail(e.to_string());
             }
             Outcome { result, error }
         }
@@ -159,7 +159,7 @@ async fn follow_up(
         return Ok(());
     }
     // A version this run published has no policy yet: no need to read one.
-    let fresh = result.published;
+    let fresh = result.status.published();
     if !layer.share_with.is_empty() {
         result.shared_with =
             share::ensure_grants(lambda, &layer.layer_name, version, &layer.share_with, fresh)
@@ -352,13 +352,13 @@ fn layer_arn_region(name: &str) -> Option<&str> {
 
 /// A target's result when it failed: what is known, and the error's message.
 fn failed(t: &Target<'_>, fingerprint: &str, e: Error) -> Outcome {
-    let mut result = PublishResult::new(
+    let result = PublishResult::failed(
         &t.layer.layer_name,
         t.layer.dry_run,
         &t.clients.region,
         fingerprint,
+        e.to_string(),
     );
-    result.error = Some(e.to_string());
     Outcome {
         result,
         error: Some(e),
@@ -406,7 +406,7 @@ async fn plan(
         }
         _ => reason,
     };
-    result.reason = reason;
+    result.status = Status::WouldPublish(reason);
     result.previous_version = previous.as_ref().map(|p| p.version);
     // A misspelt function fails before anything is published (and a plan says so too).
     for f in functions_in(layer, &clients.region) {
@@ -531,10 +531,11 @@ async fn publish_now(
     if published.code_sha256 != local_sha {
         return Err(withdraw(&clients.lambda, layer, &published, &local_sha).await);
     }
-    result.published = true;
-    result.layer_arn = Some(published.layer_arn);
-    result.layer_version = Some(published.version);
-    result.layer_version_arn = Some(published.layer_version_arn);
+    result.record_published(
+        published.layer_arn,
+        published.version,
+        published.layer_version_arn,
+    );
     Ok(result)
 }
 
