@@ -409,7 +409,9 @@ mod tests {
         for r in Reason::ALL {
             assert_eq!(serde_json::to_value(r).unwrap(), r.code());
             assert!(
-                r.code().bytes().all(|b| b.is_ascii_lowercase() || b == b'_'),
+                r.code()
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b == b'_'),
                 "{}",
                 r.code()
             );
@@ -425,7 +427,10 @@ mod tests {
         assert_eq!(r.status, Status::Published(Reason::FirstVersion));
         assert_eq!(r.layer_version, Some(1));
         r.fail("sharing failed".into());
-        assert!(r.status.published(), "the version it published still stands");
+        assert!(
+            r.status.published(),
+            "the version it published still stands"
+        );
         assert_eq!(r.status.reason(), Some(Reason::FirstVersion));
         r.fail("and again".into());
         assert_eq!(r.status.error(), Some("and again"));
@@ -439,6 +444,9 @@ mod tests {
         assert_eq!(unchanged.status.reason(), Some(Reason::Unchanged));
 
         let early = PublishResult::failed("deps", true, "us-east-1", "ab", "denied".into());
-        assert_eq!((early.status.reason(), early.status.published()), (None, false));
+        assert_eq!(
+            (early.status.reason(), early.status.published()),
+            (None, false)
+        );
     }
 }

@@ -478,7 +478,10 @@ mod tests {
         }
         let early = PublishResult::failed("deps", false, "us-east-1", "ab", "denied".into());
         let body = comment_body(&early);
-        assert!(!body.contains("**reason**"), "no decision, no reason: {body}");
+        assert!(
+            !body.contains("**reason**"),
+            "no decision, no reason: {body}"
+        );
     }
 
     #[test]

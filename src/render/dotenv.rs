@@ -112,7 +112,11 @@ fn fields(r: &PublishResult) -> [(&'static str, String); 10] {
         // failed before deciding.
         (
             "REASON",
-            r.status.reason().map(Reason::code).unwrap_or_default().to_owned(),
+            r.status
+                .reason()
+                .map(Reason::code)
+                .unwrap_or_default()
+                .to_owned(),
         ),
         ("REGION", r.region.clone()),
     ]
@@ -246,7 +250,10 @@ mod tests {
         r.fail("function api not found".into());
         let text = dotenv(std::slice::from_ref(&r)).unwrap();
         assert!(text.contains("LAYERPUB_PUBLISHED=true\n"), "{text}");
-        assert!(text.contains("LAYERPUB_REASON=manifest_changed\n"), "{text}");
+        assert!(
+            text.contains("LAYERPUB_REASON=manifest_changed\n"),
+            "{text}"
+        );
         r.status = Status::Unchanged(Reason::PublishedConcurrently);
         let text = dotenv(&[r]).unwrap();
         assert!(text.contains("LAYERPUB_PUBLISHED=false\n"), "{text}");

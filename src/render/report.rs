@@ -50,7 +50,9 @@ pub struct FingerprintReport {
 pub fn publish_text(r: &PublishResult) -> String {
     let version = |v: Option<i64>| v.map_or_else(|| "none".to_owned(), |v| v.to_string());
     let mut s = match &r.status {
-        Status::Failed { error, .. } => format!("failed: {} in {}: {error}\n", r.layer_name, r.region),
+        Status::Failed { error, .. } => {
+            format!("failed: {} in {}: {error}\n", r.layer_name, r.region)
+        }
         Status::Unchanged(_) if r.dry_run => format!(
             "plan: {} is unchanged (version {}); nothing to publish\n",
             r.layer_name,
@@ -328,7 +330,8 @@ mod tests {
         assert_eq!(one["layers"][0]["code_size"], 2048);
         let two: serde_json::Value = serde_json::from_str(&json(&[report(), report()])).unwrap();
         assert_eq!(two["layers"].as_array().unwrap().len(), 2);
-        let keys = |v: &serde_json::Value| v.as_object().unwrap().keys().cloned().collect::<Vec<_>>();
+        let keys =
+            |v: &serde_json::Value| v.as_object().unwrap().keys().cloned().collect::<Vec<_>>();
         assert_eq!(keys(&one), ["layers", "schema_version"]);
         assert_eq!(keys(&two), keys(&one));
     }

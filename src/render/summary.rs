@@ -166,7 +166,10 @@ mod tests {
         };
         let mut r = result();
         r.status = Status::Unchanged(Reason::Unchanged);
-        assert_eq!(row(&r), "| Result | unchanged: version 2 stands — unchanged |");
+        assert_eq!(
+            row(&r),
+            "| Result | unchanged: version 2 stands — unchanged |"
+        );
         r.dry_run = true;
         assert_eq!(
             row(&r),
