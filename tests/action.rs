@@ -264,7 +264,9 @@ fn sample_result() -> layerpub::domain::outcome::PublishResult {
         layer_name: "x".into(),
         ..Default::default()
     };
-    r.published = true;
+    r.status = layerpub::domain::outcome::Status::Published(
+        layerpub::domain::outcome::Reason::FirstVersion,
+    );
     r
 }
 

@@ -266,7 +266,8 @@ mod tests {
     #[test]
     fn the_status_keys_are_derived_from_the_one_status() {
         let item = |r: &PublishResult| -> serde_json::Value {
-            let doc: serde_json::Value = serde_json::from_str(&json(&[r.clone()])).unwrap();
+            let doc: serde_json::Value =
+                serde_json::from_str(&json(std::slice::from_ref(r))).unwrap();
             let i = &doc["layers"][0];
             serde_json::json!([i["status"], i["published"], i["reason"], i["error"]])
         };
