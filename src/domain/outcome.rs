@@ -419,6 +419,41 @@ mod tests {
         }
     }
 
+    /// The committed JSON Schema is the contract: a new reason or status must be added there
+    /// too (an additive change, schema_version stays 1).
+    #[test]
+    fn the_schema_lists_every_status_and_reason_code() {
+        let schema: serde_json::Value =
+            serde_json::from_str(include_str!("../../schema/result.schema.json")).unwrap();
+        let codes = |v: &serde_json::Value| -> Vec<String> {
+            v.as_array()
+                .unwrap()
+                .iter()
+                .map(|c| c.as_str().unwrap().to_owned())
+                .collect()
+        };
+        let defs = &schema["$defs"];
+        assert_eq!(
+            codes(&defs["reason"]["enum"]),
+            Reason::ALL.map(Reason::code)
+        );
+        assert_eq!(
+            codes(&defs["result"]["properties"]["status"]["enum"]),
+            Status::CODES
+        );
+        let failed = Status::Failed {
+            error: String::new(),
+            settled: None,
+        };
+        let every = [
+            Status::Published(Reason::Forced),
+            Status::Unchanged(Reason::Unchanged),
+            Status::WouldPublish(Reason::Forced),
+            failed,
+        ];
+        assert_eq!(every.map(|s| s.code()), Status::CODES);
+    }
+
     #[test]
     fn a_failure_keeps_what_stood_before_it() {
         let mut r = PublishResult::new("deps", false, "us-east-1", "ab");
