@@ -79,7 +79,7 @@ repro="layerpub's zip was byte-identical across all $((RUNS + 1)) runs (sha256 $
 # The JSON report must describe the zip actually written.
 python3 - "$WORK/layerpub.out" "$WORK/layerpub.zip" <<'EOF'
 import base64, hashlib, json, os, sys
-r, z = json.load(open(sys.argv[1])), sys.argv[2]
+r, z = json.load(open(sys.argv[1]))["layers"][0], sys.argv[2]
 assert r["code_size"] == os.path.getsize(z), r
 # Lambda's CodeSha256 format: base64 of the digest.
 assert r["code_sha256"] == base64.b64encode(hashlib.sha256(open(z, "rb").read()).digest()).decode(), r

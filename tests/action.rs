@@ -264,7 +264,9 @@ fn sample_result() -> layerpub::domain::outcome::PublishResult {
         layer_name: "x".into(),
         ..Default::default()
     };
-    r.published = true;
+    r.status = layerpub::domain::outcome::Status::Published(
+        layerpub::domain::outcome::Reason::FirstVersion,
+    );
     r
 }
 
@@ -295,7 +297,9 @@ fn the_example_workflow_publishes_then_skips_through_the_action() {
             .as_str()
             .unwrap()
     );
-    let result: Value = serde_json::from_str(&o["result-json"]).unwrap();
+    let doc: Value = serde_json::from_str(&o["result-json"]).unwrap();
+    common::schema::assert_valid_result(&doc);
+    let result = &doc["layers"][0];
     assert_eq!(
         result["fingerprint"].as_str(),
         Some(o["fingerprint"].as_str())

@@ -27,7 +27,7 @@ fn github_inputs_and_layerpub_variables_configure_a_run() {
         ],
     );
     r.assert_ok();
-    assert_eq!(r.json()["layer_name"], "from-input");
+    assert_eq!(r.layer()["layer_name"], "from-input");
     assert!(dir.path().join("out/layer.zip").is_file());
 }
 
@@ -41,19 +41,19 @@ fn flag_beats_environment_beats_file() {
     )
     .unwrap();
     let r = layerpub(dir.path(), &["package", "--output", "json"], &[]);
-    assert_eq!(r.assert_ok().json()["layer_name"], "from-file");
+    assert_eq!(r.assert_ok().layer()["layer_name"], "from-file");
     assert!(dir.path().join("file.zip").is_file());
 
     let env = [("LAYERPUB_LAYER_NAME", "from-env")];
     let r = layerpub(dir.path(), &["package", "--output", "json"], &env);
-    assert_eq!(r.assert_ok().json()["layer_name"], "from-env");
+    assert_eq!(r.assert_ok().layer()["layer_name"], "from-env");
 
     let r = layerpub(
         dir.path(),
         &["package", "--output", "json", "--layer-name", "from-flag"],
         &env,
     );
-    assert_eq!(r.assert_ok().json()["layer_name"], "from-flag");
+    assert_eq!(r.assert_ok().layer()["layer_name"], "from-flag");
 }
 
 #[test]
@@ -389,7 +389,7 @@ fn fingerprint_prints_what_package_reports_and_follows_the_manifest() {
     let mut pkg = vec!["package", "--output", "json"];
     pkg.extend_from_slice(&args);
     let r = layerpub(dir.path(), &pkg, &[]);
-    assert_eq!(r.assert_ok().json()["fingerprint"], first);
+    assert_eq!(r.assert_ok().layer()["fingerprint"], first);
 
     // A Windows checkout of the same lock file: same fingerprint.
     fs::write(
@@ -426,7 +426,7 @@ fn fingerprint_prints_what_package_reports_and_follows_the_manifest() {
         ],
         &[],
     );
-    let doc = json.assert_ok().json();
+    let doc = json.assert_ok().layer();
     assert_eq!(doc["document"]["source"]["kind"], "manifests");
     assert_eq!(
         doc["document"]["source"]["files"][0]["name"],
@@ -481,7 +481,7 @@ fn without_a_manifest_the_fingerprint_follows_the_packaged_files() {
         ],
         &[],
     );
-    let packaged = r.assert_ok().json()["fingerprint"]
+    let packaged = r.assert_ok().layer()["fingerprint"]
         .as_str()
         .unwrap()
         .to_owned();

@@ -14,7 +14,7 @@ fn demo_python_layer_packages_cleanly() {
         dir.path(),
     );
     let r = layerpub(dir.path(), &["package", "--output", "json"], &[]);
-    let report = r.assert_ok().json();
+    let report = r.assert_ok().layer();
     assert_eq!(report["layer_name"], "demo-python-deps");
     assert_eq!(report["warnings"], serde_json::json!([]));
     let names: Vec<String> = python_entries(&dir.path().join("demo-python-deps.zip"))

@@ -249,7 +249,7 @@ fn transient(c: &Case) -> (String, String) {
     let proxy = FaultProxy::start(&m.endpoint, vec![c.rule]);
     let r = run_via(&m, dir.path(), &proxy, &[], extra_env(c));
     assert_eq!(r.code, 0, "the run failed: {}", r.stderr);
-    let j = r.json();
+    let j = r.layer();
     assert_eq!(j["published"], true, "{j}");
     let state = converged(&m, "after the run");
     assert_eq!(state.versions, before + 1, "exactly one new version");
@@ -360,7 +360,7 @@ fn a_claim_release_that_keeps_failing_only_warns_and_the_next_run_takes_the_clai
         drop(proxy);
         // An unchanged run does not look at claims; a forced one of the same fingerprint
         // takes the stale claim over.
-        assert_eq!(run_direct(&m, dir.path(), &[]).json()["published"], false);
+        assert_eq!(run_direct(&m, dir.path(), &[]).layer()["published"], false);
         std::thread::sleep(Duration::from_millis(1100));
         let forced = run_direct(&m, dir.path(), &["--force", "--claim-timeout", "1"]);
         assert_eq!(forced.code, 0, "{}", forced.stderr);
@@ -496,7 +496,7 @@ fn rerun_after_kill(m: &Moto, dir: &Path) -> serde_json::Value {
     let r = run_direct(m, dir, &["--claim-timeout", "1"]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(r.stderr.contains("taking over s3://"), "{}", r.stderr);
-    r.json()
+    r.layer()
 }
 
 /// Reports a single-case test and fails it when its check did.

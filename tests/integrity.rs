@@ -61,16 +61,16 @@ fn path_dot_with_the_default_zip_path_converges_and_never_packages_its_own_zip()
     let m = moto();
     let dir = temp();
     dot_project(dir.path(), false);
-    let first = run(&m, dir.path(), &[]).assert_ok().json();
+    let first = run(&m, dir.path(), &[]).assert_ok().layer();
     assert_eq!(first["published"], true);
     let zip = dir.path().join("deps.zip");
     assert!(zip.exists());
     assert_eq!(names(&zip), ["python/six.py"]);
     // The zip now sits in path: it must not count as a change, nor be packaged.
-    let second = run(&m, dir.path(), &[]).assert_ok().json();
+    let second = run(&m, dir.path(), &[]).assert_ok().layer();
     assert_eq!(second["published"], false, "{second}");
     assert_eq!(second["reason"], "unchanged");
-    let forced = run(&m, dir.path(), &["--force"]).assert_ok().json();
+    let forced = run(&m, dir.path(), &["--force"]).assert_ok().layer();
     assert_eq!(forced["published"], true);
     assert_eq!(
         names(&zip),
@@ -439,7 +439,7 @@ fn a_run_waiting_on_another_runs_claim_says_what_it_waits_for() {
     let mut text = fs::read_to_string(&yaml).unwrap();
     text += &format!("s3-bucket: {BUCKET}\nclaim-timeout: 4\n");
     fs::write(&yaml, text).unwrap();
-    let fp = run(&m, dir.path(), &["fingerprint"]).assert_ok().json()["fingerprint"]
+    let fp = run(&m, dir.path(), &["fingerprint"]).assert_ok().layer()["fingerprint"]
         .as_str()
         .unwrap()
         .to_owned();
@@ -460,7 +460,7 @@ fn a_run_waiting_on_another_runs_claim_says_what_it_waits_for() {
         "says what it waits for, at once and every 5 s",
     );
     assert_eq!(
-        r.json()["published"],
+        r.layer()["published"],
         true,
         "taken over after claim-timeout"
     );

@@ -27,7 +27,7 @@ fn package_json(cwd: &Path, tree: &Path, zip: &Path, env: &[(&str, &str)]) -> se
         env,
     )
     .assert_ok()
-    .json()
+    .layer()
 }
 
 fn touch_all(root: &Path, secs: i64) {
@@ -266,7 +266,7 @@ fn include_and_exclude_select_files() {
         ],
         &[],
     );
-    assert_eq!(r.assert_ok().json()["file_count"], 10);
+    assert_eq!(r.assert_ok().layer()["file_count"], 10);
 }
 
 #[test]

@@ -15,7 +15,7 @@ use layerpub::ci::github_output;
 use layerpub::config::settings::SymlinkPolicy;
 use layerpub::domain::marker;
 use layerpub::domain::outcome::PublishResult;
-use layerpub::domain::outcome::{Reason, RemoteVersion};
+use layerpub::domain::outcome::{Reason, RemoteVersion, Status};
 use layerpub::package::changes::changes;
 use layerpub::package::fingerprint::{
     FingerprintDocument, ManifestFile, ShapingSettings, Source, TreeFile,
@@ -162,16 +162,16 @@ fn result(
     match decide(Some(newest.clone()), &fingerprint, false) {
         Decision::Unchanged(v) => r.unchanged(&v, Reason::Unchanged),
         Decision::Publish { reason, .. } => {
-            r.reason = refine(reason, Some(previous), current);
+            r.status = Status::Published(refine(reason, Some(previous), current));
             r.changes = Some(changes(previous, current));
-            r.published = true;
             r.layer_version = version.checked_add(1);
             r.layer_version_arn = Some(format!("{arn}:{}", version.wrapping_add(1)));
             // The text the version ARN above was made from: any text, as AWS could answer.
             r.layer_arn = Some(arn.clone());
             r.previous_version = Some(*version);
             r.warnings = vec![description.clone()];
-            r.error = Some(format!("an answer: {description}"));
+            // Published, then a later step failed: the version and its reason stand.
+            r.fail(format!("an answer: {description}"));
         }
     }
     r
@@ -188,7 +188,10 @@ fn render_everything(r: &PublishResult) -> Result<(), TestCaseError> {
     }
     let annotation = github_output::annotation("error", &r.layer_name, &log);
     prop_assert_eq!(annotation.matches(['\n', '\r']).count(), 1);
-    let _ = report::json(results);
+    // Whatever AWS or S3 answered, the JSON keeps its contract.
+    let doc: Value = serde_json::from_str(&report::json(results)).expect("the JSON parses");
+    let errors = common::schema::schema_errors(common::schema::Schema::Result, &doc);
+    prop_assert!(errors.is_empty(), "{errors:?}");
     let outputs = github_output::outputs(results);
     let _ = github_output::render_outputs(&outputs, &github_output::random_delimiter());
     let _ = summary::summary_markdown(results);

@@ -60,7 +60,7 @@ fn spawn(m: &Moto, dir: &Path, args: &[&str], extra: &[(&str, &str)]) -> std::pr
 }
 
 fn publish(m: &Moto, dir: &Path) -> serde_json::Value {
-    run(m, dir, &[]).assert_ok().json()
+    run(m, dir, &[]).assert_ok().layer()
 }
 
 #[test]
@@ -120,7 +120,7 @@ fn first_run_publishes_version_1_and_a_rerun_publishes_nothing() {
     assert_eq!(doc["source"]["files"][0]["text"], "requests==2.32.3\n");
 
     let again = run(&m, dir.path(), &[]);
-    let again_json = again.assert_ok().json();
+    let again_json = again.assert_ok().layer();
     assert_eq!(again_json["published"], false);
     assert_eq!(again_json["reason"], "unchanged");
     assert_eq!(again_json["layer_version"], 1);
@@ -160,7 +160,7 @@ fn a_changed_setting_publishes_and_says_so() {
         &["--compatible-runtimes", "python3.12,python3.13"],
     )
     .assert_ok()
-    .json();
+    .layer();
     assert_eq!(r["published"], true);
     assert_eq!(r["reason"], "settings_changed");
     // The description alone is not a reason to publish.
@@ -175,7 +175,7 @@ fn a_changed_setting_publishes_and_says_so() {
         ],
     )
     .assert_ok()
-    .json();
+    .layer();
     assert_eq!(r["published"], false);
 }
 
@@ -185,14 +185,14 @@ fn without_a_manifest_a_changed_file_in_path_publishes() {
     let dir = temp();
     write_file(dir.path(), "layer/bin/tool", b"#!/bin/sh\necho 1\n", 0o755);
     let args = ["--layer-name", "tools", "--path", "layer"];
-    let first = run(&m, dir.path(), &args).assert_ok().json();
+    let first = run(&m, dir.path(), &args).assert_ok().layer();
     assert_eq!(first["layer_version"], 1);
     assert_eq!(
-        run(&m, dir.path(), &args).assert_ok().json()["published"],
+        run(&m, dir.path(), &args).assert_ok().layer()["published"],
         false
     );
     write_file(dir.path(), "layer/bin/tool", b"#!/bin/sh\necho 2\n", 0o755);
-    let r = run(&m, dir.path(), &args).assert_ok().json();
+    let r = run(&m, dir.path(), &args).assert_ok().layer();
     assert_eq!(r["published"], true);
     assert_eq!(r["layer_version"], 2);
     assert_eq!(
@@ -219,7 +219,7 @@ fn force_publishes_an_unchanged_layer() {
     let dir = temp();
     project(dir.path(), "");
     publish(&m, dir.path());
-    let r = run(&m, dir.path(), &["--force"]).assert_ok().json();
+    let r = run(&m, dir.path(), &["--force"]).assert_ok().layer();
     assert_eq!(
         (
             r["published"].as_bool(),
@@ -235,7 +235,7 @@ fn plan_and_dry_run_publish_nothing_and_write_nothing() {
     let (m, dir) = bucket_project("");
     for args in [&["plan"][..], &["publish", "--dry-run"][..]] {
         let r = run(&m, dir.path(), args);
-        let j = r.assert_ok().json();
+        let j = r.assert_ok().layer();
         assert_eq!(j["published"], false);
         assert_eq!(j["dry_run"], true);
         assert_eq!(j["reason"], "first_version");
@@ -280,7 +280,7 @@ fn a_version_published_by_another_tool_counts_as_changed() {
         &path_str(&dir.path().join("foreign.zip")),
     ]);
     let r = run(&m, dir.path(), &[]);
-    let j = r.assert_ok().json();
+    let j = r.assert_ok().layer();
     assert_eq!(j["published"], true);
     assert_eq!(j["reason"], "no_marker");
     assert!(
@@ -312,7 +312,9 @@ fn two_concurrent_runs_publish_one_version() {
                 "{}",
                 String::from_utf8_lossy(&out.stderr)
             );
-            serde_json::from_slice(&out.stdout).unwrap()
+            let doc = serde_json::from_slice(&out.stdout).unwrap();
+            schema::assert_valid_result(&doc);
+            doc["layers"][0].clone()
         })
         .collect();
     assert_eq!(
@@ -337,7 +339,7 @@ fn two_concurrent_runs_publish_one_version() {
 #[test]
 fn a_stale_claim_from_a_dead_run_is_taken_over() {
     let (m, dir) = bucket_project("claim-timeout: 1\n");
-    let fp = run(&m, dir.path(), &["fingerprint"]).assert_ok().json()["fingerprint"]
+    let fp = run(&m, dir.path(), &["fingerprint"]).assert_ok().layer()["fingerprint"]
         .as_str()
         .unwrap()
         .to_owned();
@@ -407,7 +409,7 @@ fn a_large_zip_goes_up_in_parts_and_is_verified() {
         "{}",
         again.stderr
     );
-    let again = again.assert_ok().json();
+    let again = again.assert_ok().layer();
     assert_eq!(again["s3_uri"], r["s3_uri"]);
     assert_eq!(again["code_sha256"], r["code_sha256"]);
     assert_eq!(again["layer_version"], 2);
@@ -647,4 +649,95 @@ fn sigterm_during_a_multipart_upload_aborts_it_releases_the_claim_and_exits_143(
     // A re-run converges on exactly one version.
     assert_eq!(publish(&m, dir.path())["layer_version"], 1);
     assert_eq!(m.versions("deps").len(), 1);
+}
+
+/// The printed document with what depends on the zip's exact bytes (its hash, size and S3 key)
+/// and on the temporary folder replaced by placeholders, so the snapshot pins the document's
+/// shape, order and meaning, not the compressor's output.
+fn masked(stdout: &str, doc: &serde_json::Value, dir: &Path) -> String {
+    let item = &doc["layers"][0];
+    let sha = item["code_sha256"].as_str().unwrap();
+    let hex = item["s3_uri"].as_str().unwrap().rsplit('/').next().unwrap();
+    stdout
+        .replace(sha, "<code_sha256>")
+        .replace(
+            &format!("\"code_size\": {},", item["code_size"]),
+            "\"code_size\": \"<code_size>\",",
+        )
+        .replace(hex.trim_end_matches(".zip"), "<zip-sha256-hex>")
+        .replace(dir.to_str().unwrap(), "<dir>")
+}
+
+/// The whole `--output json` document of a publish with a bucket, a previous version and a
+/// changed lock file (so `changes` is filled), against the committed
+/// tests/snapshots/result.json: the contract users read, in one place.
+#[test]
+fn the_json_result_matches_its_snapshot() {
+    let (m, dir) = bucket_project("");
+    publish(&m, dir.path());
+    fs::write(
+        dir.path().join("requirements.txt"),
+        "requests==2.32.4\nidna==3.7\n",
+    )
+    .unwrap();
+    let r = run(&m, dir.path(), &[]);
+    let doc = r.assert_ok().json();
+    schema::assert_valid_result(&doc);
+    schema::assert_snapshot("result.json", &masked(&r.stdout, &doc, dir.path()));
+}
+
+/// The schema can fail: documents that break the contract in one way each are refused, while
+/// the valid document they are made from passes.
+#[test]
+fn the_result_schema_refuses_documents_that_break_the_contract() {
+    let mut valid = schema::snapshot("result.json");
+    // The snapshot's placeholders, as values of the right type and form.
+    let item = &mut valid["layers"][0];
+    item["code_sha256"] = "WLZSxnGTsHhPKSv8j9f1UBbWn628NfWBHtS+k15RpCs=".into();
+    item["code_size"] = 2048.into();
+    schema::assert_valid_result(&valid);
+
+    let broken = |what: &str, change: &dyn Fn(&mut serde_json::Value)| {
+        let mut doc = valid.clone();
+        change(&mut doc);
+        let errors = schema::schema_errors(schema::Schema::Result, &doc);
+        assert!(!errors.is_empty(), "{what}: accepted\n{doc:#}");
+    };
+    broken("the old single-object shape", &|d| {
+        *d = d["layers"][0].clone()
+    });
+    broken("no schema_version", &|d| {
+        d.as_object_mut().unwrap().remove("schema_version");
+    });
+    broken("another schema_version", &|d| {
+        d["schema_version"] = 2.into()
+    });
+    broken("no layers", &|d| d["layers"] = serde_json::json!([]));
+    broken("an unknown key", &|d| {
+        d["layers"][0]["publishd"] = true.into()
+    });
+    broken("a key missing", &|d| {
+        d["layers"][0].as_object_mut().unwrap().remove("reason");
+    });
+    broken("an unknown reason", &|d| {
+        d["layers"][0]["reason"] = "changed".into()
+    });
+    broken("an unknown status", &|d| {
+        d["layers"][0]["status"] = "done".into()
+    });
+    broken("a number as text", &|d| {
+        d["layers"][0]["layer_version"] = "2".into()
+    });
+    broken("published contradicting status", &|d| {
+        d["layers"][0]["published"] = false.into()
+    });
+    broken("a failure without its error", &|d| {
+        d["layers"][0]["status"] = "failed".into()
+    });
+    broken("an error on a success", &|d| {
+        d["layers"][0]["error"] = "x".into()
+    });
+    broken("a fingerprint that is not SHA-256 hex", &|d| {
+        d["layers"][0]["fingerprint"] = "abc".into()
+    });
 }

@@ -55,7 +55,7 @@ fn version_numbers(m: &Moto, layer: &str) -> Vec<i64> {
 fn sharing_grants_each_principal_once_and_a_rerun_adds_none() {
     let m = moto();
     let dir = project("sharing");
-    let first = run(&m, dir.path(), &[]).assert_ok().json();
+    let first = run(&m, dir.path(), &[]).assert_ok().layer();
     assert_eq!(first["published"], true);
     assert_eq!(
         first["shared_with"],
@@ -75,14 +75,14 @@ fn sharing_grants_each_principal_once_and_a_rerun_adds_none() {
     assert_eq!(org["Action"], "lambda:GetLayerVersion");
 
     // moto accepts a duplicate statement ID, so a count that stays put shows the policy was read.
-    let again = run(&m, dir.path(), &[]).assert_ok().json();
+    let again = run(&m, dir.path(), &[]).assert_ok().layer();
     assert_eq!(again["published"], false);
     assert_eq!(again["shared_with"], serde_json::json!([]));
     assert_eq!(sids(&m, "shared-deps", 1), expected);
 
     // A new version gets the same grants.
     bump(dir.path(), 2);
-    let second = run(&m, dir.path(), &[]).assert_ok().json();
+    let second = run(&m, dir.path(), &[]).assert_ok().layer();
     assert_eq!(second["layer_version"], 2);
     assert_eq!(sids(&m, "shared-deps", 2), expected);
 }
@@ -111,35 +111,35 @@ fn pruning_keeps_the_newest_two_and_the_version_a_function_uses() {
     m.aws(&["create-function", "legacy", &arn("app-deps", 1)]);
     for n in 2..=3 {
         bump(dir.path(), n);
-        let r = run(&m, dir.path(), &[]).assert_ok().json();
+        let r = run(&m, dir.path(), &[]).assert_ok().layer();
         assert_eq!(r["layer_version"], n as i64);
     }
     // Newest two are 2 and 3; 1 is in use: nothing to delete yet.
     assert_eq!(version_numbers(&m, "app-deps"), [1, 2, 3]);
 
     bump(dir.path(), 4);
-    let r = run(&m, dir.path(), &[]).assert_ok().json();
+    let r = run(&m, dir.path(), &[]).assert_ok().layer();
     assert_eq!(r["layer_version"], 4);
     assert_eq!(r["pruned"]["deleted"], serde_json::json!([2]));
     assert_eq!(r["pruned"]["protected_in_use"], serde_json::json!([1]));
     assert_eq!(version_numbers(&m, "app-deps"), [1, 3, 4]);
 
     // An unchanged run prunes nothing; `prune --dry-run` with one to keep only lists.
-    let same = run(&m, dir.path(), &[]).assert_ok().json();
+    let same = run(&m, dir.path(), &[]).assert_ok().layer();
     assert_eq!(same["pruned"], serde_json::Value::Null);
     let plan = run(
         &m,
         dir.path(),
         &["prune", "--dry-run", "--keep-versions", "1"],
     );
-    let plan = plan.assert_ok().json();
+    let plan = plan.assert_ok().layer();
     assert_eq!(plan["deleted"], serde_json::json!([3]));
     assert_eq!(plan["protected_in_use"], serde_json::json!([1]));
     assert_eq!(version_numbers(&m, "app-deps"), [1, 3, 4]);
 
     let done = run(&m, dir.path(), &["prune", "--keep-versions", "1"])
         .assert_ok()
-        .json();
+        .layer();
     assert_eq!(done["deleted"], serde_json::json!([3]));
     assert_eq!(version_numbers(&m, "app-deps"), [1, 4]);
 }
@@ -166,7 +166,7 @@ fn a_function_with_three_layers_moves_onto_the_new_version_and_its_alias_follows
     m.aws(&["set-function-layers", "orders-api", before, &ours, after]);
 
     bump(dir.path(), 2);
-    let r = run(&m, dir.path(), &[]).assert_ok().json();
+    let r = run(&m, dir.path(), &[]).assert_ok().layer();
     assert_eq!(r["layer_version"], 2);
     let f = &r["functions"][0];
     assert_eq!(f["function"], "orders-api");
@@ -190,7 +190,7 @@ fn a_function_with_three_layers_moves_onto_the_new_version_and_its_alias_follows
 
     // Unchanged: the function is already current; no new function version.
     let versions = m.aws(&["function-versions", "orders-api"]);
-    let again = run(&m, dir.path(), &[]).assert_ok().json();
+    let again = run(&m, dir.path(), &[]).assert_ok().layer();
     assert_eq!(again["published"], false);
     assert_eq!(again["functions"][0]["outcome"], "already_current");
     assert_eq!(m.aws(&["function-versions", "orders-api"]), versions);
@@ -218,7 +218,7 @@ fn a_missing_function_fails_before_anything_is_published_and_adding_is_asked_for
 
     // A function without the layer is left alone...
     m.aws(&["create-function", "orders-api"]);
-    let first = run(&m, dir.path(), &[]).assert_ok().json();
+    let first = run(&m, dir.path(), &[]).assert_ok().layer();
     assert_eq!(first["layer_version"], 1);
     assert_eq!(first["functions"][0]["outcome"], "not_using_layer");
     assert_eq!(
@@ -233,7 +233,7 @@ fn a_missing_function_fails_before_anything_is_published_and_adding_is_asked_for
     // ...until adding is asked for: an unchanged run then rolls it on, with a version and alias.
     let again = run(&m, dir.path(), &["--add-to-functions"])
         .assert_ok()
-        .json();
+        .layer();
     assert_eq!(again["published"], false);
     assert_eq!(again["functions"][0]["outcome"], "updated");
     assert_eq!(
@@ -263,7 +263,8 @@ fn a_plan_lists_the_grants_the_function_moves_and_the_prunes_and_writes_nothing(
     // from version 2 and prune version 1 (2 is protected: the function still uses it now).
     bump(dir.path(), 3);
     let args = [&["plan"][..], &follow_up[..]].concat();
-    let plan = run(&m, dir.path(), &args).assert_ok().json();
+    let plan = run(&m, dir.path(), &args).assert_ok().layer();
+    assert_eq!(plan["status"], "would_publish");
     assert_eq!(plan["published"], false);
     assert_eq!(
         plan["reason"], "fingerprint_changed",
@@ -294,7 +295,7 @@ fn a_plan_lists_the_grants_the_function_moves_and_the_prunes_and_writes_nothing(
     );
 
     // The run that follows does what the plan said.
-    let done = run(&m, dir.path(), &follow_up).assert_ok().json();
+    let done = run(&m, dir.path(), &follow_up).assert_ok().layer();
     assert_eq!(done["layer_version"], 3);
     assert_eq!(done["shared_with"], plan["shared_with"]);
     assert_eq!(done["functions"][0]["outcome"], "updated");
@@ -305,7 +306,7 @@ fn a_plan_lists_the_grants_the_function_moves_and_the_prunes_and_writes_nothing(
     assert!(!version_numbers(&m, "app-deps").contains(&1), "pruned");
 
     // Unchanged, the plan reads the existing version's policy and the function: nothing to do.
-    let again = run(&m, dir.path(), &args).assert_ok().json();
+    let again = run(&m, dir.path(), &args).assert_ok().layer();
     assert_eq!(again["shared_with"], serde_json::json!([]));
     assert_eq!(again["functions"][0]["outcome"], "already_current");
     assert_eq!(again["pruned"], serde_json::Value::Null);

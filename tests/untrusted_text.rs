@@ -204,7 +204,7 @@ fn hostile_names_descriptions_and_lock_lines_stay_in_their_place() {
         fs::write(d.join("summary"), "").unwrap();
         let seen = rt.block_on(github.received_requests()).unwrap().len();
         let r = layerpub(d, &["--output", "json"], &env);
-        r.assert_ok();
+        r.assert_ok().json();
 
         // The warning names the file, its line breaks shown as `\n`, on one line.
         assert!(
@@ -224,7 +224,9 @@ fn hostile_names_descriptions_and_lock_lines_stay_in_their_place() {
         assert_eq!(names, expected, "run {run}");
         assert_eq!(outputs["published"], "true");
         assert_eq!(outputs["layer-version"], run.to_string());
-        let result: Value = serde_json::from_str(&outputs["result-json"]).unwrap();
+        let doc: Value = serde_json::from_str(&outputs["result-json"]).unwrap();
+        common::schema::assert_valid_result(&doc);
+        let result = &doc["layers"][0];
         assert!(
             result["warnings"][0].as_str().unwrap().contains(NASTY),
             "the file name survives whole in result-json: {result}"
@@ -361,7 +363,7 @@ fn a_carriage_return_in_a_file_name_cannot_start_a_command() {
     );
     assert_no_injected_command("stderr", &r.stderr);
     assert_no_injected_command("stdout", &r.stdout);
-    let warnings = r.json()["warnings"].to_string();
+    let warnings = r.layer()["warnings"].to_string();
     assert!(
         warnings.contains("a\\r::error title=x::x.py"),
         "the JSON keeps the name: {warnings}"
@@ -501,6 +503,7 @@ fn a_password_in_a_url_is_never_printed() {
             "{name}: {}",
             r.stdout
         );
+        assert_eq!(r.layer()["status"], "failed", "{name}: {}", r.stdout);
         assert_hidden(name, &r);
     }
 }

@@ -17,18 +17,22 @@ use crate::render::report::json;
 
 /// The step outputs of a run, in the order action.yml declares them. With one layer in one
 /// region, every single-layer output; with several layers or regions, `published` (any of
-/// them); always `layer-version-arns` and `result-json` (all of them).
+/// them); always `layer-version-arns` and `result-json` (all of them, the `--output json`
+/// document: `{"schema_version": 1, "layers": [...]}` whatever their number).
 pub fn outputs(results: &[PublishResult]) -> Vec<(&'static str, String)> {
     let mut out = Vec::new();
     if !matches!(results, [_]) {
-        out.push(("published", results.iter().any(|r| r.published).to_string()));
+        out.push((
+            "published",
+            results.iter().any(|r| r.status.published()).to_string(),
+        ));
     }
     if let [r] = results {
         let opt = |v: Option<String>| v.unwrap_or_default();
         out.push(("layer-arn", opt(r.layer_arn.clone())));
         out.push(("layer-version-arn", opt(r.layer_version_arn.clone())));
         out.push(("layer-version", opt(r.layer_version.map(|v| v.to_string()))));
-        out.push(("published", r.published.to_string()));
+        out.push(("published", r.status.published().to_string()));
         out.push((
             "previous-version",
             opt(r.previous_version.map(|v| v.to_string())),
@@ -38,10 +42,7 @@ pub fn outputs(results: &[PublishResult]) -> Vec<(&'static str, String)> {
         out.push(("code-size", opt(r.code_size.map(|v| v.to_string()))));
         out.push((
             "reason",
-            serde_json::to_value(r.reason)
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_owned))
-                .unwrap_or_default(),
+            opt(r.status.reason().map(|r| r.code().to_owned())),
         ));
     }
     out.push(("layer-version-arns", version_arns(results)));
@@ -154,6 +155,7 @@ pub fn escape_property(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::outcome::{Reason, Status};
 
     fn result() -> PublishResult {
         crate::domain::outcome::example_result()
@@ -182,7 +184,7 @@ mod tests {
         assert_eq!(one[2].1, "2");
         assert_eq!(one[8].1, "manifest_changed");
         let mut unchanged = result();
-        unchanged.published = false;
+        unchanged.status = Status::Unchanged(Reason::Unchanged);
         unchanged.region = "eu-west-1".into();
         unchanged.layer_version_arn = Some("arn:eu:deps:1".into());
         let two = outputs(&[unchanged.clone(), result()]);
@@ -199,7 +201,32 @@ mod tests {
             arns["deps"][&result().region].as_str(),
             result().layer_version_arn.as_deref()
         );
-        assert!(two[2].1.contains("\"layers\""));
+        let doc: serde_json::Value = serde_json::from_str(&two[2].1).unwrap();
+        assert_eq!(doc["schema_version"], 1);
+        assert_eq!(doc["layers"].as_array().unwrap().len(), 2);
+        let doc: serde_json::Value = serde_json::from_str(&one[10].1).unwrap();
+        assert_eq!(
+            doc["layers"][0]["layer_version"], 2,
+            "result-json has one shape for one target too"
+        );
+    }
+
+    #[test]
+    fn published_and_reason_come_from_the_status() {
+        let value = |r: PublishResult, name: &str| {
+            outputs(&[r])
+                .into_iter()
+                .find(|(n, _)| *n == name)
+                .unwrap()
+                .1
+        };
+        let mut r = result();
+        r.fail("function api not found".into());
+        assert_eq!(value(r.clone(), "published"), "true", "the version stands");
+        assert_eq!(value(r, "reason"), "manifest_changed");
+        let early = PublishResult::failed("deps", false, "us-east-1", "ab", "denied".into());
+        assert_eq!(value(early.clone(), "published"), "false");
+        assert_eq!(value(early, "reason"), "", "no decision, no reason");
     }
 
     #[test]

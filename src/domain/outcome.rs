@@ -1,10 +1,14 @@
 //! The result of a run for one target (a layer in a region), and the values it is made of:
 //! the newest remote version, the reason for the decision, what changed. Pure data shared by
 //! the publisher, which fills it, and every renderer, which reads it.
+//!
+//! What happened to a target is one [`Status`], set by the publisher; every renderer (text,
+//! JSON, summary, comment, dotenv, step outputs) matches on it rather than working it out
+//! again from fields.
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use serde::Serialize;
+use serde::{Serialize, Serializer};
 
 /// The newest published version of a layer, as `ListLayerVersions` reports it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -15,8 +19,7 @@ pub struct RemoteVersion {
 }
 
 /// Why a run publishes, or does not.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Reason {
     /// The layer has no version yet.
     FirstVersion,
@@ -32,14 +35,42 @@ pub enum Reason {
     /// `--force`.
     Forced,
     /// The newest version carries this fingerprint: nothing to do.
-    #[default]
     Unchanged,
     /// Another run published this fingerprint while this one waited for its claim.
     PublishedConcurrently,
 }
 
 impl Reason {
-    pub fn as_str(self) -> &'static str {
+    /// Every reason, in the order the README and the JSON Schema list their codes.
+    pub const ALL: [Reason; 8] = [
+        Reason::FirstVersion,
+        Reason::ManifestChanged,
+        Reason::SettingsChanged,
+        Reason::FingerprintChanged,
+        Reason::NoMarker,
+        Reason::Forced,
+        Reason::Unchanged,
+        Reason::PublishedConcurrently,
+    ];
+
+    /// The reason as programs read it: the `reason` of the JSON result, the `reason` step
+    /// output and `LAYERPUB_REASON` in the dotenv report. Part of the JSON contract
+    /// (schema/result.schema.json): a code is never renamed within a schema version.
+    pub fn code(self) -> &'static str {
+        match self {
+            Reason::FirstVersion => "first_version",
+            Reason::ManifestChanged => "manifest_changed",
+            Reason::SettingsChanged => "settings_changed",
+            Reason::FingerprintChanged => "fingerprint_changed",
+            Reason::NoMarker => "no_marker",
+            Reason::Forced => "forced",
+            Reason::Unchanged => "unchanged",
+            Reason::PublishedConcurrently => "published_concurrently",
+        }
+    }
+
+    /// The reason in words, for the text report, the job summary and the comment.
+    pub fn describe(self) -> &'static str {
         match self {
             Reason::FirstVersion => "first version",
             Reason::ManifestChanged => "manifest changed",
@@ -53,17 +84,108 @@ impl Reason {
     }
 }
 
+impl Serialize for Reason {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.code())
+    }
+}
+
+/// What happened to one target: decided once by the publisher, read by every renderer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Status {
+    /// This run published a new version, for this reason.
+    Published(Reason),
+    /// Nothing published: the newest version stands. [`Reason::Unchanged`], or
+    /// [`Reason::PublishedConcurrently`] when another run published this fingerprint while
+    /// this one waited. In a plan too (`dry_run`), when there is nothing to publish.
+    Unchanged(Reason),
+    /// A plan (`dry_run`) that would publish a new version, for this reason. In a real run,
+    /// also the decision taken before Lambda answers (it then becomes `Published`).
+    WouldPublish(Reason),
+    /// The target failed: `error` says what went wrong. `settled` is what stood when the
+    /// failure came after the version was settled (sharing it, moving functions onto it or
+    /// pruning failed): the version this run published, or the one it found unchanged;
+    /// `None` when it failed before that.
+    Failed {
+        error: String,
+        settled: Option<Settled>,
+    },
+}
+
+/// The version of a target that failed after it was settled (see [`Status::Failed`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Settled {
+    Published(Reason),
+    Unchanged(Reason),
+}
+
+impl Default for Status {
+    /// Nothing published, nothing failed: what a result says before the publisher decides.
+    fn default() -> Self {
+        Status::Unchanged(Reason::Unchanged)
+    }
+}
+
+impl Status {
+    /// Every status code, in the order of the JSON Schema's enum.
+    pub const CODES: [&'static str; 4] = ["published", "unchanged", "would_publish", "failed"];
+
+    /// The status as programs read it: the `status` of the JSON result (part of the contract,
+    /// see [`Reason::code`]).
+    pub fn code(&self) -> &'static str {
+        match self {
+            Status::Published(_) => "published",
+            Status::Unchanged(_) => "unchanged",
+            Status::WouldPublish(_) => "would_publish",
+            Status::Failed { .. } => "failed",
+        }
+    }
+
+    /// A new version published by this run stands (also when a step after it failed).
+    pub fn published(&self) -> bool {
+        matches!(
+            self,
+            Status::Published(_)
+                | Status::Failed {
+                    settled: Some(Settled::Published(_)),
+                    ..
+                }
+        )
+    }
+
+    /// Why the run published or not; `None` for a target that failed before deciding.
+    pub fn reason(&self) -> Option<Reason> {
+        match self {
+            Status::Published(r) | Status::Unchanged(r) | Status::WouldPublish(r) => Some(*r),
+            Status::Failed {
+                settled: Some(Settled::Published(r) | Settled::Unchanged(r)),
+                ..
+            } => Some(*r),
+            Status::Failed { settled: None, .. } => None,
+        }
+    }
+
+    /// What went wrong, for a failed target.
+    pub fn error(&self) -> Option<&str> {
+        match self {
+            Status::Failed { error, .. } => Some(error),
+            _ => None,
+        }
+    }
+}
+
 /// What `layerpub publish` (and `plan`) reports per layer and region: the one result value of
-/// a run.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+/// a run. Serialised as one item of the JSON result's `layers` (schema/result.schema.json):
+/// `status`, `published`, `reason` and `error` are derived from [`Status`] there.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PublishResult {
     pub layer_name: String,
     pub layer_arn: Option<String>,
     /// The version published, or for an unchanged layer the existing one.
     pub layer_version_arn: Option<String>,
     pub layer_version: Option<i64>,
-    pub published: bool,
-    /// A plan: `published` is false and `reason` says why it would publish.
+    pub status: Status,
+    /// A plan (`plan`, `--dry-run`): nothing is written.
     pub dry_run: bool,
     /// The newest version before this run.
     pub previous_version: Option<i64>,
@@ -75,7 +197,6 @@ pub struct PublishResult {
     pub zip_path: Option<String>,
     pub s3_uri: Option<String>,
     pub region: String,
-    pub reason: Reason,
     /// What changed since the previous version, when its fingerprint document was readable.
     pub changes: Option<crate::domain::outcome::Changes>,
     pub warnings: Vec<String>,
@@ -85,46 +206,126 @@ pub struct PublishResult {
     pub functions: Vec<crate::domain::follow_up::FunctionResult>,
     /// What `keep-versions` deleted after this publish.
     pub pruned: Option<crate::domain::follow_up::Pruned>,
-    /// Set when this target failed: what went wrong. The other fields say what is known.
-    pub error: Option<String>,
 }
 
 impl PublishResult {
+    /// A result before the decision: [`Status::default`] until the publisher sets it.
     pub fn new(layer_name: &str, dry_run: bool, region: &str, fingerprint: &str) -> Self {
         PublishResult {
             layer_name: layer_name.to_owned(),
-            layer_arn: None,
-            layer_version_arn: None,
-            layer_version: None,
-            published: false,
             dry_run,
-            previous_version: None,
             fingerprint: fingerprint.to_owned(),
-            code_sha256: None,
-            code_size: None,
-            unzipped_size: None,
-            zip_path: None,
-            s3_uri: None,
             region: region.to_owned(),
-            reason: Reason::Unchanged,
-            changes: None,
-            warnings: Vec::new(),
-            shared_with: Vec::new(),
-            functions: Vec::new(),
-            pruned: None,
-            error: None,
+            ..PublishResult::default()
+        }
+    }
+
+    /// A target that failed before its version was settled: only its identity is known.
+    pub fn failed(
+        layer_name: &str,
+        dry_run: bool,
+        region: &str,
+        fingerprint: &str,
+        error: String,
+    ) -> Self {
+        PublishResult {
+            status: Status::Failed {
+                error,
+                settled: None,
+            },
+            ..PublishResult::new(layer_name, dry_run, region, fingerprint)
         }
     }
 
     /// Nothing published: the existing version `v` stands.
     pub fn unchanged(&mut self, v: &RemoteVersion, reason: Reason) {
-        self.published = false;
-        self.reason = reason;
+        self.status = Status::Unchanged(reason);
         self.layer_version = Some(v.version);
         self.previous_version = Some(v.version);
         self.layer_version_arn = Some(v.layer_version_arn.clone());
         self.layer_arn = crate::domain::arn::LayerVersionArn::parse(&v.layer_version_arn)
             .map(|arn| arn.layer().to_string());
+    }
+
+    /// Lambda published the version this result decided on ([`Status::WouldPublish`]): it is
+    /// now [`Status::Published`], for the same reason.
+    pub fn record_published(&mut self, layer_arn: String, version: i64, version_arn: String) {
+        let Status::WouldPublish(reason) = self.status else {
+            unreachable!("a version is published only after the decision to publish it")
+        };
+        self.status = Status::Published(reason);
+        self.layer_arn = Some(layer_arn);
+        self.layer_version = Some(version);
+        self.layer_version_arn = Some(version_arn);
+    }
+
+    /// A step after the version was settled failed (sharing, functions, pruning): the target
+    /// fails, and what stood before (published or unchanged) is kept.
+    pub fn fail(&mut self, error: String) {
+        let settled = match &self.status {
+            Status::Published(r) => Some(Settled::Published(*r)),
+            Status::Unchanged(r) => Some(Settled::Unchanged(*r)),
+            Status::WouldPublish(_) => None,
+            Status::Failed { settled, .. } => *settled,
+        };
+        self.status = Status::Failed { error, settled };
+    }
+}
+
+impl Serialize for PublishResult {
+    /// The JSON result's keys, in the order the README lists them: `status` and its three
+    /// derived keys (`published`, `reason`, `error`) come from the one [`Status`].
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        #[derive(Serialize)]
+        struct Item<'a> {
+            layer_name: &'a str,
+            status: &'static str,
+            layer_arn: &'a Option<String>,
+            layer_version_arn: &'a Option<String>,
+            layer_version: Option<i64>,
+            published: bool,
+            dry_run: bool,
+            previous_version: Option<i64>,
+            fingerprint: &'a str,
+            code_sha256: &'a Option<String>,
+            code_size: Option<u64>,
+            unzipped_size: Option<u64>,
+            zip_path: &'a Option<String>,
+            s3_uri: &'a Option<String>,
+            region: &'a str,
+            reason: Option<Reason>,
+            changes: &'a Option<Changes>,
+            warnings: &'a [String],
+            shared_with: &'a [String],
+            functions: &'a [crate::domain::follow_up::FunctionResult],
+            pruned: &'a Option<crate::domain::follow_up::Pruned>,
+            error: Option<&'a str>,
+        }
+        Item {
+            layer_name: &self.layer_name,
+            status: self.status.code(),
+            layer_arn: &self.layer_arn,
+            layer_version_arn: &self.layer_version_arn,
+            layer_version: self.layer_version,
+            published: self.status.published(),
+            dry_run: self.dry_run,
+            previous_version: self.previous_version,
+            fingerprint: &self.fingerprint,
+            code_sha256: &self.code_sha256,
+            code_size: self.code_size,
+            unzipped_size: self.unzipped_size,
+            zip_path: &self.zip_path,
+            s3_uri: &self.s3_uri,
+            region: &self.region,
+            reason: self.status.reason(),
+            changes: &self.changes,
+            warnings: &self.warnings,
+            shared_with: &self.shared_with,
+            functions: &self.functions,
+            pruned: &self.pruned,
+            error: self.status.error(),
+        }
+        .serialize(s)
     }
 }
 
@@ -161,7 +362,6 @@ impl Changes {
     }
 }
 
-#[cfg(test)]
 /// A published layer with every field set, for the tests of the modules that render results.
 #[cfg(test)]
 pub(crate) fn example_result() -> PublishResult {
@@ -170,7 +370,7 @@ pub(crate) fn example_result() -> PublishResult {
         layer_arn: Some("arn:aws:lambda:us-east-1:123456789012:layer:deps".into()),
         layer_version_arn: Some("arn:aws:lambda:us-east-1:123456789012:layer:deps:2".into()),
         layer_version: Some(2),
-        published: true,
+        status: Status::Published(Reason::ManifestChanged),
         dry_run: false,
         previous_version: Some(1),
         fingerprint: "ab".repeat(32),
@@ -180,7 +380,6 @@ pub(crate) fn example_result() -> PublishResult {
         zip_path: Some("deps.zip".into()),
         s3_uri: Some("s3://bucket/layerpub/deps/abc.zip".into()),
         region: "us-east-1".into(),
-        reason: Reason::ManifestChanged,
         changes: Some(crate::domain::outcome::Changes {
             added: vec!["idna==3.7".into()],
             removed: vec!["urllib3==2.2.2".into()],
@@ -190,5 +389,92 @@ pub(crate) fn example_result() -> PublishResult {
         }),
         warnings: vec![],
         ..Default::default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_reason_serialises_as_its_code_and_codes_are_distinct_snake_case() {
+        let mut seen = std::collections::BTreeSet::new();
+        for r in Reason::ALL {
+            assert_eq!(serde_json::to_value(r).unwrap(), r.code());
+            assert!(
+                r.code()
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b == b'_'),
+                "{}",
+                r.code()
+            );
+            assert!(seen.insert(r.code()), "{} twice", r.code());
+        }
+    }
+
+    /// The committed JSON Schema is the contract: a new reason or status must be added there
+    /// too (an additive change, schema_version stays 1).
+    #[test]
+    fn the_schema_lists_every_status_and_reason_code() {
+        let schema: serde_json::Value =
+            serde_json::from_str(include_str!("../../schema/result.schema.json")).unwrap();
+        let codes = |v: &serde_json::Value| -> Vec<String> {
+            v.as_array()
+                .unwrap()
+                .iter()
+                .map(|c| c.as_str().unwrap().to_owned())
+                .collect()
+        };
+        let defs = &schema["$defs"];
+        assert_eq!(
+            codes(&defs["reason"]["enum"]),
+            Reason::ALL.map(Reason::code)
+        );
+        assert_eq!(
+            codes(&defs["result"]["properties"]["status"]["enum"]),
+            Status::CODES
+        );
+        let failed = Status::Failed {
+            error: String::new(),
+            settled: None,
+        };
+        let every = [
+            Status::Published(Reason::Forced),
+            Status::Unchanged(Reason::Unchanged),
+            Status::WouldPublish(Reason::Forced),
+            failed,
+        ];
+        assert_eq!(every.map(|s| s.code()), Status::CODES);
+    }
+
+    #[test]
+    fn a_failure_keeps_what_stood_before_it() {
+        let mut r = PublishResult::new("deps", false, "us-east-1", "ab");
+        r.status = Status::WouldPublish(Reason::FirstVersion);
+        r.record_published("arn:l".into(), 1, "arn:l:1".into());
+        assert_eq!(r.status, Status::Published(Reason::FirstVersion));
+        assert_eq!(r.layer_version, Some(1));
+        r.fail("sharing failed".into());
+        assert!(
+            r.status.published(),
+            "the version it published still stands"
+        );
+        assert_eq!(r.status.reason(), Some(Reason::FirstVersion));
+        r.fail("and again".into());
+        assert_eq!(r.status.error(), Some("and again"));
+        assert!(r.status.published());
+
+        let mut unchanged = PublishResult::new("deps", false, "us-east-1", "ab");
+        unchanged.status = Status::Unchanged(Reason::Unchanged);
+        unchanged.fail("function api not found".into());
+        assert!(!unchanged.status.published());
+        assert_eq!(unchanged.status.code(), "failed");
+        assert_eq!(unchanged.status.reason(), Some(Reason::Unchanged));
+
+        let early = PublishResult::failed("deps", true, "us-east-1", "ab", "denied".into());
+        assert_eq!(
+            (early.status.reason(), early.status.published()),
+            (None, false)
+        );
     }
 }

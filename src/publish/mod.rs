@@ -36,7 +36,7 @@ use crate::domain::interrupt::Interrupt;
 use crate::domain::limits::INLINE_ZIP_MAX;
 use crate::domain::marker::{description, fingerprint_in};
 use crate::domain::outcome::{PublishResult, code_sha256};
-use crate::domain::outcome::{Reason, RemoteVersion};
+use crate::domain::outcome::{Reason, RemoteVersion, Status};
 use crate::package::changes::changes;
 use crate::package::fingerprint::{FingerprintDocument, hex};
 use crate::package::{PackageOptions, Packaged, fingerprint_document, package};
@@ -144,7 +144,7 @@ pub async fn publish_all(
             // The version stands (new or not): share it, roll functions onto it, prune.
             let error = follow_up(t, &mut result, interrupt).await.err();
             if let Some(e) = &error {
-                result.error = Some(e.to_string());
+                result.fail(e.to_string());
             }
             Outcome { result, error }
         }
@@ -171,16 +171,12 @@ async fn follow_up(
 ) -> Result<(), Error> {
     let (layer, lambda) = (t.layer, &t.clients.lambda);
     let plan = result.dry_run;
-    let would_publish = plan
-        && !matches!(
-            result.reason,
-            Reason::Unchanged | Reason::PublishedConcurrently
-        );
+    let would_publish = matches!(result.status, Status::WouldPublish(_));
     let Some(stands) = standing_version(layer, result, would_publish)? else {
         return Ok(());
     };
     // A version this run published (or would publish) has no policy yet: no need to read one.
-    let fresh = result.published || would_publish;
+    let fresh = result.status.published() || would_publish;
     if !layer.share_with.is_empty() {
         result.shared_with = if plan {
             share::missing_grants(
@@ -443,13 +439,13 @@ async fn targets<'a>(
 
 /// A target's result when it failed: what is known, and the error's message.
 fn failed(t: &Target<'_>, fingerprint: &str, e: Error) -> Outcome {
-    let mut result = PublishResult::new(
+    let result = PublishResult::failed(
         &t.layer.layer_name,
         t.layer.dry_run,
         &t.clients.region,
         fingerprint,
+        e.to_string(),
     );
-    result.error = Some(e.to_string());
     Outcome {
         result,
         error: Some(e),
@@ -497,7 +493,7 @@ async fn plan(
         }
         _ => reason,
     };
-    result.reason = reason;
+    result.status = Status::WouldPublish(reason);
     result.previous_version = previous.as_ref().map(|p| p.version);
     // A misspelt function fails before anything is published (and a plan says so too).
     for f in layer.functions_in(&clients.region) {
@@ -622,10 +618,11 @@ async fn publish_now(
     if published.code_sha256 != local_sha {
         return Err(withdraw(&clients.lambda, layer, &published, &local_sha).await);
     }
-    result.published = true;
-    result.layer_arn = Some(published.layer_arn);
-    result.layer_version = Some(published.version);
-    result.layer_version_arn = Some(published.layer_version_arn);
+    result.record_published(
+        published.layer_arn,
+        published.version,
+        published.layer_version_arn,
+    );
     Ok(result)
 }
 

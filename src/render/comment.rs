@@ -11,7 +11,7 @@ use std::fmt::Write as _;
 
 use crate::domain::outcome::Changes;
 use crate::domain::outcome::PublishResult;
-use crate::domain::outcome::Reason;
+use crate::domain::outcome::Status;
 use crate::domain::text::human_bytes;
 
 /// GitHub refuses comment bodies over 65,536 characters; we stay well under it, in bytes (which
@@ -58,8 +58,11 @@ pub fn layer_comment_body(results: &[&PublishResult]) -> String {
         [one] => comment_body(one),
         many => {
             let name = many.first().map_or("", |r| r.layer_name.as_str());
-            let failed = many.iter().filter(|r| r.error.is_some()).count();
-            let published = many.iter().filter(|r| r.published).count();
+            let failed = many
+                .iter()
+                .filter(|r| matches!(r.status, Status::Failed { .. }))
+                .count();
+            let published = many.iter().filter(|r| r.status.published()).count();
             let mut lines = vec![
                 marker(name),
                 format!(
@@ -108,7 +111,7 @@ fn redacted(body: String) -> String {
 /// One result's heading, facts, changes and warnings.
 fn result_lines(result: &PublishResult) -> Vec<String> {
     let mut lines = vec![heading(result), String::new()];
-    if let Some(e) = &result.error {
+    if let Some(e) = result.status.error() {
         lines.push(format!("- **error**: {}", escape_markdown(&shorten(e))));
     }
     lines.extend(facts(result));
@@ -139,24 +142,21 @@ fn result_lines(result: &PublishResult) -> Vec<String> {
 fn heading(r: &PublishResult) -> String {
     let name = code_span(&r.layer_name);
     let version = |v: Option<i64>| v.map_or_else(|| "none".to_owned(), |v| v.to_string());
-    let stands = matches!(r.reason, Reason::Unchanged | Reason::PublishedConcurrently);
-    if r.error.is_some() {
-        return format!("### Failed to publish {name}");
-    }
-    match (r.dry_run, r.published, stands) {
-        (true, _, true) => format!(
+    match &r.status {
+        Status::Failed { .. } => format!("### Failed to publish {name}"),
+        Status::Unchanged(_) if r.dry_run => format!(
             "### Plan: {name} is unchanged, version {} stands",
             version(r.layer_version)
         ),
-        (true, _, false) => format!(
+        Status::WouldPublish(_) => format!(
             "### Plan: {name} would publish a new version (newest now: {})",
             version(r.previous_version)
         ),
-        (false, true, _) => format!(
+        Status::Published(_) => format!(
             "### Published {name}: new version {}",
             version(r.layer_version)
         ),
-        (false, false, _) => format!(
+        Status::Unchanged(_) => format!(
             "### {name} unchanged: version {} stands",
             version(r.layer_version)
         ),
@@ -170,8 +170,11 @@ fn facts(r: &PublishResult) -> Vec<String> {
     if let Some(arn) = &r.layer_version_arn {
         fact("version ARN", code_span(arn));
     }
-    fact("reason", escape_markdown(r.reason.as_str()));
-    if let (Some(previous), true) = (r.previous_version, r.published) {
+    // A target that failed before deciding has no reason to give.
+    if let Some(reason) = r.status.reason() {
+        fact("reason", escape_markdown(reason.describe()));
+    }
+    if let (Some(previous), true) = (r.previous_version, r.status.published()) {
         fact("previous version", previous.to_string());
     }
     fact("region", code_span(&r.region));
@@ -328,6 +331,7 @@ pub fn escape_markdown(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::outcome::Reason;
 
     fn result() -> PublishResult {
         crate::domain::outcome::example_result()
@@ -337,8 +341,10 @@ mod tests {
     fn a_layer_in_several_regions_gets_one_comment_with_a_section_per_region() {
         let mut eu = result();
         eu.region = "eu-west-1".into();
-        eu.published = false;
-        eu.error = Some("PutObject failed: NoSuchBucket <b>".into());
+        eu.status = Status::Failed {
+            error: "PutObject failed: NoSuchBucket <b>".into(),
+            settled: None,
+        };
         let us = result();
         let body = layer_comment_body(&[&us, &eu]);
         let lines: Vec<&str> = body.lines().collect();
@@ -433,15 +439,14 @@ mod tests {
     #[test]
     fn unchanged_heading_says_the_version_stands() {
         let mut r = result();
-        r.published = false;
-        r.reason = Reason::Unchanged;
+        r.status = Status::Unchanged(Reason::Unchanged);
         assert_eq!(heading_of(&r), "### `deps` unchanged: version 2 stands");
     }
 
     #[test]
     fn plan_heading_says_it_would_publish_or_that_nothing_changed() {
         let mut r = result();
-        r.published = false;
+        r.status = Status::WouldPublish(Reason::ManifestChanged);
         r.dry_run = true;
         r.layer_version = None;
         assert_eq!(
@@ -450,11 +455,32 @@ mod tests {
         );
         r.previous_version = None;
         assert!(heading_of(&r).ends_with("(newest now: none)"));
-        r.reason = Reason::Unchanged;
+        r.status = Status::Unchanged(Reason::Unchanged);
         r.layer_version = Some(1);
         assert_eq!(
             heading_of(&r),
             "### Plan: `deps` is unchanged, version 1 stands"
+        );
+    }
+
+    #[test]
+    fn a_failed_target_shows_its_error_and_only_the_reason_it_reached() {
+        let mut r = result();
+        r.fail("function api: not found".into());
+        let body = comment_body(&r);
+        assert_eq!(heading_of(&r), "### Failed to publish `deps`");
+        for line in [
+            "- **error**: function api\\: not found",
+            "- **reason**: manifest changed",
+            "- **previous version**: 1",
+        ] {
+            assert!(body.lines().any(|l| l == line), "{line} missing in\n{body}");
+        }
+        let early = PublishResult::failed("deps", false, "us-east-1", "ab", "denied".into());
+        let body = comment_body(&early);
+        assert!(
+            !body.contains("**reason**"),
+            "no decision, no reason: {body}"
         );
     }
 
@@ -477,8 +503,7 @@ mod tests {
     #[test]
     fn unknown_fields_are_left_out() {
         let mut r = result();
-        r.published = false;
-        r.reason = Reason::Unchanged;
+        r.status = Status::Unchanged(Reason::Unchanged);
         (r.code_sha256, r.code_size, r.s3_uri, r.changes) = (None, None, None, None);
         let body = comment_body(&r);
         for absent in [

@@ -16,7 +16,7 @@
 use std::collections::BTreeMap;
 
 use crate::domain::error::{Error, ForgeError};
-use crate::domain::outcome::PublishResult;
+use crate::domain::outcome::{PublishResult, Reason};
 
 /// GitLab rejects a dotenv report larger than this (the `dotenv_size` limit, 5 KB on every
 /// plan and by default on self-managed instances).
@@ -31,7 +31,8 @@ const PREFIX: &str = "LAYERPUB_";
 /// `LAYERPUB_LAYER_VERSION`, `LAYERPUB_PUBLISHED` (`true`/`false`), `LAYERPUB_PREVIOUS_VERSION`,
 /// `LAYERPUB_FINGERPRINT`, `LAYERPUB_CODE_SHA256`, `LAYERPUB_CODE_SIZE`, `LAYERPUB_REASON` (the
 /// JSON spelling, e.g. `manifest_changed`) and `LAYERPUB_REGION`; a value that is not known
-/// (no version before a first publish, no zip when unchanged) is empty.
+/// (no version before a first publish, no zip when unchanged, no reason for a target that
+/// failed before deciding) is empty.
 ///
 /// With several layers each layer gets the same keys followed by `_` and its [`key_suffix`]:
 /// `py-deps` gives `LAYERPUB_LAYER_VERSION_ARN_PY_DEPS`. A layer published in several regions
@@ -95,7 +96,7 @@ fn fields(r: &PublishResult) -> [(&'static str, String); 10] {
         ("LAYER_ARN", text(&r.layer_arn)),
         ("LAYER_VERSION_ARN", text(&r.layer_version_arn)),
         ("LAYER_VERSION", number(r.layer_version)),
-        ("PUBLISHED", r.published.to_string()),
+        ("PUBLISHED", r.status.published().to_string()),
         ("PREVIOUS_VERSION", number(r.previous_version)),
         ("FINGERPRINT", r.fingerprint.clone()),
         ("CODE_SHA256", text(&r.code_sha256)),
@@ -103,18 +104,19 @@ fn fields(r: &PublishResult) -> [(&'static str, String); 10] {
             "CODE_SIZE",
             r.code_size.map(|n| n.to_string()).unwrap_or_default(),
         ),
-        ("REASON", reason(r)),
+        // The JSON's spelling (`manifest_changed`), so a job reading these variables and one
+        // reading `--output json` compare against the same words; empty for a target that
+        // failed before deciding.
+        (
+            "REASON",
+            r.status
+                .reason()
+                .map(Reason::code)
+                .unwrap_or_default()
+                .to_owned(),
+        ),
         ("REGION", r.region.clone()),
     ]
-}
-
-/// The reason as the JSON result spells it (`manifest_changed`), so a job reading the dotenv
-/// variables and one reading `--output json` compare against the same words.
-fn reason(r: &PublishResult) -> String {
-    match serde_json::to_value(r.reason) {
-        Ok(serde_json::Value::String(s)) => s,
-        _ => unreachable!("Reason serialises as a string"),
-    }
 }
 
 /// Refuses a value GitLab would cut, strip or reject instead of passing it on.
@@ -147,7 +149,7 @@ fn collision(key: &str, first: &str, second: &str) -> Error {
 mod tests {
     use super::*;
     use crate::domain::error::EXIT_BAD_INPUT;
-    use crate::domain::outcome::Reason;
+    use crate::domain::outcome::Status;
 
     fn result(name: &str) -> PublishResult {
         let arn = format!("arn:aws:lambda:eu-west-1:123456789012:layer:{name}");
@@ -156,7 +158,7 @@ mod tests {
             layer_arn: Some(arn.clone()),
             layer_version_arn: Some(format!("{arn}:3")),
             layer_version: Some(3),
-            published: true,
+            status: Status::Published(Reason::ManifestChanged),
             dry_run: false,
             previous_version: Some(2),
             fingerprint: "ab".repeat(32),
@@ -166,7 +168,6 @@ mod tests {
             zip_path: Some(format!("{name}.zip")),
             s3_uri: None,
             region: "eu-west-1".into(),
-            reason: Reason::ManifestChanged,
             changes: None,
             warnings: vec![],
             ..Default::default()
@@ -219,7 +220,7 @@ mod tests {
         let mut r = result("deps");
         (r.layer_arn, r.layer_version_arn, r.layer_version) = (None, None, None);
         (r.previous_version, r.code_sha256, r.code_size) = (None, None, None);
-        (r.published, r.dry_run, r.reason) = (false, true, Reason::FirstVersion);
+        (r.status, r.dry_run) = (Status::WouldPublish(Reason::FirstVersion), true);
         r.region = String::new();
         let text = dotenv(&[r]).unwrap();
         let lines: Vec<&str> = text.lines().collect();
@@ -238,6 +239,29 @@ mod tests {
         assert!(text.contains("LAYERPUB_PUBLISHED=false\n"), "{text}");
         assert!(text.contains("LAYERPUB_REASON=first_version\n"), "{text}");
         assert!(!text.contains(['"', '\'']), "{text}");
+    }
+
+    #[test]
+    fn published_and_reason_come_from_the_status() {
+        let mut r = result("deps");
+        r.fail("function api not found".into());
+        let text = dotenv(std::slice::from_ref(&r)).unwrap();
+        assert!(text.contains("LAYERPUB_PUBLISHED=true\n"), "{text}");
+        assert!(
+            text.contains("LAYERPUB_REASON=manifest_changed\n"),
+            "{text}"
+        );
+        r.status = Status::Unchanged(Reason::PublishedConcurrently);
+        let text = dotenv(&[r]).unwrap();
+        assert!(text.contains("LAYERPUB_PUBLISHED=false\n"), "{text}");
+        assert!(
+            text.contains("LAYERPUB_REASON=published_concurrently\n"),
+            "{text}"
+        );
+        let early = PublishResult::failed("deps", false, "eu-west-1", "ab", "denied".into());
+        let text = dotenv(&[early]).unwrap();
+        assert!(text.contains("LAYERPUB_REASON=\n"), "{text}");
+        assert!(text.contains("LAYERPUB_PUBLISHED=false\n"), "{text}");
     }
 
     #[test]

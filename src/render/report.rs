@@ -4,7 +4,7 @@
 use serde::Serialize;
 
 use crate::config::LayerConfig;
-use crate::domain::outcome::{PublishResult, Reason, code_sha256};
+use crate::domain::outcome::{PublishResult, Status, code_sha256};
 use crate::domain::text::human_bytes;
 use crate::package::Packaged;
 use crate::package::fingerprint::FingerprintDocument;
@@ -49,36 +49,33 @@ pub struct FingerprintReport {
 /// The text report of one publish (or plan).
 pub fn publish_text(r: &PublishResult) -> String {
     let version = |v: Option<i64>| v.map_or_else(|| "none".to_owned(), |v| v.to_string());
-    let mut s = if let Some(e) = &r.error {
-        format!("failed: {} in {}: {e}\n", r.layer_name, r.region)
-    } else if r.dry_run {
-        match r.reason {
-            Reason::Unchanged | Reason::PublishedConcurrently => format!(
-                "plan: {} is unchanged (version {}); nothing to publish\n",
-                r.layer_name,
-                version(r.layer_version)
-            ),
-            reason => format!(
-                "plan: {} would publish a new version ({}); newest now: {}\n",
-                r.layer_name,
-                reason.as_str(),
-                version(r.previous_version)
-            ),
+    let mut s = match &r.status {
+        Status::Failed { error, .. } => {
+            format!("failed: {} in {}: {error}\n", r.layer_name, r.region)
         }
-    } else if r.published {
-        format!(
+        Status::Unchanged(_) if r.dry_run => format!(
+            "plan: {} is unchanged (version {}); nothing to publish\n",
+            r.layer_name,
+            version(r.layer_version)
+        ),
+        Status::WouldPublish(reason) => format!(
+            "plan: {} would publish a new version ({}); newest now: {}\n",
+            r.layer_name,
+            reason.describe(),
+            version(r.previous_version)
+        ),
+        Status::Published(reason) => format!(
             "published {} version {} ({})\n",
             r.layer_name,
             version(r.layer_version),
-            r.reason.as_str()
-        )
-    } else {
-        format!(
+            reason.describe()
+        ),
+        Status::Unchanged(reason) => format!(
             "{} unchanged: version {} stands ({})\n",
             r.layer_name,
             version(r.layer_version),
-            r.reason.as_str()
-        )
+            reason.describe()
+        ),
     };
     let mut row = |k: &str, v: &str| s += &format!("  {k:<13}{v}\n");
     if let Some(arn) = &r.layer_version_arn {
@@ -170,29 +167,38 @@ pub fn package_text(r: &PackageReport) -> String {
     s
 }
 
-/// One JSON document: the report itself for one layer, `{"layers": [...]}` for several.
+/// The version of every JSON document layerpub prints (`--output json` of every command, and
+/// the `result-json` step output). It stays 1 while changes are additive (a new key, a new
+/// code in an enum); removing or renaming a key or changing its type bumps it, announced in
+/// the README. schema/*.schema.json describe the documents of this version.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// One JSON document: `{"schema_version": 1, "layers": [...]}`, one item per layer (and, for
+/// `publish`, `plan` and `prune`, per region), whatever their number, so a consumer's path to
+/// a value does not change when a layer or a region is added.
 ///
 /// It goes to stdout, where the GitHub runner looks for workflow commands on every line: JSON
 /// escapes line breaks, and `##[` (the legacy command form, run wherever it appears in a
 /// line) is written `##\u005b`, the same string to every JSON reader. Credentials in a URL
 /// are replaced by `***`.
-pub fn json<T: Serialize>(reports: &[T]) -> String {
+pub fn json<T: Serialize>(items: &[T]) -> String {
     #[derive(Serialize)]
-    struct Layers<'a, T> {
+    struct Document<'a, T> {
+        schema_version: u32,
         layers: &'a [T],
     }
-    let text = match reports {
-        [one] => serde_json::to_string_pretty(one),
-        many => serde_json::to_string_pretty(&Layers { layers: many }),
-    };
-    let text = text.expect("reports always serialise");
+    let text = serde_json::to_string_pretty(&Document {
+        schema_version: SCHEMA_VERSION,
+        layers: items,
+    })
+    .expect("reports always serialise");
     crate::domain::text::redact_url_credentials(&text).replace("##[", "##\\u005b") + "\n"
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::outcome::example_result;
+    use crate::domain::outcome::{Reason, example_result};
 
     fn report() -> PackageReport {
         PackageReport {
@@ -215,21 +221,28 @@ mod tests {
     fn publish_text_says_what_happened_and_why() {
         let mut r = publish_result();
         assert!(publish_text(&r).starts_with("published deps version 2 (manifest changed)\n  arn          arn:aws:lambda:us-east-1:123456789012:layer:deps:2\n"));
-        r.published = false;
-        r.reason = Reason::Unchanged;
+        r.status = Status::Unchanged(Reason::Unchanged);
         assert!(publish_text(&r).starts_with("deps unchanged: version 2 stands (unchanged)\n"));
         r.dry_run = true;
-        r.reason = Reason::SettingsChanged;
+        assert!(
+            publish_text(&r)
+                .starts_with("plan: deps is unchanged (version 2); nothing to publish\n")
+        );
+        r.status = Status::WouldPublish(Reason::SettingsChanged);
         assert!(publish_text(&r).starts_with(
             "plan: deps would publish a new version (settings changed); newest now: 1\n"
         ));
+        r.fail("no bucket".into());
+        assert!(publish_text(&r).starts_with("failed: deps in us-east-1: no bucket\n"));
     }
 
     #[test]
     fn publish_json_has_the_documented_fields() {
-        let v: serde_json::Value = serde_json::from_str(&json(&[publish_result()])).unwrap();
+        let doc: serde_json::Value = serde_json::from_str(&json(&[publish_result()])).unwrap();
+        let v = &doc["layers"][0];
         for field in [
             "layer_name",
+            "status",
             "layer_arn",
             "layer_version_arn",
             "layer_version",
@@ -246,6 +259,45 @@ mod tests {
             assert!(v.get(field).is_some(), "{field} missing");
         }
         assert_eq!(v["reason"], "manifest_changed");
+        assert_eq!(v["status"], "published");
+    }
+
+    /// `status`, `published`, `reason` and `error` all come from the one [`Status`].
+    #[test]
+    fn the_status_keys_are_derived_from_the_one_status() {
+        let item = |r: &PublishResult| -> serde_json::Value {
+            let doc: serde_json::Value =
+                serde_json::from_str(&json(std::slice::from_ref(r))).unwrap();
+            let i = &doc["layers"][0];
+            serde_json::json!([i["status"], i["published"], i["reason"], i["error"]])
+        };
+        let mut r = publish_result();
+        assert_eq!(
+            item(&r),
+            serde_json::json!(["published", true, "manifest_changed", null])
+        );
+        r.fail("function api not found".into());
+        assert_eq!(
+            item(&r),
+            serde_json::json!(["failed", true, "manifest_changed", "function api not found"]),
+            "a failure after the publish keeps the published version and its reason"
+        );
+        r.status = Status::Unchanged(Reason::PublishedConcurrently);
+        assert_eq!(
+            item(&r),
+            serde_json::json!(["unchanged", false, "published_concurrently", null])
+        );
+        r.status = Status::WouldPublish(Reason::NoMarker);
+        assert_eq!(
+            item(&r),
+            serde_json::json!(["would_publish", false, "no_marker", null])
+        );
+        let failed = PublishResult::failed("deps", true, "eu-west-1", "ab", "denied".into());
+        assert_eq!(
+            item(&failed),
+            serde_json::json!(["failed", false, null, "denied"]),
+            "a target that failed before deciding has no reason"
+        );
     }
 
     #[test]
@@ -277,11 +329,16 @@ mod tests {
     }
 
     #[test]
-    fn json_is_an_object_for_one_layer_and_a_list_for_several() {
+    fn json_is_one_versioned_envelope_whatever_the_number_of_layers() {
         let one: serde_json::Value = serde_json::from_str(&json(&[report()])).unwrap();
-        assert_eq!(one["code_size"], 2048);
+        assert_eq!(one["schema_version"], SCHEMA_VERSION);
+        assert_eq!(one["layers"][0]["code_size"], 2048);
         let two: serde_json::Value = serde_json::from_str(&json(&[report(), report()])).unwrap();
         assert_eq!(two["layers"].as_array().unwrap().len(), 2);
+        let keys =
+            |v: &serde_json::Value| v.as_object().unwrap().keys().cloned().collect::<Vec<_>>();
+        assert_eq!(keys(&one), ["layers", "schema_version"]);
+        assert_eq!(keys(&two), keys(&one));
     }
 
     #[test]
@@ -291,6 +348,6 @@ mod tests {
         let text = json(&[r.clone()]);
         assert!(!text.contains("##["), "{text}");
         let back: serde_json::Value = serde_json::from_str(&text).unwrap();
-        assert_eq!(back["warnings"][0], r.warnings[0].as_str());
+        assert_eq!(back["layers"][0]["warnings"][0], r.warnings[0].as_str());
     }
 }

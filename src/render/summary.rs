@@ -4,7 +4,7 @@
 //! comment's, see `comment::code_span`) with `|` escaped, so it cannot end the table cell,
 //! start markup, or inject HTML (code spans render `<` literally).
 
-use crate::domain::outcome::PublishResult;
+use crate::domain::outcome::{PublishResult, Status};
 use crate::domain::text::human_bytes;
 
 /// At most this many changed lines per layer; the rest are counted.
@@ -30,27 +30,24 @@ fn layer_section(r: &PublishResult) -> String {
     let version = r
         .layer_version
         .map_or_else(|| "none".to_owned(), |v| v.to_string());
-    let outcome = if let Some(e) = &r.error {
-        format!("failed: {}", code_span(e))
-    } else if r.dry_run {
-        format!(
-            "plan: {} (newest version {version})",
-            if r.reason.as_str() == "unchanged" {
-                "nothing to publish"
-            } else {
-                "would publish"
-            }
-        )
-    } else if r.published {
-        format!("published version {version}")
-    } else {
-        format!("unchanged: version {version} stands")
+    let (outcome, reason) = match &r.status {
+        Status::Failed { error, .. } => (format!("failed: {}", code_span(error)), None),
+        Status::Unchanged(reason) if r.dry_run => (
+            format!("plan: nothing to publish (newest version {version})"),
+            Some(reason),
+        ),
+        Status::WouldPublish(reason) => (
+            format!("plan: would publish (newest version {version})"),
+            Some(reason),
+        ),
+        Status::Published(reason) => (format!("published version {version}"), Some(reason)),
+        Status::Unchanged(reason) => (format!("unchanged: version {version} stands"), Some(reason)),
     };
     let mut rows = vec![(
         "Result",
-        match r.error {
-            Some(_) => outcome,
-            None => format!("{outcome} — {}", r.reason.as_str()),
+        match reason {
+            Some(reason) => format!("{outcome} — {}", reason.describe()),
+            None => outcome,
         },
     )];
     if let Some(arn) = &r.layer_version_arn {
@@ -132,7 +129,7 @@ fn layer_section(r: &PublishResult) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::outcome::Changes;
+    use crate::domain::outcome::{Changes, Reason};
 
     fn result() -> PublishResult {
         PublishResult {
@@ -156,6 +153,35 @@ mod tests {
             md.contains("| What changed | changed `requests==2.32.3 → requests==2.32.4` |"),
             "{md}"
         );
+    }
+
+    #[test]
+    fn the_result_row_says_what_the_status_says() {
+        let row = |r: &PublishResult| {
+            let md = summary_markdown(std::slice::from_ref(r));
+            md.lines()
+                .find(|l| l.starts_with("| Result |"))
+                .unwrap()
+                .to_owned()
+        };
+        let mut r = result();
+        r.status = Status::Unchanged(Reason::Unchanged);
+        assert_eq!(
+            row(&r),
+            "| Result | unchanged: version 2 stands — unchanged |"
+        );
+        r.dry_run = true;
+        assert_eq!(
+            row(&r),
+            "| Result | plan: nothing to publish (newest version 2) — unchanged |"
+        );
+        r.status = Status::WouldPublish(Reason::FirstVersion);
+        assert_eq!(
+            row(&r),
+            "| Result | plan: would publish (newest version 2) — first version |"
+        );
+        r.fail("denied | by policy".into());
+        assert_eq!(row(&r), "| Result | failed: `denied \\| by policy` |");
     }
 
     #[test]

@@ -6,6 +6,7 @@
 pub mod fault_proxy;
 pub mod moto;
 pub mod prop;
+pub mod schema;
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -24,13 +25,25 @@ pub struct Run {
 }
 
 impl Run {
+    /// Stdout as the JSON document it must be, checked against its schema (schema/*.schema.json,
+    /// chosen from the items' keys: see [`schema::Schema::Auto`]).
     pub fn json(&self) -> serde_json::Value {
-        serde_json::from_str(&self.stdout).unwrap_or_else(|e| {
+        let doc = serde_json::from_str(&self.stdout).unwrap_or_else(|e| {
             panic!(
                 "stdout is not JSON ({e}): {}\nstderr: {}",
                 self.stdout, self.stderr
             )
-        })
+        });
+        schema::assert_valid(schema::Schema::Auto, &doc);
+        doc
+    }
+
+    /// The one item of a run with one layer (in one region): `layers[0]` of [`Run::json`].
+    pub fn layer(&self) -> serde_json::Value {
+        let mut doc = self.json();
+        let layers = doc["layers"].as_array_mut().expect("a `layers` list");
+        assert_eq!(layers.len(), 1, "one layer expected: {}", self.stdout);
+        layers.remove(0)
     }
 
     pub fn assert_ok(&self) -> &Self {

@@ -92,9 +92,9 @@ impl Moto {
     }
 }
 
-/// The venv's python, after scripts/moto-venv.sh made sure the pinned moto is installed there
-/// (the same script the demo and the benchmarks use).
-fn ensure_installed() -> PathBuf {
+/// The venv's python, after scripts/moto-venv.sh made sure the pinned moto (and jsonschema,
+/// for [`super::schema`]) is installed there (the same script the demo and the benchmarks use).
+pub fn ensure_installed() -> PathBuf {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/moto-venv.sh");
     let out = Command::new("bash")
         .arg(&script)
