@@ -4,6 +4,7 @@
 use serde::Serialize;
 
 use crate::config::LayerConfig;
+use crate::domain::follow_up::FunctionOutcome;
 use crate::domain::outcome::{PublishResult, Status, code_sha256};
 use crate::domain::text::human_bytes;
 use crate::package::Packaged;
@@ -99,19 +100,33 @@ pub fn publish_text(r: &PublishResult) -> String {
     if let Some(uri) = &r.s3_uri {
         row("s3", uri);
     }
+    // A plan's follow-up is what the run would do: said so on every row.
+    let (shared, function, pruned) = if r.dry_run {
+        ("would share", "would move", "would prune")
+    } else {
+        ("shared", "function", "pruned")
+    };
     if !r.shared_with.is_empty() {
-        s += &format!("  {:<13}{}\n", "shared", r.shared_with.join(", "));
+        s += &format!("  {shared:<13}{}\n", r.shared_with.join(", "));
     }
     for f in &r.functions {
-        let mut what = f.outcome.describe().to_owned();
+        let mut what = match (&f.outcome, r.dry_run) {
+            (FunctionOutcome::Updated, true) => format!(
+                "from {}",
+                f.previous_layer_version_arn
+                    .as_deref()
+                    .unwrap_or("no version of this layer")
+            ),
+            (outcome, _) => outcome.describe().to_owned(),
+        };
         if let Some(v) = &f.function_version_arn {
             what += &format!(", version {v}");
         }
-        s += &format!("  {:<13}{}: {what}\n", "function", f.function);
+        s += &format!("  {function:<13}{}: {what}\n", f.function);
     }
     if let Some(p) = r.pruned.as_ref().filter(|p| !p.deleted.is_empty()) {
         let list: Vec<String> = p.deleted.iter().map(i64::to_string).collect();
-        s += &format!("  {:<13}{}\n", "pruned", list.join(", "));
+        s += &format!("  {pruned:<13}{}\n", list.join(", "));
     }
     for w in &r.warnings {
         s += &format!("warning: {w}\n");
@@ -349,5 +364,46 @@ mod tests {
         assert!(!text.contains("##["), "{text}");
         let back: serde_json::Value = serde_json::from_str(&text).unwrap();
         assert_eq!(back["layers"][0]["warnings"][0], r.warnings[0].as_str());
+    }
+
+    #[test]
+    fn a_plan_says_what_its_follow_up_would_do() {
+        let mut r = example_result();
+        r.dry_run = true;
+        r.shared_with = vec!["layerpub-111122223333".into()];
+        r.functions = vec![crate::domain::follow_up::FunctionResult {
+            function: "api".into(),
+            outcome: FunctionOutcome::Updated,
+            previous_layer_version_arn: Some(
+                "arn:aws:lambda:us-east-1:123456789012:layer:deps:1".into(),
+            ),
+            function_version_arn: None,
+            alias_arn: None,
+            attempts: 1,
+        }];
+        r.pruned = Some(crate::domain::follow_up::Pruned {
+            deleted: vec![1],
+            protected_in_use: vec![],
+            kept: vec![2],
+        });
+        let text = publish_text(&r);
+        assert!(
+            text.contains("  would share  layerpub-111122223333\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "  would move   api: from arn:aws:lambda:us-east-1:123456789012:layer:deps:1\n"
+            ),
+            "{text}"
+        );
+        assert!(text.contains("  would prune  1\n"), "{text}");
+        r.dry_run = false;
+        let text = publish_text(&r);
+        assert!(
+            text.contains("  function     api: moved onto this version\n"),
+            "{text}"
+        );
+        assert!(text.contains("  pruned       1\n"), "{text}");
     }
 }
