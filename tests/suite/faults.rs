@@ -14,7 +14,7 @@
 //! With `LAYERPUB_REPORT_DIR` set, every case appends one JSON line to `faults.jsonl` there
 //! (scripts/reliability.sh renders them into docs/reliability.md).
 
-mod common;
+use crate::common;
 
 use std::fs;
 use std::io::Write;

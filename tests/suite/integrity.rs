@@ -6,7 +6,7 @@
 //! With `LAYERPUB_REPORT_DIR` set, every case appends one JSON line to `integrity.jsonl` there
 //! (rendered into docs/reliability.md by scripts/reliability.sh).
 
-mod common;
+use crate::common;
 
 use std::fs;
 use std::io::Write;

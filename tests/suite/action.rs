@@ -3,7 +3,7 @@
 //! the rest), run the step's script with bash and the runner's files (`GITHUB_OUTPUT`,
 //! `GITHUB_STEP_SUMMARY`, `GITHUB_EVENT_PATH`) in a temporary folder, against moto.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 use std::fs;

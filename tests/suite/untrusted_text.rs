@@ -6,7 +6,7 @@
 //! the expected set, no line of the log starts a workflow command that is not layerpub's own,
 //! and the summary and the comment show the text only inside code spans or escaped.
 
-mod common;
+use crate::common;
 
 use std::fs;
 

@@ -5,7 +5,7 @@
 //! answers `GetLayerVersionByArn` with a 500. So every check reads back through boto3 what
 //! layerpub claims (versions, `CodeSha256`, objects), rather than trusting its report.
 
-mod common;
+use crate::common;
 
 use std::fs;
 use std::path::Path;
