@@ -17,11 +17,12 @@ pub struct Moto {
 
 /// `layerpub --output json ARGS` in `dir` against the emulator, as CI would run it.
 pub fn run(m: &Moto, dir: &Path, args: &[&str]) -> super::Run {
-    let env = m.env();
-    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let mut all = vec!["--output", "json"];
-    all.extend_from_slice(args);
-    super::layerpub(dir, &all, &env)
+    super::layerpub_cmd()
+        .current_dir(dir)
+        .args(["--output", "json"])
+        .args(args)
+        .moto(m)
+        .run()
 }
 
 /// Held by a test for its whole run: the emulator is reset and belongs to that test.

@@ -257,14 +257,10 @@ fn sigterm_while_packaging_exits_143_and_leaves_no_temporary_file() {
             f.write_all(&words).unwrap();
         }
     }
-    let mut child = Command::new(BIN)
+    let mut child = layerpub_cmd()
         .args(["package", "--layer-name", "deps", "--path", "layer"])
         .current_dir(dir.path())
-        .env_clear()
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+        .spawn(Stdio::null(), Stdio::piped());
     // Signal once the temporary zip exists: packaging has begun.
     let started = Instant::now();
     let temp_zip = || {
