@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Runs the reliability suites and renders docs/reliability.md from what they report:
-#   tests/faults.rs     faults injected at every step of a publish  -> faults.jsonl
-#   tests/bad_input.rs  bad inputs, none of which may publish       -> bad_input.jsonl
-#   tests/secrets.rs    no secret in any output                     -> secrets.jsonl
-#   tests/untrusted_text.rs  hostile names and lines stay inert     (passes or fails)
-#   tests/prop_config.rs, tests/prop_zip.rs  property tests         -> properties.jsonl
-#   tests/integrity.rs  hash what you ship, runs converge, signals  -> integrity.jsonl
+#   tests/suite/faults.rs     faults injected at every step of a publish  -> faults.jsonl
+#   tests/suite/bad_input.rs  bad inputs, none of which may publish       -> bad_input.jsonl
+#   tests/suite/secrets.rs    no secret in any output                     -> secrets.jsonl
+#   tests/suite/untrusted_text.rs  hostile names and lines stay inert     (passes or fails)
+#   tests/prop/prop_config.rs, tests/prop/prop_zip.rs  property tests     -> properties.jsonl
+#   tests/suite/integrity.rs  hash what you ship, runs converge, signals  -> integrity.jsonl
+# Each is a module of a test binary (suite or prop), run with its name as the filter.
 # A suite that does not exist yet is skipped, and the page says so.
 # Usage: bash scripts/reliability.sh   (from anywhere; needs cargo and python3)
 set -euo pipefail
@@ -15,17 +16,23 @@ cd "$root"
 report_dir="$(mktemp -d)"
 trap 'rm -rf "$report_dir"' EXIT
 
-suites=()
+binaries=()
+filters=()
 for t in faults bad_input secrets untrusted_text prop_config prop_zip integrity; do
-  if [ -f "tests/$t.rs" ]; then
-    suites+=(--test "$t")
-  else
-    echo "reliability: tests/$t.rs does not exist yet; skipped" >&2
+  bin=""
+  for b in suite prop; do
+    [ -f "tests/$b/$t.rs" ] && bin=$b
+  done
+  if [ -z "$bin" ]; then
+    echo "reliability: no tests/suite/$t.rs or tests/prop/$t.rs yet; skipped" >&2
+    continue
   fi
+  filters+=("$t::")
+  case " ${binaries[*]} " in *" $bin "*) ;; *) binaries+=(--test "$bin") ;; esac
 done
 
 status=0
-LAYERPUB_REPORT_DIR="$report_dir" cargo test "${suites[@]}" || status=$?
+LAYERPUB_REPORT_DIR="$report_dir" cargo test "${binaries[@]}" -- "${filters[@]}" || status=$?
 
 python3 - "$report_dir" docs/reliability.md "$status" <<'PY'
 import json, os, sys
@@ -58,18 +65,18 @@ lines = [
     "bash scripts/reliability.sh",
     "```",
     "",
-    "It runs `cargo test --test faults --test bad_input --test secrets --test untrusted_text",
-    "--test prop_config --test prop_zip --test integrity` with `LAYERPUB_REPORT_DIR`",
+    "It runs `cargo test --test suite --test prop -- faults:: bad_input:: secrets:: untrusted_text::",
+    "prop_config:: prop_zip:: integrity::` with `LAYERPUB_REPORT_DIR`",
     "set; each case writes one JSON line, rendered below. "
     + ("Every suite passed." if status == 0 else f"**cargo test exited with {status}: see the rows marked NO.**"),
     "",
-    "## Faults injected (tests/faults.rs)",
+    "## Faults injected (tests/suite/faults.rs)",
     "",
 ]
 
 faults = rows("faults.jsonl")
 if faults is None:
-    lines += ["Not run: tests/faults.rs wrote no report.", ""]
+    lines += ["Not run: tests/suite/faults.rs wrote no report.", ""]
 else:
     passed = sum(1 for r in faults if r.get("passed"))
     lines += [
@@ -102,10 +109,10 @@ else:
         "",
     ]
 
-lines += ["## Integrity: what is hashed is what ships, runs converge (tests/integrity.rs)", ""]
+lines += ["## Integrity: what is hashed is what ships, runs converge (tests/suite/integrity.rs)", ""]
 integrity = rows("integrity.jsonl")
 if integrity is None:
-    lines += ["Not run: tests/integrity.rs wrote no report.", ""]
+    lines += ["Not run: tests/suite/integrity.rs wrote no report.", ""]
 else:
     lines += [
         "Cases that once published wrong bytes, never converged, or could not be stopped; each",
@@ -118,10 +125,10 @@ else:
         lines.append(f"| {cell(r.get('case'))} | {cell(r.get('before'))} | {cell(r.get('now'))} | {ok(r)} |")
     lines.append("")
 
-lines += ["## Bad inputs (tests/bad_input.rs)", ""]
+lines += ["## Bad inputs (tests/suite/bad_input.rs)", ""]
 bad = rows("bad_input.jsonl")
 if bad is None:
-    lines += ["Not run yet: tests/bad_input.rs wrote no report.", ""]
+    lines += ["Not run yet: tests/suite/bad_input.rs wrote no report.", ""]
 else:
     none_wrote = sum(1 for r in bad if r.get("aws_writes", 0) == 0)
     lines += [
@@ -136,10 +143,10 @@ else:
         )
     lines.append("")
 
-lines += ["## Secrets in outputs (tests/secrets.rs)", ""]
+lines += ["## Secrets in outputs (tests/suite/secrets.rs)", ""]
 secrets = rows("secrets.jsonl")
 if secrets is None:
-    lines += ["Not run yet: tests/secrets.rs wrote no report.", ""]
+    lines += ["Not run yet: tests/suite/secrets.rs wrote no report.", ""]
 else:
     found = sum(int(r.get("secrets_found", 0)) for r in secrets)
     lines += [
@@ -152,7 +159,7 @@ else:
         lines.append(f"| {cell(r.get('path'))} | {cell(r.get('secrets_found'))} | {ok(r)} |")
     lines.append("")
 
-lines += ["## Untrusted text (tests/untrusted_text.rs)", ""]
+lines += ["## Untrusted text (tests/suite/untrusted_text.rs)", ""]
 lines += [
     "File names, descriptions and lock-file lines holding line breaks, `%`, `::set-output`,",
     "`::add-mask::`, `<script>`, comment-marker look-alikes, backticks and `ghadelimiter_…`",
@@ -163,7 +170,7 @@ lines += [
     "",
 ]
 
-lines += ["## Property tests (tests/prop_config.rs, tests/prop_zip.rs)", ""]
+lines += ["## Property tests (tests/prop/prop_config.rs, tests/prop/prop_zip.rs)", ""]
 props = rows("properties.jsonl")
 if props is None:
     lines += ["Not run: the property tests wrote no report.", ""]

@@ -9,10 +9,11 @@ pub mod prop;
 pub mod schema;
 
 use std::collections::BTreeMap;
+use std::ffi::OsStr;
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Child, Command, Stdio};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_layerpub");
 
@@ -22,6 +23,16 @@ pub struct Run {
     pub code: i32,
     pub stdout: String,
     pub stderr: String,
+}
+
+impl From<std::process::Output> for Run {
+    fn from(out: std::process::Output) -> Run {
+        Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
 }
 
 impl Run {
@@ -52,81 +63,140 @@ impl Run {
     }
 }
 
-/// Runs `layerpub ARGS` in `cwd` with only `env` (plus PATH) in its environment, as CI would.
-pub fn layerpub(cwd: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
-    let out = Command::new(BIN)
-        .args(args)
-        .current_dir(cwd)
-        .env_clear()
+/// The environment CI gives a step, for any program a test runs as a step (the binary, the
+/// action's launcher): nothing from the test process but `PATH`.
+pub fn ci_command(program: impl AsRef<OsStr>) -> Command {
+    let mut c = Command::new(program);
+    c.env_clear()
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .envs(env.iter().copied())
-        .output()
-        .expect("run layerpub");
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        .stdin(Stdio::null());
+    c
+}
+
+/// `layerpub` as a test runs it, whatever the test: one place that decides its environment
+/// ([`ci_command`]: empty but `PATH`), and how a run is waited for and read back.
+///
+/// ```ignore
+/// let r = layerpub_cmd().current_dir(dir).args(["--output", "json"]).moto(&m).run();
+/// ```
+pub struct Layerpub(Command);
+
+/// The builder for one run of the binary; see [`Layerpub`].
+pub fn layerpub_cmd() -> Layerpub {
+    Layerpub(ci_command(BIN))
+}
+
+impl Layerpub {
+    pub fn current_dir(mut self, dir: &Path) -> Self {
+        self.0.current_dir(dir);
+        self
+    }
+
+    pub fn args<S: AsRef<OsStr>>(mut self, args: impl IntoIterator<Item = S>) -> Self {
+        self.0.args(args);
+        self
+    }
+
+    pub fn env(mut self, key: impl AsRef<OsStr>, value: impl AsRef<OsStr>) -> Self {
+        self.0.env(key, value);
+        self
+    }
+
+    pub fn envs<K: AsRef<OsStr>, V: AsRef<OsStr>>(
+        mut self,
+        vars: impl IntoIterator<Item = (K, V)>,
+    ) -> Self {
+        self.0.envs(vars);
+        self
+    }
+
+    /// The emulator's endpoint and fake credentials ([`moto::Moto::env`]); a later
+    /// [`Layerpub::env`] of `AWS_ENDPOINT_URL` points the run elsewhere (a fault proxy).
+    pub fn moto(self, m: &moto::Moto) -> Self {
+        self.envs(m.env())
+    }
+
+    /// Runs it to the end and reads what it printed.
+    pub fn run(mut self) -> Run {
+        self.0.output().expect("run layerpub").into()
+    }
+
+    /// [`Layerpub::run`], but a run still going after [`HANG_LIMIT`] is killed and reported
+    /// as hung (`code` -1, stderr saying so), so a regression that blocks (a FIFO opened for
+    /// reading) fails its test instead of hanging the suite.
+    pub fn run_within(self) -> Run {
+        use std::io::Read;
+        let args: Vec<_> = self.0.get_args().map(|a| a.to_owned()).collect();
+        let mut child = self.spawn(Stdio::piped(), Stdio::piped());
+        // Drained on threads: a run that fills a pipe must not look hung.
+        let drain = |mut r: Box<dyn Read + Send>| {
+            std::thread::spawn(move || {
+                let mut buf = Vec::new();
+                let _ = r.read_to_end(&mut buf);
+                String::from_utf8_lossy(&buf).into_owned()
+            })
+        };
+        let stdout = drain(Box::new(child.stdout.take().unwrap()));
+        let stderr = drain(Box::new(child.stderr.take().unwrap()));
+        let deadline = std::time::Instant::now() + HANG_LIMIT;
+        let status = loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                break Some(status);
+            }
+            if std::time::Instant::now() > deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                break None;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        };
+        let (stdout, mut stderr) = (stdout.join().unwrap(), stderr.join().unwrap());
+        let code = match status {
+            Some(s) => s.code().unwrap_or(-1),
+            None => {
+                stderr.push_str(&format!(
+                    "\n[test] layerpub {args:?} was still running after {HANG_LIMIT:?}: killed (hung)"
+                ));
+                -1
+            }
+        };
+        Run {
+            code,
+            stdout,
+            stderr,
+        }
+    }
+
+    /// Starts it without waiting (to signal or kill it), with stdout and stderr as given.
+    pub fn spawn(mut self, stdout: Stdio, stderr: Stdio) -> Child {
+        self.0
+            .stdout(stdout)
+            .stderr(stderr)
+            .spawn()
+            .expect("run layerpub")
     }
 }
 
-/// How long [`layerpub_within`] lets a run take before it counts as hung: far above any run
-/// the tests make (they take well under a second), so it only ever ends a hang.
+/// Runs `layerpub ARGS` in `cwd` with only `env` (plus PATH) in its environment, as CI would.
+pub fn layerpub(cwd: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
+    layerpub_cmd()
+        .current_dir(cwd)
+        .args(args)
+        .envs(env.iter().copied())
+        .run()
+}
+
+/// How long [`Layerpub::run_within`] lets a run take before it counts as hung: far above any
+/// run the tests make (they take well under a second), so it only ever ends a hang.
 pub const HANG_LIMIT: std::time::Duration = std::time::Duration::from_secs(60);
 
-/// [`layerpub`], but a run still going after [`HANG_LIMIT`] is killed and reported as hung
-/// (`code` -1, stderr saying so), so a regression that blocks (a FIFO opened for reading)
-/// fails its test instead of hanging the suite.
+/// [`layerpub`] with the hang guard of [`Layerpub::run_within`].
 pub fn layerpub_within(cwd: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
-    use std::io::Read;
-    use std::process::Stdio;
-    let mut child = Command::new(BIN)
-        .args(args)
+    layerpub_cmd()
         .current_dir(cwd)
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .args(args)
         .envs(env.iter().copied())
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run layerpub");
-    // Drained on threads: a run that fills a pipe must not look hung.
-    let drain = |mut r: Box<dyn Read + Send>| {
-        std::thread::spawn(move || {
-            let mut buf = Vec::new();
-            let _ = r.read_to_end(&mut buf);
-            String::from_utf8_lossy(&buf).into_owned()
-        })
-    };
-    let stdout = drain(Box::new(child.stdout.take().unwrap()));
-    let stderr = drain(Box::new(child.stderr.take().unwrap()));
-    let deadline = std::time::Instant::now() + HANG_LIMIT;
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break Some(status);
-        }
-        if std::time::Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            break None;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    };
-    let (stdout, mut stderr) = (stdout.join().unwrap(), stderr.join().unwrap());
-    let code = match status {
-        Some(s) => s.code().unwrap_or(-1),
-        None => {
-            stderr.push_str(&format!(
-                "\n[test] layerpub {args:?} was still running after {HANG_LIMIT:?}: killed (hung)"
-            ));
-            -1
-        }
-    };
-    Run {
-        code,
-        stdout,
-        stderr,
-    }
+        .run_within()
 }
 
 /// Writes a file, creating its folders, with the given permission bits.

@@ -1,33 +1,42 @@
-//! A real `moto_server` for the tests: installed into target/moto-venv by scripts/moto-venv.sh
-//! when missing (pinned there), started once per test binary on a free loopback port, reset before each test.
-//! Tests that use it hold its lock, so they run one at a time against a clean emulator.
+//! Real `moto_server`s for the tests: installed into target/moto-venv by scripts/moto-venv.sh
+//! when missing (pinned there), started on free loopback ports as tests ask for them, at most
+//! [`servers`] of them, each reset before a test takes it. A test holds its server for its whole
+//! run, so every test has a clean emulator to itself while several run at once: most of a test's
+//! time is spent waiting (on moto, on the SDK's retry backoff), not computing.
+//!
+//! What a test reads back goes through tests/support/aws.py (boto3), kept running beside each
+//! server (`--serve`): starting Python and loading boto3 takes about a second, once per server
+//! instead of once per question.
 
-use std::io::{Read, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::{Mutex, MutexGuard, OnceLock};
+use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+use std::sync::{Condvar, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 pub struct Moto {
     pub endpoint: String,
     _watchdog: Mutex<Child>,
     python: PathBuf,
+    /// aws.py `--serve` for this server, started on the first question.
+    helper: Mutex<Option<Helper>>,
 }
 
 /// `layerpub --output json ARGS` in `dir` against the emulator, as CI would run it.
 pub fn run(m: &Moto, dir: &Path, args: &[&str]) -> super::Run {
-    let env = m.env();
-    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let mut all = vec!["--output", "json"];
-    all.extend_from_slice(args);
-    super::layerpub(dir, &all, &env)
+    super::layerpub_cmd()
+        .current_dir(dir)
+        .args(["--output", "json"])
+        .args(args)
+        .moto(m)
+        .run()
 }
 
 /// Held by a test for its whole run: the emulator is reset and belongs to that test.
 pub struct MotoGuard {
     pub moto: &'static Moto,
-    _lock: MutexGuard<'static, ()>,
+    _slot: Slot,
 }
 
 impl std::ops::Deref for MotoGuard {
@@ -37,15 +46,63 @@ impl std::ops::Deref for MotoGuard {
     }
 }
 
-static SERVER: OnceLock<Moto> = OnceLock::new();
-static LOCK: Mutex<()> = Mutex::new(());
+/// How many emulators may run at once: `LAYERPUB_TEST_MOTO_SERVERS`, or 4. With 1, tests that
+/// use moto run one at a time, as they did when every test file had its own binary.
+pub fn servers() -> usize {
+    static N: OnceLock<usize> = OnceLock::new();
+    *N.get_or_init(|| {
+        std::env::var("LAYERPUB_TEST_MOTO_SERVERS")
+            .ok()
+            .and_then(|n| n.parse().ok())
+            .filter(|n| *n > 0)
+            .unwrap_or(4)
+    })
+}
 
-/// The emulator, reset, for this test alone.
+struct Pool {
+    servers: Vec<OnceLock<Moto>>,
+    /// Which servers a test holds.
+    taken: Mutex<Vec<bool>>,
+    freed: Condvar,
+}
+
+fn pool() -> &'static Pool {
+    static POOL: OnceLock<Pool> = OnceLock::new();
+    POOL.get_or_init(|| Pool {
+        servers: (0..servers()).map(|_| OnceLock::new()).collect(),
+        taken: Mutex::new(vec![false; servers()]),
+        freed: Condvar::new(),
+    })
+}
+
+/// A server a test holds; given back when the test ends, whether it passed or panicked.
+struct Slot(usize);
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        let pool = pool();
+        pool.taken.lock().unwrap_or_else(|p| p.into_inner())[self.0] = false;
+        pool.freed.notify_one();
+    }
+}
+
+/// An emulator, reset, for this test alone: the first free one (started if it never was), or
+/// the first one another test gives back.
 pub fn moto() -> MotoGuard {
-    let lock = LOCK.lock().unwrap_or_else(|p| p.into_inner());
-    let moto = SERVER.get_or_init(start);
+    let pool = pool();
+    let slot = {
+        let mut taken = pool.taken.lock().unwrap_or_else(|p| p.into_inner());
+        loop {
+            if let Some(i) = taken.iter().position(|t| !t) {
+                taken[i] = true;
+                break Slot(i);
+            }
+            taken = pool.freed.wait(taken).unwrap_or_else(|p| p.into_inner());
+        }
+    };
+    let moto = pool.servers[slot.0].get_or_init(start);
     http(&moto.endpoint, "POST", "/moto-api/reset").expect("reset moto");
-    MotoGuard { moto, _lock: lock }
+    MotoGuard { moto, _slot: slot }
 }
 
 impl Moto {
@@ -60,27 +117,25 @@ impl Moto {
         ]
     }
 
-    /// Runs tests/support/aws.py (boto3) in us-east-1 and parses its JSON answer.
+    /// Runs an aws.py command (boto3) in us-east-1 and returns its JSON answer.
     pub fn aws(&self, args: &[&str]) -> serde_json::Value {
         self.aws_in("us-east-1", args)
     }
 
-    /// Runs tests/support/aws.py (boto3) in `region` and parses its JSON answer.
+    /// Runs an aws.py command (boto3) in `region` and returns its JSON answer.
     pub fn aws_in(&self, region: &str, args: &[&str]) -> serde_json::Value {
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/aws.py");
-        let out = Command::new(&self.python)
-            .env("AWS_TEST_REGION", region)
-            .arg(script)
-            .arg(&self.endpoint)
-            .args(args)
-            .output()
-            .expect("run aws.py");
-        assert!(
-            out.status.success(),
-            "aws.py {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        serde_json::from_slice(&out.stdout).expect("aws.py prints JSON")
+        let mut helper = self.helper.lock().unwrap_or_else(|p| p.into_inner());
+        let h = helper.get_or_insert_with(|| Helper::start(&self.python, &self.endpoint));
+        let answer = h.ask(region, args);
+        if answer.is_err() {
+            // Dead or out of step: the next question starts a new one.
+            *helper = None;
+        }
+        match answer {
+            Ok(mut a) if a.get("ok").is_some() => a["ok"].take(),
+            Ok(a) => panic!("aws.py {args:?}: {}", a["error"].as_str().unwrap_or("")),
+            Err(e) => panic!("aws.py {args:?}: {e}"),
+        }
     }
 
     pub fn versions(&self, layer: &str) -> Vec<serde_json::Value> {
@@ -92,20 +147,66 @@ impl Moto {
     }
 }
 
+/// tests/support/aws.py `ENDPOINT --serve`: one JSON question per line in, one answer out.
+/// It ends when the test process does (its stdin closes).
+struct Helper {
+    _child: Child,
+    stdin: ChildStdin,
+    stdout: BufReader<ChildStdout>,
+}
+
+impl Helper {
+    fn start(python: &Path, endpoint: &str) -> Helper {
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/aws.py");
+        let mut child = Command::new(python)
+            .arg(script)
+            .arg(endpoint)
+            .arg("--serve")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("run aws.py");
+        Helper {
+            stdin: child.stdin.take().unwrap(),
+            stdout: BufReader::new(child.stdout.take().unwrap()),
+            _child: child,
+        }
+    }
+
+    fn ask(&mut self, region: &str, args: &[&str]) -> std::io::Result<serde_json::Value> {
+        let question = serde_json::json!({ "region": region, "args": args });
+        writeln!(self.stdin, "{question}")?;
+        self.stdin.flush()?;
+        let mut line = String::new();
+        if self.stdout.read_line(&mut line)? == 0 {
+            return Err(std::io::Error::other(
+                "aws.py ended without an answer (its error is above)",
+            ));
+        }
+        serde_json::from_str(&line).map_err(std::io::Error::other)
+    }
+}
+
 /// The venv's python, after scripts/moto-venv.sh made sure the pinned moto (and jsonschema,
-/// for [`super::schema`]) is installed there (the same script the demo and the benchmarks use).
+/// for [`super::schema`]) is installed there (the same script the demo and the benchmarks
+/// use). Once per test process.
 pub fn ensure_installed() -> PathBuf {
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/moto-venv.sh");
-    let out = Command::new("bash")
-        .arg(&script)
-        .stderr(Stdio::inherit())
-        .output()
-        .expect("run scripts/moto-venv.sh");
-    assert!(
-        out.status.success(),
-        "scripts/moto-venv.sh could not install moto (needs python3 with venv and the PyPI registry)"
-    );
-    PathBuf::from(String::from_utf8(out.stdout).unwrap().trim())
+    static PYTHON: OnceLock<PathBuf> = OnceLock::new();
+    PYTHON
+        .get_or_init(|| {
+            let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/moto-venv.sh");
+            let out = Command::new("bash")
+                .arg(&script)
+                .stderr(Stdio::inherit())
+                .output()
+                .expect("run scripts/moto-venv.sh");
+            assert!(
+                out.status.success(),
+                "scripts/moto-venv.sh could not install moto (needs python3 with venv and the PyPI registry)"
+            );
+            PathBuf::from(String::from_utf8(out.stdout).unwrap().trim())
+        })
+        .clone()
 }
 
 /// `sh -c WATCHDOG PYTHON PORT`: runs moto, and stops it when the parent (the test process)
@@ -150,6 +251,7 @@ fn start() -> Moto {
         endpoint,
         _watchdog: Mutex::new(child),
         python,
+        helper: Mutex::new(None),
     }
 }
 

@@ -6,7 +6,7 @@
 //! the expected set, no line of the log starts a workflow command that is not layerpub's own,
 //! and the summary and the comment show the text only inside code spans or escaped.
 
-mod common;
+use crate::common;
 
 use std::fs;
 
@@ -377,22 +377,15 @@ fn a_carriage_return_in_a_file_name_cannot_start_a_command() {
 fn a_non_utf8_value_of_a_variable_layerpub_reads_is_refused_naming_it() {
     use std::ffi::OsStr;
     use std::os::unix::ffi::OsStrExt;
-    use std::process::Command;
     let dir = temp();
     write_file(dir.path(), "layer/x.py", b"x", 0o644);
     let run = |name: &str| {
-        let out = Command::new(BIN)
+        let out = layerpub_cmd()
             .args(["package", "--layer-name", "d", "--path", "layer"])
             .current_dir(dir.path())
-            .env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
             .env(name, OsStr::from_bytes(b"caf\xe9"))
-            .output()
-            .expect("run layerpub");
-        (
-            out.status.code(),
-            String::from_utf8_lossy(&out.stderr).into_owned(),
-        )
+            .run();
+        (out.code, out.stderr)
     };
     for name in [
         "LAYERPUB_DESCRIPTION",
@@ -402,7 +395,7 @@ fn a_non_utf8_value_of_a_variable_layerpub_reads_is_refused_naming_it() {
         "AWS_REGION",
     ] {
         let (code, stderr) = run(name);
-        assert_eq!(code, Some(2), "{name}: {stderr}");
+        assert_eq!(code, 2, "{name}: {stderr}");
         assert!(
             stderr.contains(&format!("{name}: is not valid UTF-8 (byte 4)")),
             "{name}: {stderr}"
@@ -410,7 +403,7 @@ fn a_non_utf8_value_of_a_variable_layerpub_reads_is_refused_naming_it() {
         assert!(!stderr.contains('\u{FFFD}'), "{stderr}");
     }
     let (code, stderr) = run("SOME_OTHER_TOOLS_VARIABLE");
-    assert_eq!(code, Some(0), "a variable layerpub does not read: {stderr}");
+    assert_eq!(code, 0, "a variable layerpub does not read: {stderr}");
 }
 
 /// `endpoint-url: http://user:secret@host` echoed the password in errors and in the `::error`

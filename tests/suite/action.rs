@@ -3,12 +3,11 @@
 //! the rest), run the step's script with bash and the runner's files (`GITHUB_OUTPUT`,
 //! `GITHUB_STEP_SUMMARY`, `GITHUB_EVENT_PATH`) in a temporary folder, against moto.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use common::moto::moto;
 use common::*;
@@ -140,12 +139,10 @@ fn run_action_on(
     fs::write(&output, "").unwrap();
     fs::write(&summary, "").unwrap();
     fs::write(&event, event_json).unwrap();
-    let mut cmd = Command::new("bash");
+    let mut cmd = ci_command("bash");
     cmd.arg("-c")
         .arg(step["run"].as_str().unwrap())
         .current_dir(cwd)
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
         .env("GITHUB_ACTION_PATH", action_root)
         .env("GITHUB_ACTIONS", "true")
         .env("RUNNER_OS", "Linux")
@@ -161,13 +158,8 @@ fn run_action_on(
     for (k, v) in extra {
         cmd.env(k, v);
     }
-    let out = cmd.output().unwrap();
     ActionRun {
-        run: Run {
-            code: out.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        },
+        run: cmd.output().unwrap().into(),
         outputs: parse_github_output(&fs::read_to_string(&output).unwrap()),
         summary: fs::read_to_string(&summary).unwrap(),
     }
@@ -355,10 +347,8 @@ fn the_launcher_refuses_a_binary_whose_checksum_does_not_match() {
 fn the_launcher_names_the_runners_it_supports() {
     let dir = temp();
     let root = action_dir(dir.path(), true);
-    let out = Command::new("bash")
+    let out = ci_command("bash")
         .arg(root.join("dist/run.sh"))
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
         .env("RUNNER_OS", "Windows")
         .env("RUNNER_ARCH", "X64")
         .output()

@@ -1,7 +1,7 @@
 //! Several layers and regions in one run, end to end against moto: each README example named
 //! here is run as written.
 
-mod common;
+use crate::common;
 
 use std::fs;
 

@@ -9,7 +9,7 @@
 //! alone; PublishVersion publishes a new version even when nothing changed (AWS does not); six
 //! layers on a function are accepted; a duplicate CreateAlias answers `ConflictException`.
 
-mod common;
+use crate::common;
 
 use aws_sdk_lambda::config::{BehaviorVersion, Credentials, Region};
 use common::moto::{Moto, moto};

@@ -1,6 +1,6 @@
 //! The examples the README points at must keep working: the demo's layer config is run here.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 

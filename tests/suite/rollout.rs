@@ -1,7 +1,7 @@
 //! After the decision, end to end against moto: sharing, pruning and moving functions onto the
 //! new version, each from its README example.
 
-mod common;
+use crate::common;
 
 use std::fs;
 use std::path::Path;

@@ -14,13 +14,13 @@
 //! With `LAYERPUB_REPORT_DIR` set, every case appends one JSON line to `faults.jsonl` there
 //! (scripts/reliability.sh renders them into docs/reliability.md).
 
-mod common;
+use crate::common;
 
 use std::fs;
 use std::io::Write;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::Duration;
 
 use common::fault_proxy::{Api, Fault, FaultProxy, Rule};
@@ -471,14 +471,11 @@ fn sigkill_before_publishlayerversion_then_a_rerun_publishes_exactly_one_version
 /// request is held.
 fn killed_at(m: &Moto, dir: &Path, rule: Rule) {
     let proxy = FaultProxy::start(&m.endpoint, vec![rule]);
-    let mut c = Command::new(BIN);
-    c.current_dir(dir)
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .envs(env_via(m, &proxy.endpoint));
-    let mut child = c.spawn().unwrap();
+    let mut child = layerpub_cmd()
+        .current_dir(dir)
+        .moto(m)
+        .env("AWS_ENDPOINT_URL", &proxy.endpoint)
+        .spawn(Stdio::null(), Stdio::null());
     let held = proxy.wait_held(Duration::from_secs(120));
     child.kill().unwrap(); // SIGKILL
     let status = child.wait().unwrap();
@@ -553,17 +550,8 @@ fn extra_env(c: &Case) -> Vec<(&'static str, &'static str)> {
     }
 }
 
-/// The emulator's environment with the endpoint replaced by `endpoint`.
-fn env_via(m: &Moto, endpoint: &str) -> Vec<(&'static str, String)> {
-    let mut env = m.env();
-    for (k, v) in &mut env {
-        if *k == "AWS_ENDPOINT_URL" {
-            *v = endpoint.to_owned();
-        }
-    }
-    env
-}
-
+/// A run through the proxy: the emulator's environment with the endpoint replaced by the
+/// proxy's.
 fn run_via(
     m: &Moto,
     dir: &Path,
@@ -571,21 +559,19 @@ fn run_via(
     args: &[&str],
     extra: Vec<(&'static str, &'static str)>,
 ) -> Run {
-    let mut env = env_via(m, &proxy.endpoint);
-    env.push(("LAYERPUB_LOG", "info".into()));
-    env.extend(extra.into_iter().map(|(k, v)| (k, v.to_owned())));
-    run_env(dir, args, &env)
+    layerpub_cmd()
+        .current_dir(dir)
+        .args(["--output", "json"])
+        .args(args)
+        .moto(m)
+        .env("AWS_ENDPOINT_URL", &proxy.endpoint)
+        .env("LAYERPUB_LOG", "info")
+        .envs(extra)
+        .run()
 }
 
 fn run_direct(m: &Moto, dir: &Path, args: &[&str]) -> Run {
-    run_env(dir, args, &m.env())
-}
-
-fn run_env(dir: &Path, args: &[&str], env: &[(&'static str, String)]) -> Run {
-    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let mut all = vec!["--output", "json"];
-    all.extend_from_slice(args);
-    layerpub(dir, &all, &env)
+    common::moto::run(m, dir, args)
 }
 
 fn claims(m: &Moto) -> Vec<String> {

@@ -2,7 +2,7 @@
 //! them, through the real binary: exit code 2, a message naming the input and the fix, and no
 //! zip written.
 
-mod common;
+use crate::common;
 
 use std::fs;
 

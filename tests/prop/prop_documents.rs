@@ -9,7 +9,7 @@
 //! Bounded for CI; run longer with `PROPTEST_CASES=5000 cargo test --test prop_documents`.
 //! (A `sha256` shorter than 12 characters panicked the change listing: issue 12, item 7.)
 
-mod common;
+use crate::common;
 
 use layerpub::ci::github_output;
 use layerpub::config::settings::SymlinkPolicy;

@@ -4,7 +4,7 @@
 //!
 //! Bounded for CI; run longer with `PROPTEST_CASES=5000 cargo test --test prop_config`.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::sync::atomic::{AtomicU32, Ordering};

@@ -6,7 +6,7 @@
 //! holds two statements with that ID: counting statements after a re-run really checks that
 //! layerpub read the policy before adding.
 
-mod common;
+use crate::common;
 
 use aws_sdk_lambda::config::Credentials;
 use common::moto::{MotoGuard, moto};

@@ -8,7 +8,7 @@
 //! `$LAYERPUB_REPORT_DIR/bad_input.jsonl` (rendered into docs/reliability.md by
 //! scripts/reliability.sh).
 
-mod common;
+use crate::common;
 
 use std::fs;
 use std::io::Write;

@@ -5,7 +5,7 @@
 //! answers `GetLayerVersionByArn` with a 500. So every check reads back through boto3 what
 //! layerpub claims (versions, `CodeSha256`, objects), rather than trusting its report.
 
-mod common;
+use crate::common;
 
 use std::fs;
 use std::path::Path;
@@ -45,18 +45,12 @@ fn bucket_project(extra_yaml: &str) -> (common::moto::MotoGuard, tempfile::TempD
 
 /// The binary started in `dir` against the emulator (not waited for), its output piped.
 fn spawn(m: &Moto, dir: &Path, args: &[&str], extra: &[(&str, &str)]) -> std::process::Child {
-    let mut c = Command::new(BIN);
-    c.args(args)
+    layerpub_cmd()
+        .args(args)
         .current_dir(dir)
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    for (k, v) in m.env() {
-        c.env(k, v);
-    }
-    c.envs(extra.iter().copied());
-    c.spawn().unwrap()
+        .moto(m)
+        .envs(extra.iter().copied())
+        .spawn(Stdio::piped(), Stdio::piped())
 }
 
 fn publish(m: &Moto, dir: &Path) -> serde_json::Value {

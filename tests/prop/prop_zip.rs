@@ -6,7 +6,7 @@
 //! Bounded for CI (each round-trip case runs Python once); run longer with
 //! `PROPTEST_CASES=5000 cargo test --test prop_zip`.
 
-mod common;
+use crate::common;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;

@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 use layerpub::config::settings::Settings;
 use serde_json::Value;
 
-const TEMPLATE: &str = include_str!("../templates/layerpub.yml");
+const TEMPLATE: &str = include_str!("../../templates/layerpub.yml");
 
 /// Settings the component does not offer: `layers` lives in layerpub.yml, and the GitHub token
 /// has no meaning on GitLab (the note uses the GITLAB_TOKEN variable).

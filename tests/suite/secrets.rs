@@ -9,7 +9,7 @@
 //! With `LAYERPUB_REPORT_DIR` set, each path appends `{"path", "secrets_found", "passed"}` to
 //! `$LAYERPUB_REPORT_DIR/secrets.jsonl`.
 
-mod common;
+use crate::common;
 
 use std::fs;
 use std::path::Path;

@@ -1,7 +1,7 @@
 //! `layerpub package` end to end: the real binary, real files, and zips read back by Python's
 //! zipfile and Info-ZIP's unzip.
 
-mod common;
+use crate::common;
 
 use std::fs;
 use std::os::unix::fs::symlink;
