@@ -22,7 +22,7 @@ use crate::domain::follow_up::{FunctionOutcome, FunctionResult, RollOut};
 use crate::domain::interrupt::Interrupt;
 
 /// Lambda's limit on layers per function.
-pub const MAX_LAYERS: usize = 5;
+pub(crate) const MAX_LAYERS: usize = 5;
 
 /// Reads of the function before giving up on concurrent writers.
 const MAX_ATTEMPTS: u32 = 3;
@@ -48,7 +48,7 @@ fn is_version_of(entry: &str, layer_arn: &LayerArn) -> bool {
 /// in order; appended when absent and `add_if_missing`. Returns None when nothing would change
 /// or the layer is absent and not to be added. Lambda allows at most 5 layers per function:
 /// adding a 6th is an error with a clear message.
-pub fn new_layers(
+pub(crate) fn new_layers(
     current: &[String],
     layer_arn: &LayerArn,
     version_arn: &LayerVersionArn,
@@ -155,7 +155,7 @@ pub async fn roll_out(
 /// `None` is a plan of the layer's first version, whose ARN is not known yet: no function can
 /// use it, so the function would get it only with `add-to-functions` (and was already checked
 /// to exist by the plan's preflight).
-pub async fn plan_move(
+pub(crate) async fn plan_move(
     lambda: &Client,
     function: &str,
     version_arn: Option<&LayerVersionArn>,
@@ -198,7 +198,7 @@ pub async fn plan_move(
 
 /// Checks that the function exists, before a layer version is published: a misspelt name then
 /// fails the run before anything is written rather than after.
-pub async fn preflight(lambda: &Client, function: &str) -> Result<(), Error> {
+pub(crate) async fn preflight(lambda: &Client, function: &str) -> Result<(), Error> {
     match lambda
         .get_function_configuration()
         .function_name(function)

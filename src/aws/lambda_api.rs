@@ -18,7 +18,7 @@ use crate::domain::outcome::RemoteVersion;
 
 /// The newest version of the layer, or `None` when it has none (or does not exist yet).
 /// One call: `ListLayerVersions` lists newest first.
-pub async fn latest_version(
+pub(crate) async fn latest_version(
     client: &Client,
     layer_name: &str,
 ) -> Result<Option<RemoteVersion>, Error> {
@@ -92,7 +92,11 @@ pub struct PublishRequest<'a> {
 
 /// `DeleteLayerVersion`: withdraws a version that must not stand (its content is not what
 /// was packaged). Deleting a version that is already gone succeeds.
-pub async fn delete_version(client: &Client, layer_name: &str, version: i64) -> Result<(), Error> {
+pub(crate) async fn delete_version(
+    client: &Client,
+    layer_name: &str,
+    version: i64,
+) -> Result<(), Error> {
     client
         .delete_layer_version()
         .layer_name(layer_name)

@@ -47,7 +47,7 @@ pub const MAX_ATTEMPTS: u32 = 6;
 
 /// How long a call may wait on the server, sending the request included: for the answer's
 /// headers, and (tests/faults.rs, `stall mid-answer`) in the middle of its body too.
-pub const READ_TIMEOUT: Duration = Duration::from_secs(120);
+pub(crate) const READ_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// How the clients are built, beyond the settings: what the environment says about them,
 /// read once from [`Env`] by the command line and passed in (the library reads no process
@@ -77,7 +77,7 @@ impl ClientOptions {
     /// stall. Not a setting, not documented for users (env.rs reserves the name so that it is
     /// not taken for a typo), and never longer than [`READ_TIMEOUT`]: a huge value must not
     /// overflow the SDK's deadlines.
-    pub fn from_env(env: &Env) -> ClientOptions {
+    pub(crate) fn from_env(env: &Env) -> ClientOptions {
         let read_timeout = env
             .get("LAYERPUB_TEST_TIMEOUT_SECS")
             .and_then(|s| s.parse::<u64>().ok())
@@ -143,7 +143,7 @@ pub async fn clients(
 /// Turns an SDK error into an [`AwsError::Call`]: a message that names the step, the service's
 /// own words, and what to do, with the SDK's error kept as its source; errors the user can fix
 /// (credentials, permissions, a missing bucket) are of [`Kind::BadInput`].
-pub fn sdk_error<E>(step: &str, err: aws_sdk_s3::error::SdkError<E, HttpResponse>) -> Error
+pub(crate) fn sdk_error<E>(step: &str, err: aws_sdk_s3::error::SdkError<E, HttpResponse>) -> Error
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {
@@ -220,7 +220,7 @@ fn innermost_cause(err: &(dyn std::error::Error + 'static)) -> String {
 /// Like [`sdk_error`], but an access denial says what this step needs (`denied_fix`: the
 /// permission to grant, or the setting that avoids the call) instead of the publish permissions,
 /// which would send the user to fix the wrong policy.
-pub fn sdk_error_with_fix<E>(
+pub(crate) fn sdk_error_with_fix<E>(
     step: &str,
     err: aws_sdk_s3::error::SdkError<E, HttpResponse>,
     denied_fix: &str,

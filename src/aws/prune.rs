@@ -40,7 +40,7 @@ pub fn select(
 
 /// All version numbers of the layer (none when the layer does not exist), every page of
 /// `ListLayerVersions`.
-pub async fn all_versions(lambda: &Client, layer_name: &str) -> Result<Vec<i64>, Error> {
+pub(crate) async fn all_versions(lambda: &Client, layer_name: &str) -> Result<Vec<i64>, Error> {
     let mut pages = lambda
         .list_layer_versions()
         .layer_name(layer_name)

@@ -28,9 +28,9 @@ use crate::domain::error::Error;
 use crate::domain::interrupt::Interrupt;
 
 /// Zips above this go up as a multipart upload.
-pub const MULTIPART_THRESHOLD: u64 = 16 << 20;
+pub(crate) const MULTIPART_THRESHOLD: u64 = 16 << 20;
 /// Part size of a multipart upload (S3's minimum is 5 MiB).
-pub const PART_SIZE: u64 = 8 << 20;
+pub(crate) const PART_SIZE: u64 = 8 << 20;
 /// Parts in flight at once.
 const PARTS_IN_FLIGHT: usize = 4;
 
@@ -38,11 +38,11 @@ pub fn zip_key(prefix: &str, layer: &str, sha256_hex: &str) -> String {
     format!("{prefix}{layer}/{sha256_hex}.zip")
 }
 
-pub fn manifest_key(prefix: &str, layer: &str, sha256_hex: &str) -> String {
+pub(crate) fn manifest_key(prefix: &str, layer: &str, sha256_hex: &str) -> String {
     format!("{prefix}{layer}/{sha256_hex}.manifest.json")
 }
 
-pub fn claim_key(prefix: &str, layer: &str, fingerprint: &str) -> String {
+pub(crate) fn claim_key(prefix: &str, layer: &str, fingerprint: &str) -> String {
     format!("{prefix}{layer}/claims/{fingerprint}.claim")
 }
 
@@ -55,7 +55,7 @@ fn without_part_count(checksum: &str) -> &str {
 }
 
 /// The object's SHA-256 checksum as S3 stored it, or `None` when there is no such object.
-pub async fn stored_checksum(
+pub(crate) async fn stored_checksum(
     s3: &Client,
     bucket: &str,
     key: &str,
@@ -101,7 +101,7 @@ pub struct ZipFile {
 
 impl ZipFile {
     /// [`ZipFile::bytes`], read and hashed off the async thread.
-    pub async fn read_checked(&self) -> Result<Vec<u8>, Error> {
+    pub(crate) async fn read_checked(&self) -> Result<Vec<u8>, Error> {
         let zip = self.clone();
         off_workers(move || zip.bytes()).await
     }
@@ -391,7 +391,7 @@ async fn abort(s3: &Client, bucket: &str, key: &str, upload_id: &str) {
 }
 
 /// Writes a small JSON document.
-pub async fn put_document(
+pub(crate) async fn put_document(
     s3: &Client,
     bucket: &str,
     key: &str,
@@ -412,7 +412,11 @@ pub async fn put_document(
 }
 
 /// Reads a small document; `None` when it is not there.
-pub async fn get_document(s3: &Client, bucket: &str, key: &str) -> Result<Option<Vec<u8>>, Error> {
+pub(crate) async fn get_document(
+    s3: &Client,
+    bucket: &str,
+    key: &str,
+) -> Result<Option<Vec<u8>>, Error> {
     match s3.get_object().bucket(bucket).key(key).send().await {
         Ok(out) => {
             let body = out.body.collect().await.map_err(|e| {
@@ -434,7 +438,7 @@ pub async fn get_document(s3: &Client, bucket: &str, key: &str) -> Result<Option
 /// only); its `x-amz-bucket-region` header names the bucket's region, on success and on most
 /// refusals alike. A refusal without that header (a role without s3:ListBucket) proves
 /// nothing: the run goes on and a later call reports what is wrong.
-pub async fn check_bucket(s3: &Client, bucket: &str, region: &str) -> Result<(), Error> {
+pub(crate) async fn check_bucket(s3: &Client, bucket: &str, region: &str) -> Result<(), Error> {
     let (status, found) = match s3.head_bucket().bucket(bucket).send().await {
         Ok(out) => (200, out.bucket_region().map(str::to_owned)),
         Err(e) => match e.raw_response() {
@@ -460,7 +464,7 @@ pub async fn check_bucket(s3: &Client, bucket: &str, region: &str) -> Result<(),
 
 /// The outcome of one attempt to claim a fingerprint.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Claim {
+pub(crate) enum Claim {
     /// This run holds the claim and must release it.
     Acquired,
     /// Another run holds it, since this long.
@@ -471,7 +475,7 @@ pub enum Claim {
 
 /// Tries to create the claim object with `If-None-Match: *`: S3 lets exactly one writer in.
 /// `body` must be unique to the run: it is how the run recognises its own claim.
-pub async fn try_claim(
+pub(crate) async fn try_claim(
     s3: &Client,
     bucket: &str,
     key: &str,

@@ -28,7 +28,7 @@ const CONFLICT_ATTEMPTS: u32 = 3;
 
 /// The statement IDs (`Statement[].Sid`) of a policy document. IAM allows `Statement` to be a
 /// single object as well as a list.
-pub fn statement_ids(policy: &str) -> Result<BTreeSet<String>, serde_json::Error> {
+pub(crate) fn statement_ids(policy: &str) -> Result<BTreeSet<String>, serde_json::Error> {
     let doc: serde_json::Value = serde_json::from_str(policy)?;
     let statements = match doc.get("Statement") {
         Some(serde_json::Value::Array(list)) => list.iter().collect(),
@@ -74,7 +74,7 @@ pub async fn ensure_grants(
 /// The plan of [`ensure_grants`], which a `plan` shows without adding anything: the grantees
 /// whose statement version `version`'s policy lacks. A `new_version` (published by this run, or
 /// one a plan would publish) has no policy yet: every grantee, without a read.
-pub async fn missing_grants<'a>(
+pub(crate) async fn missing_grants<'a>(
     lambda: &Client,
     layer_name: &str,
     version: i64,

@@ -17,7 +17,7 @@ use crate::domain::error::ForgeError;
 
 /// Where a run's comments go.
 #[derive(Debug)]
-pub enum Comments {
+pub(crate) enum Comments {
     /// Comments off (`comment: false`), or not a GitHub or GitLab job.
     Off,
     /// On GitHub, with no pull request for this event (a push, a tag, a schedule).
@@ -27,7 +27,7 @@ pub enum Comments {
 
 /// A pull request on GitHub or a merge request on GitLab, with the token that writes there.
 #[derive(Debug)]
-pub enum Forge {
+pub(crate) enum Forge {
     GitHub(github::GitHubContext),
     GitLab(gitlab::GitLabContext),
 }
@@ -53,7 +53,7 @@ impl Comments {
     /// `github-token`, `pr-number`). Read before anything is published: a malformed event file
     /// or a missing token is the user's to fix (exit 2), and must not be found only after a
     /// version was published.
-    pub fn for_run(env: &Env, run: &RunConfig) -> Result<Comments, Error> {
+    pub(crate) fn for_run(env: &Env, run: &RunConfig) -> Result<Comments, Error> {
         if !run.comment {
             return Ok(Comments::Off);
         }
@@ -80,7 +80,7 @@ impl Comments {
 impl Forge {
     /// Creates this layer's comment, or edits ours in place; writes nothing when ours already
     /// says `body`. `body` must start with the layer's [`marker`].
-    pub async fn upsert(&self, layer_name: &str, body: &str) -> Result<Outcome, Error> {
+    pub(crate) async fn upsert(&self, layer_name: &str, body: &str) -> Result<Outcome, Error> {
         match self {
             Forge::GitHub(ctx) => github::upsert_comment(ctx, layer_name, body).await,
             Forge::GitLab(ctx) => gitlab::upsert_note(ctx, layer_name, body).await,
@@ -88,7 +88,7 @@ impl Forge {
     }
 
     /// What the forge calls the thing written, for the log: `pull request comment 41 created`.
-    pub fn noun(&self) -> &'static str {
+    pub(crate) fn noun(&self) -> &'static str {
         match self {
             Forge::GitHub(_) => "pull request comment",
             Forge::GitLab(_) => "merge request note",
@@ -97,7 +97,7 @@ impl Forge {
 
     /// Whether a warning is also shown as an annotation on the run's page (GitHub's runner
     /// reads them from the log; GitLab has none).
-    pub fn annotates(&self) -> bool {
+    pub(crate) fn annotates(&self) -> bool {
         matches!(self, Forge::GitHub(_))
     }
 }
@@ -110,7 +110,7 @@ pub fn marker(layer_name: &str) -> String {
 
 /// Whether `body` is a comment of layer `marker` by its text: its first line is the marker. The
 /// same text further down (a lock-file line shown in another layer's comment) does not count.
-pub fn carries(body: &str, marker: &str) -> bool {
+pub(crate) fn carries(body: &str, marker: &str) -> bool {
     body.lines().next().map(str::trim_end) == Some(marker)
 }
 
@@ -134,7 +134,7 @@ pub(crate) fn checked_marker(
 
 /// Bodies compare equal up to line endings and trailing white space, which either forge may
 /// normalise: an unchanged result must not be rewritten on every run.
-pub fn same_body(existing: &str, body: &str) -> bool {
+pub(crate) fn same_body(existing: &str, body: &str) -> bool {
     existing.replace("\r\n", "\n").trim_end() == body.replace("\r\n", "\n").trim_end()
 }
 

@@ -20,11 +20,11 @@ use crate::domain::error::{Error, ForgeError};
 use crate::domain::secret::Secret;
 
 /// The public GitHub API; GitHub Enterprise Server sets `GITHUB_API_URL` to `https://HOST/api/v3`.
-pub const DEFAULT_API_URL: &str = "https://api.github.com";
+pub(crate) const DEFAULT_API_URL: &str = "https://api.github.com";
 
 /// Who writes with the workflow's default `GITHUB_TOKEN`. That installation token may not read
 /// `GET /user` (403), so this is the login we look for instead.
-pub const ACTIONS_BOT_LOGIN: &str = "github-actions[bot]";
+pub(crate) const ACTIONS_BOT_LOGIN: &str = "github-actions[bot]";
 
 /// Comment pages read at most (100 comments each): a broken `Link` header cannot loop forever.
 const MAX_PAGES: usize = 100;

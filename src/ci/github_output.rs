@@ -53,7 +53,7 @@ pub fn outputs(results: &[PublishResult]) -> Vec<(&'static str, String)> {
 /// `{"LAYER": {"REGION": "ARN"}}` for every result that has a version (a failed first publish
 /// has none); one shape whatever the number of layers and regions, so a workflow's expression
 /// does not change when a region is added.
-pub fn version_arns(results: &[PublishResult]) -> String {
+pub(crate) fn version_arns(results: &[PublishResult]) -> String {
     let mut map: std::collections::BTreeMap<&str, std::collections::BTreeMap<&str, &str>> =
         std::collections::BTreeMap::new();
     for r in results {
@@ -141,14 +141,14 @@ pub fn defuse_commands(text: &str) -> String {
 }
 
 /// Escaping of a command's message: `%`, CR, LF.
-pub fn escape_data(s: &str) -> String {
+pub(crate) fn escape_data(s: &str) -> String {
     s.replace('%', "%25")
         .replace('\r', "%0D")
         .replace('\n', "%0A")
 }
 
 /// Escaping of a command's property: the message's, plus `:` and `,`.
-pub fn escape_property(s: &str) -> String {
+pub(crate) fn escape_property(s: &str) -> String {
     escape_data(s).replace(':', "%3A").replace(',', "%2C")
 }
 

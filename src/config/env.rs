@@ -29,7 +29,7 @@ use crate::domain::error::{ConfigError, Problem};
 
 /// `LAYERPUB_*` variables that are not settings: they steer the program itself
 /// (`LAYERPUB_TEST_TIMEOUT_SECS` only in tests: see `aws::ClientOptions::from_env`).
-pub const RESERVED: &[&str] = &[
+pub(crate) const RESERVED: &[&str] = &[
     "LAYERPUB_CONFIG",
     "LAYERPUB_LOG",
     "LAYERPUB_TEST_TIMEOUT_SECS",
@@ -38,7 +38,7 @@ pub const RESERVED: &[&str] = &[
 /// The variables layerpub reads besides `LAYERPUB_*` and `INPUT_*`: the runners' (GitHub,
 /// GitLab) and `SOURCE_DATE_EPOCH`. `AWS_*` too, which the AWS SDK reads for layerpub (and
 /// would take as unset when not UTF-8).
-pub const READ: &[&str] = &[
+pub(crate) const READ: &[&str] = &[
     "GITHUB_ACTIONS",
     "GITHUB_API_URL",
     "GITHUB_EVENT_NAME",
@@ -57,7 +57,7 @@ pub const READ: &[&str] = &[
 ];
 
 /// Whether layerpub (or the AWS SDK on its behalf) reads the variable `name`.
-pub fn is_read(name: &str) -> bool {
+pub(crate) fn is_read(name: &str) -> bool {
     ["LAYERPUB_", "INPUT_", "AWS_"]
         .iter()
         .any(|p| name.starts_with(p))
@@ -120,7 +120,7 @@ impl Env {
     }
 
     /// Whether the variable says `true`, as the runners set `GITHUB_ACTIONS` and `GITLAB_CI`.
-    pub fn is_true(&self, name: &str) -> bool {
+    pub(crate) fn is_true(&self, name: &str) -> bool {
         self.get(name) == Some("true")
     }
 
@@ -176,7 +176,7 @@ where
 }
 
 /// The `LAYERPUB_*` variable of a setting: `dotenv-file` → `LAYERPUB_DOTENV_FILE`.
-pub fn variable_name(setting: &str) -> String {
+pub(crate) fn variable_name(setting: &str) -> String {
     format!(
         "LAYERPUB_{}",
         setting.to_ascii_uppercase().replace('-', "_")

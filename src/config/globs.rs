@@ -99,13 +99,13 @@ impl Globs {
 
     /// Whether a folder (path relative to the root) is left out with all it holds. Matched
     /// on the path's bytes, so a name that is not UTF-8 can be excluded.
-    pub fn excludes_dir(&self, rel: impl AsRef<Path>) -> bool {
+    pub(crate) fn excludes_dir(&self, rel: impl AsRef<Path>) -> bool {
         let rel = rel.as_ref();
         self.exclude_set.is_match(rel) || self.exclude_dirs.is_match(rel)
     }
 
     /// Whether a file or link is packaged.
-    pub fn keeps_file(&self, rel: impl AsRef<Path>) -> bool {
+    pub(crate) fn keeps_file(&self, rel: impl AsRef<Path>) -> bool {
         let rel = rel.as_ref();
         !self.exclude_set.is_match(rel) && self.include_set.as_ref().is_none_or(|i| i.is_match(rel))
     }

@@ -20,11 +20,11 @@ use crate::domain::error::{ConfigError, Problem};
 
 /// The most layerpub reads of a manifest or a config file: a lock file of tens of megabytes
 /// is already unusual, and a bigger one is a mistake (an archive, a build output).
-pub const READ_MAX: u64 = 16 << 20;
+pub(crate) const READ_MAX: u64 = 16 << 20;
 
 /// Why a named file could not be read.
 #[derive(Debug)]
-pub enum ReadError {
+pub(crate) enum ReadError {
     /// Nothing at that path.
     Missing,
     /// A symbolic link whose target does not exist.
@@ -37,7 +37,7 @@ pub enum ReadError {
 }
 
 /// Reads a regular file of at most `max` bytes, without ever blocking on a FIFO or a device.
-pub fn read_regular(path: &Path, max: u64) -> Result<Vec<u8>, ReadError> {
+pub(crate) fn read_regular(path: &Path, max: u64) -> Result<Vec<u8>, ReadError> {
     let file = OpenOptions::new()
         .read(true)
         // Opening a FIFO for reading waits for a writer unless non-blocking; a terminal must
@@ -80,7 +80,7 @@ fn open_error(path: &Path, e: io::Error) -> ReadError {
 }
 
 /// A [`ReadError`] in words, for a message that names the file itself.
-pub fn describe(e: &ReadError) -> String {
+pub(crate) fn describe(e: &ReadError) -> String {
     match e {
         ReadError::Missing => "it does not exist".into(),
         ReadError::DanglingLink(t) => format!("a link to `{}`, which does not exist", t.display()),
@@ -147,7 +147,7 @@ pub fn workspace(
 /// Every layer's manifests and `path` inside the workspace, unless the run allows outside
 /// paths (`allow-outside-workspace`). Paths that do not exist are left for the reader to
 /// report as missing. `workspace` is only a problem when the layers are confined to it.
-pub fn confine(
+pub(crate) fn confine(
     layers: &[LayerConfig],
     allow_outside_workspace: bool,
     workspace: Result<Workspace, Problem>,

@@ -22,10 +22,10 @@ use crate::domain::error::{ConfigError, Problem};
 use crate::domain::limits;
 
 /// Excluded unless `default-excludes: false`: build litter no layer needs.
-pub const DEFAULT_EXCLUDES: &[&str] = &["__pycache__/", "*.pyc", ".git/", ".DS_Store"];
+pub(crate) const DEFAULT_EXCLUDES: &[&str] = &["__pycache__/", "*.pyc", ".git/", ".DS_Store"];
 
 /// Names the config file may have when no `--config` or `LAYERPUB_CONFIG` is given.
-pub const DEFAULT_CONFIG_FILES: &[&str] = &["layerpub.yml", "layerpub.yaml"];
+pub(crate) const DEFAULT_CONFIG_FILES: &[&str] = &["layerpub.yml", "layerpub.yaml"];
 
 /// What one run does: the settings that belong to the run, once, and the layers.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -49,7 +49,7 @@ pub struct RunConfig {
 /// the run may read. In a file they are top-level keys; inside a `layers:` entry they are
 /// refused (see [`resolve`]), since one layer cannot have its own comment or dotenv report.
 /// (`allow-outside-workspace` belongs to the run too, but the file cannot set it at all.)
-pub const RUN_SETTINGS: &[&str] = &["github-token", "comment", "pr-number", "dotenv-file"];
+pub(crate) const RUN_SETTINGS: &[&str] = &["github-token", "comment", "pr-number", "dotenv-file"];
 
 /// One layer, every setting resolved and checked.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -98,23 +98,26 @@ pub struct LayerConfig {
 }
 
 /// Default key prefix for uploads.
-pub const DEFAULT_S3_PREFIX: &str = "layerpub/";
+pub(crate) const DEFAULT_S3_PREFIX: &str = "layerpub/";
 /// Default age after which an unfinished claim is taken over.
-pub const DEFAULT_CLAIM_TIMEOUT_SECS: u64 = 900;
+pub(crate) const DEFAULT_CLAIM_TIMEOUT_SECS: u64 = 900;
 
 /// Replaced by each region in `s3-bucket`: Lambda reads a layer's zip only from a bucket in
 /// the region it publishes in, so several regions need one bucket each.
-pub const REGION_PLACEHOLDER: &str = "{region}";
+pub(crate) const REGION_PLACEHOLDER: &str = "{region}";
 
 impl LayerConfig {
     /// The layer's plain name (the last part of an ARN).
-    pub fn short_name(&self) -> &str {
+    pub(crate) fn short_name(&self) -> &str {
         self.arn.as_ref().map_or(&self.layer_name, LayerArn::name)
     }
 
     /// The functions to move in `region`: every name and partial ARN, and the full ARNs of
     /// that region.
-    pub fn functions_in<'a>(&'a self, region: &'a str) -> impl Iterator<Item = &'a FunctionRef> {
+    pub(crate) fn functions_in<'a>(
+        &'a self,
+        region: &'a str,
+    ) -> impl Iterator<Item = &'a FunctionRef> {
         self.functions.iter().filter(move |f| f.is_in(region))
     }
 
@@ -135,7 +138,7 @@ pub struct ConfigFile {
 
 /// What named the config file: the fix for a bad one is said there.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ConfigSource {
+pub(crate) enum ConfigSource {
     /// `--config FILE`.
     Flag,
     /// `LAYERPUB_CONFIG`.
@@ -158,7 +161,7 @@ impl ConfigSource {
 /// Returns `None` when no file was asked for and none is present. A `layerpub.yml` that is
 /// present as anything (a folder, a dangling link) is returned, so that reading it says what
 /// is wrong instead of the run going on without the settings the user meant.
-pub fn config_file_path(
+pub(crate) fn config_file_path(
     flag: Option<&Path>,
     env: Option<&str>,
     cwd: &Path,
@@ -178,7 +181,7 @@ pub fn config_file_path(
 /// Reads and parses the config file at `path`, named `shown` in messages (as the user named
 /// it). Only a regular file is read, never blocking on a FIFO, and up to
 /// [`crate::config::inputs::READ_MAX`].
-pub fn read_config_file(
+pub(crate) fn read_config_file(
     path: &Path,
     shown: &Path,
     source: ConfigSource,
@@ -748,12 +751,12 @@ fn check_layer(s: Settings) -> Result<LayerConfig, Vec<Problem>> {
 
 /// The largest `claim-timeout`: a day. A run that holds a claim longer has died; waiting
 /// longer only blocks publishing, and durations stay far from overflowing.
-pub const CLAIM_TIMEOUT_MAX_SECS: u64 = 86_400;
+pub(crate) const CLAIM_TIMEOUT_MAX_SECS: u64 = 86_400;
 /// The largest `keep-versions`: far more versions than a layer is ever kept with.
-pub const KEEP_VERSIONS_MAX: u32 = 10_000;
+pub(crate) const KEEP_VERSIONS_MAX: u32 = 10_000;
 /// The largest `pr-number`: GitHub and GitLab number pull and merge requests with 32-bit
 /// signed integers.
-pub const PR_NUMBER_MAX: u64 = i32::MAX as u64;
+pub(crate) const PR_NUMBER_MAX: u64 = i32::MAX as u64;
 
 /// Every number a setting takes has a maximum, so no arithmetic on it can overflow.
 /// `max` is said as written (`900 seconds (one day)`), then what to do.

@@ -215,7 +215,7 @@ macro_rules! overlay_fields {
 
 impl Settings {
     /// `self` with every setting that `higher` gives replaced by its value.
-    pub fn overlay(self, higher: Settings) -> Settings {
+    pub(crate) fn overlay(self, higher: Settings) -> Settings {
         let low = self;
         overlay_fields!(
             low,
@@ -290,7 +290,7 @@ impl Settings {
 
 /// Splits a one-string list: by new lines when there are any (the form of a multi-line GitHub
 /// input), else by commas outside `{…}` so that a glob such as `*.{pyc,pyo}` stays whole.
-pub fn split_list(value: &str) -> Vec<String> {
+pub(crate) fn split_list(value: &str) -> Vec<String> {
     let parts: Vec<&str> = if value.contains('\n') {
         value.lines().collect()
     } else {
@@ -381,7 +381,7 @@ fn flexible_bool<'de, D: Deserializer<'de>>(d: D) -> Result<Option<bool>, D::Err
 }
 
 /// The spellings of true and false that CI systems and people use.
-pub fn parse_bool(v: &str) -> Option<bool> {
+pub(crate) fn parse_bool(v: &str) -> Option<bool> {
     match v.trim().to_ascii_lowercase().as_str() {
         "true" | "yes" | "on" | "1" => Some(true),
         "false" | "no" | "off" | "0" => Some(false),

@@ -162,7 +162,7 @@ impl LayerVersionArn {
 
     /// Whether this is a version of `layer`: the whole layer ARN must match, so `deps` is
     /// never taken for `deps-extra`, nor for `deps` in another account or region.
-    pub fn is_version_of(&self, layer: &LayerArn) -> bool {
+    pub(crate) fn is_version_of(&self, layer: &LayerArn) -> bool {
         &self.layer == layer
     }
 }
@@ -222,7 +222,7 @@ impl FunctionRef {
 
     /// Whether the function is one to move in `region`: a full ARN only in its own region, a
     /// name or partial ARN in every region.
-    pub fn is_in(&self, region: &str) -> bool {
+    pub(crate) fn is_in(&self, region: &str) -> bool {
         self.region().is_none_or(|r| r == region)
     }
 }
@@ -280,7 +280,7 @@ impl FromStr for FunctionRef {
 
 /// The plain layer name in a `layer-name` value: `NAME` for a layer ARN (with or without a
 /// version), else the text itself.
-pub fn plain_layer_name(name_or_arn: &str) -> &str {
+pub(crate) fn plain_layer_name(name_or_arn: &str) -> &str {
     let layer = split_version(name_or_arn)
         .filter(|(layer, _)| layer_fields(layer).is_some())
         .map_or(name_or_arn, |(layer, _)| layer);
@@ -289,7 +289,7 @@ pub fn plain_layer_name(name_or_arn: &str) -> &str {
 
 /// The account of an account's root ARN, `arn:PARTITION:iam::ACCOUNT:root` (IAM is global: no
 /// region), for any `aws…` partition; the account itself is the caller's to check.
-pub fn account_in_root_arn(s: &str) -> Option<&str> {
+pub(crate) fn account_in_root_arn(s: &str) -> Option<&str> {
     let p = parts(s)?;
     let valid = p.partition.starts_with("aws")
         && p.service == "iam"
@@ -300,7 +300,7 @@ pub fn account_in_root_arn(s: &str) -> Option<&str> {
 
 /// An AWS region's name: three or more parts of lowercase letters and digits joined by '-',
 /// the last a number (`us-east-1`, `eu-central-2`, `us-gov-west-1`, `cn-north-1`).
-pub fn is_region(r: &str) -> bool {
+pub(crate) fn is_region(r: &str) -> bool {
     let parts: Vec<&str> = r.split('-').collect();
     parts.len() >= 3
         && parts.iter().all(|p| {

@@ -13,7 +13,7 @@ use crate::domain::error::Error;
 /// Runs `work` on tokio's blocking pool and gives its result; a panic in `work` carries on in
 /// the caller. The work runs to its end even if the caller stops waiting (a signal): reads and
 /// hashes have nothing to undo.
-pub async fn off_workers<T, W>(work: W) -> Result<T, Error>
+pub(crate) async fn off_workers<T, W>(work: W) -> Result<T, Error>
 where
     T: Send + 'static,
     W: FnOnce() -> Result<T, Error> + Send + 'static,

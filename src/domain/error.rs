@@ -11,7 +11,7 @@ use std::fmt;
 use std::io;
 
 /// The cause an error keeps: the SDK's, the HTTP client's or the parser's own error.
-pub type Cause = Box<dyn std::error::Error + Send + Sync + 'static>;
+pub(crate) type Cause = Box<dyn std::error::Error + Send + Sync + 'static>;
 
 /// What kind of failure an error is: it decides the exit code, and whether a failed comment
 /// fails the run.
@@ -138,7 +138,7 @@ impl Error {
     }
 
     /// Like [`Error::aws`], keeping what went wrong underneath as the source.
-    pub fn aws_caused(message: impl Into<String>, source: impl Into<Cause>) -> Self {
+    pub(crate) fn aws_caused(message: impl Into<String>, source: impl Into<Cause>) -> Self {
         Error::Aws(AwsError::Answer {
             message: message.into(),
             source: Some(source.into()),
@@ -248,7 +248,7 @@ impl ForgeError {
     }
 
     /// The same, with the error underneath kept as the source.
-    pub fn caused_by(self, source: impl Into<Cause>) -> Self {
+    pub(crate) fn caused_by(self, source: impl Into<Cause>) -> Self {
         ForgeError {
             source: Some(source.into()),
             ..self

@@ -26,7 +26,7 @@ pub enum FunctionOutcome {
 
 impl FunctionOutcome {
     /// What happened, in the words the text report, the summary and the comment share.
-    pub fn describe(&self) -> &'static str {
+    pub(crate) fn describe(&self) -> &'static str {
         match self {
             FunctionOutcome::Updated => "moved onto this version",
             FunctionOutcome::AlreadyCurrent => "already on this version",

@@ -41,7 +41,7 @@ impl Grantee {
     /// The statement ID layerpub gives this grant: `layerpub-123456789012`, `layerpub-o-…`,
     /// `layerpub-public`. Derived from the grantee alone, so a re-run (or a concurrent run)
     /// recognises grants already made, and statements added by hand are never mistaken for ours.
-    pub fn statement_id(&self) -> String {
+    pub(crate) fn statement_id(&self) -> String {
         match self {
             Grantee::Account(id) | Grantee::Organization(id) => format!("layerpub-{id}"),
             Grantee::Public => "layerpub-public".to_owned(),

@@ -2,18 +2,18 @@
 //! the runtimes AWS has added since. Pure data and checks; no I/O.
 
 /// Longest layer name, and longest layer ARN, `PublishLayerVersion` accepts.
-pub const LAYER_NAME_MAX: usize = 140;
+pub(crate) const LAYER_NAME_MAX: usize = 140;
 /// Longest version description, in characters.
-pub const DESCRIPTION_MAX: usize = 256;
+pub(crate) const DESCRIPTION_MAX: usize = 256;
 /// Longest `LicenseInfo`, in characters.
-pub const LICENSE_MAX: usize = 512;
-pub const RUNTIMES_MAX: usize = 15;
-pub const ARCHITECTURES_MAX: usize = 2;
-pub const ARCHITECTURES: &[&str] = &["x86_64", "arm64"];
+pub(crate) const LICENSE_MAX: usize = 512;
+pub(crate) const RUNTIMES_MAX: usize = 15;
+pub(crate) const ARCHITECTURES_MAX: usize = 2;
+pub(crate) const ARCHITECTURES: &[&str] = &["x86_64", "arm64"];
 /// Lambda refuses a function whose layers unzip to more than this many bytes.
-pub const UNZIPPED_MAX: u64 = 262_144_000;
+pub(crate) const UNZIPPED_MAX: u64 = 262_144_000;
 /// Largest zip `PublishLayerVersion` takes inline (`Content.ZipFile`); beyond it, S3.
-pub const INLINE_ZIP_MAX: u64 = 50 * 1024 * 1024;
+pub(crate) const INLINE_ZIP_MAX: u64 = 50 * 1024 * 1024;
 
 /// `CompatibleRuntimes` values: the reference's list (deprecated ones included, since old
 /// layers still declare them) and the runtimes released after it was written.
@@ -69,7 +69,7 @@ pub const RUNTIMES: &[&str] = &[
 
 /// Whether `name` is a valid `LayerName`: a plain name, or a layer ARN, per the API's pattern
 /// `(arn:[a-zA-Z0-9-]+:lambda:[a-zA-Z0-9-]+:\d{12}:layer:[a-zA-Z0-9-_]+)|[a-zA-Z0-9-_]+`.
-pub fn is_valid_layer_name(name: &str) -> bool {
+pub(crate) fn is_valid_layer_name(name: &str) -> bool {
     if name.is_empty() || name.chars().count() > LAYER_NAME_MAX {
         return false;
     }
@@ -87,7 +87,7 @@ fn is_plain_layer_name(s: &str) -> bool {
 }
 
 /// The closest known runtime to a misspelt one, for "did you mean".
-pub fn closest_runtime(given: &str) -> Option<&'static str> {
+pub(crate) fn closest_runtime(given: &str) -> Option<&'static str> {
     let given = given.to_ascii_lowercase();
     RUNTIMES
         .iter()
@@ -125,7 +125,7 @@ fn edit_distance(a: &str, b: &str) -> usize {
 
 /// Folders inside a layer where a runtime looks for code, by runtime family. `bin/`, `lib/`
 /// and `extensions/` are on every runtime's paths.
-pub fn runtime_folders(runtime: &str) -> &'static [&'static str] {
+pub(crate) fn runtime_folders(runtime: &str) -> &'static [&'static str] {
     if runtime.starts_with("python") {
         &["python/"]
     } else if runtime.starts_with("nodejs") {
@@ -140,7 +140,7 @@ pub fn runtime_folders(runtime: &str) -> &'static [&'static str] {
 }
 
 /// Folders every runtime reads (`PATH`, `LD_LIBRARY_PATH`, extensions).
-pub const SHARED_FOLDERS: &[&str] = &["bin/", "lib/", "extensions/"];
+pub(crate) const SHARED_FOLDERS: &[&str] = &["bin/", "lib/", "extensions/"];
 
 #[cfg(test)]
 mod tests {

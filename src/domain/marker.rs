@@ -7,10 +7,10 @@ use crate::domain::limits::DESCRIPTION_MAX;
 
 const TAG: &str = "layerpub:sha256:";
 /// Length of the marker itself: the tag and 64 hex digits.
-pub const MARKER_LEN: usize = TAG.len() + 64;
+pub(crate) const MARKER_LEN: usize = TAG.len() + 64;
 /// Characters left for the user's description: the marker and one separating space take the
 /// rest of Lambda's 256.
-pub const DESCRIPTION_ROOM: usize = DESCRIPTION_MAX - MARKER_LEN - 1;
+pub(crate) const DESCRIPTION_ROOM: usize = DESCRIPTION_MAX - MARKER_LEN - 1;
 
 /// `layerpub:sha256:<fingerprint>`.
 pub fn marker(fingerprint: &str) -> String {

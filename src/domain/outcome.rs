@@ -42,7 +42,8 @@ pub enum Reason {
 
 impl Reason {
     /// Every reason, in the order the README and the JSON Schema list their codes.
-    pub const ALL: [Reason; 8] = [
+    #[cfg(test)]
+    pub(crate) const ALL: [Reason; 8] = [
         Reason::FirstVersion,
         Reason::ManifestChanged,
         Reason::SettingsChanged,
@@ -70,7 +71,7 @@ impl Reason {
     }
 
     /// The reason in words, for the text report, the job summary and the comment.
-    pub fn describe(self) -> &'static str {
+    pub(crate) fn describe(self) -> &'static str {
         match self {
             Reason::FirstVersion => "first version",
             Reason::ManifestChanged => "manifest changed",
@@ -128,7 +129,9 @@ impl Default for Status {
 
 impl Status {
     /// Every status code, in the order of the JSON Schema's enum.
-    pub const CODES: [&'static str; 4] = ["published", "unchanged", "would_publish", "failed"];
+    #[cfg(test)]
+    pub(crate) const CODES: [&'static str; 4] =
+        ["published", "unchanged", "would_publish", "failed"];
 
     /// The status as programs read it: the `status` of the JSON result (part of the contract,
     /// see [`Reason::code`]).
@@ -249,7 +252,12 @@ impl PublishResult {
 
     /// Lambda published the version this result decided on ([`Status::WouldPublish`]): it is
     /// now [`Status::Published`], for the same reason.
-    pub fn record_published(&mut self, layer_arn: String, version: i64, version_arn: String) {
+    pub(crate) fn record_published(
+        &mut self,
+        layer_arn: String,
+        version: i64,
+        version_arn: String,
+    ) {
         let Status::WouldPublish(reason) = self.status else {
             unreachable!("a version is published only after the decision to publish it")
         };

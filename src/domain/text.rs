@@ -17,7 +17,7 @@ use std::borrow::Cow;
 use std::fmt::Write as _;
 
 /// Whether a reader of layerpub's output may end a line at `c` (see the module's notes).
-pub fn is_line_break(c: char) -> bool {
+pub(crate) fn is_line_break(c: char) -> bool {
     matches!(
         c,
         '\n' | '\r' | '\u{0B}' | '\u{0C}' | '\u{85}' | '\u{2028}' | '\u{2029}'
@@ -25,13 +25,13 @@ pub fn is_line_break(c: char) -> bool {
 }
 
 /// Whether `c` must not reach output raw: a line break, or any other control character.
-pub fn needs_escape(c: char) -> bool {
+pub(crate) fn needs_escape(c: char) -> bool {
     c.is_control() || is_line_break(c)
 }
 
 /// `text` with every character of [`needs_escape`] shown as an escape (`\n`, `\r`, `\t`,
 /// `\u{1b}`, `\u{2028}`), so it stays on one line and prints nothing but itself.
-pub fn visible(text: &str) -> String {
+pub(crate) fn visible(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {
@@ -51,7 +51,7 @@ pub fn visible(text: &str) -> String {
 /// `http://user:secret@host/…` → `http://***@host/…`. A URL layerpub prints (endpoint-url,
 /// GITHUB_API_URL, CI_API_V4_URL, a lock file's `git+https://token@…`) may carry a password;
 /// every output goes through this before it is written.
-pub fn redact_url_credentials(text: &str) -> Cow<'_, str> {
+pub(crate) fn redact_url_credentials(text: &str) -> Cow<'_, str> {
     if !text.contains("://") {
         return Cow::Borrowed(text);
     }
@@ -95,7 +95,7 @@ fn has_scheme(head: &str) -> bool {
 }
 
 /// `12.3 MiB`-style sizes for messages.
-pub fn human_bytes(n: u64) -> String {
+pub(crate) fn human_bytes(n: u64) -> String {
     const UNITS: [&str; 4] = ["KiB", "MiB", "GiB", "TiB"];
     if n < 1024 {
         return format!("{n} B");

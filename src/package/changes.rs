@@ -10,7 +10,7 @@ use crate::package::fingerprint::{FingerprintDocument, Source};
 /// At most this many lines in each list (added, removed, changed); the rest is counted in
 /// [`Changes::omitted`]. The comment shows 50 and the summary 20, so a rewritten 100,000-line
 /// lock file must not carry 100,000 lines into the JSON report and `result-json`.
-pub const MAX_LISTED: usize = 1_000;
+pub(crate) const MAX_LISTED: usize = 1_000;
 
 /// Compares the previous version's document with the current one.
 ///

@@ -20,7 +20,7 @@ use crate::domain::error::{ConfigError, Problem};
 /// created). A link, a folder or a special file is refused: the zip is renamed into place,
 /// which would replace a link or a device (as root, `/dev/null`) with a regular file.
 /// Packaging calls it again just before the rename.
-pub fn check_zip_path(path: &Path) -> Result<(), PackageError> {
+pub(crate) fn check_zip_path(path: &Path) -> Result<(), PackageError> {
     zip_path_problem(path).map_or(Ok(()), |m| {
         Err(PackageError::input(format!("zip-path: {m}")))
     })
@@ -143,7 +143,7 @@ fn output_file_problem(path: &Path) -> Option<String> {
 /// Checks every layer's zip-path, and that no two layers write one file through links
 /// (`same.zip` and `lnk/same.zip` with `lnk -> .`): the second zip would replace the first,
 /// and one layer would be published with the other's content.
-pub fn check_zip_paths(layers: &[LayerConfig]) -> Vec<Problem> {
+pub(crate) fn check_zip_paths(layers: &[LayerConfig]) -> Vec<Problem> {
     let several = layers.len() > 1;
     let label = |l: &LayerConfig| several.then(|| format!("`{}`", l.layer_name));
     let mut problems: Vec<Problem> = layers
@@ -210,7 +210,7 @@ fn and_list(items: impl Iterator<Item = String>) -> String {
 
 /// The run's report files: `dotenv-file` (a setting) and the runner's `$GITHUB_OUTPUT` and
 /// `$GITHUB_STEP_SUMMARY` (given as their values, when set).
-pub fn check_report_files(
+pub(crate) fn check_report_files(
     dotenv_file: Option<&Path>,
     github_output: Option<&str>,
     step_summary: Option<&str>,
@@ -246,7 +246,7 @@ pub fn check_report_files(
 }
 
 /// Both checks' problems as one error, or `Ok`.
-pub fn into_result(problems: Vec<Problem>) -> Result<(), ConfigError> {
+pub(crate) fn into_result(problems: Vec<Problem>) -> Result<(), ConfigError> {
     if problems.is_empty() {
         Ok(())
     } else {

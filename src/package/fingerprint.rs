@@ -96,7 +96,7 @@ impl FingerprintDocument {
     }
 
     /// The canonical bytes: compact JSON, fields in declaration order, lists sorted.
-    pub fn canonical_json(&self) -> Vec<u8> {
+    pub(crate) fn canonical_json(&self) -> Vec<u8> {
         serde_json::to_vec(self).expect("a fingerprint document always serialises")
     }
 
@@ -107,7 +107,7 @@ impl FingerprintDocument {
 }
 
 /// A manifest read and normalised, before it is placed in the document.
-pub fn manifest_file(path: &Path, bytes: &[u8]) -> ManifestFile {
+pub(crate) fn manifest_file(path: &Path, bytes: &[u8]) -> ManifestFile {
     let normalised = normalise_line_endings(bytes);
     ManifestFile {
         name: path.file_name().map_or_else(
@@ -122,7 +122,7 @@ pub fn manifest_file(path: &Path, bytes: &[u8]) -> ManifestFile {
 /// Reads the layer's manifest files, sorted so that their order in the settings is irrelevant.
 /// Only regular files are read (a FIFO would block the run forever), never more than
 /// [`READ_MAX`] bytes each.
-pub fn read_manifests(paths: &[PathBuf]) -> Result<Vec<ManifestFile>, PackageError> {
+pub(crate) fn read_manifests(paths: &[PathBuf]) -> Result<Vec<ManifestFile>, PackageError> {
     let mut files = Vec::with_capacity(paths.len());
     for path in paths {
         let bytes = read_regular(path, READ_MAX).map_err(|e| manifest_error(path, e))?;
@@ -162,7 +162,7 @@ fn manifest_error(path: &Path, e: ReadError) -> PackageError {
 }
 
 /// CRLF to LF; a lone CR is left as it is (it is content, not a line ending).
-pub fn normalise_line_endings(bytes: &[u8]) -> Vec<u8> {
+pub(crate) fn normalise_line_endings(bytes: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
     while i < bytes.len() {

@@ -17,7 +17,7 @@ const ALL_FOLDERS: &[&str] = &[
 ];
 
 /// Warnings about where the entries (zip names) sit, for the declared runtimes.
-pub fn layout_warnings(runtimes: &[String], names: &[&str]) -> Vec<String> {
+pub(crate) fn layout_warnings(runtimes: &[String], names: &[&str]) -> Vec<String> {
     if names.is_empty() {
         return vec![
             "the layer is empty: no file in path is left after include/exclude; check path and the filters"

@@ -35,11 +35,11 @@ use crate::package::layout::layout_warnings;
 use crate::package::walk::{Entry, EntryKind, MODE_EXECUTABLE, MODE_SYMLINK, walk};
 
 /// Entries the workers may be ahead of the writer.
-pub const WINDOW_ENTRIES: usize = 256;
+pub(crate) const WINDOW_ENTRIES: usize = 256;
 /// Input bytes the workers may hold ahead of the writer.
-pub const WINDOW_BYTES: u64 = 64 << 20;
+pub(crate) const WINDOW_BYTES: u64 = 64 << 20;
 /// Files above this are compressed to a temporary file rather than to memory.
-pub const SPOOL_BYTES: u64 = 16 << 20;
+pub(crate) const SPOOL_BYTES: u64 = 16 << 20;
 /// Deflate level 6: what `zip` and Python's `zipfile` use, so sizes compare fairly.
 const LEVEL: u32 = 6;
 /// Bytes deflated first to tell an incompressible file (wheels, images, already-compressed
@@ -169,7 +169,7 @@ pub fn package(layer: &LayerConfig, options: &PackageOptions) -> Result<Packaged
 
 /// The fingerprint document without writing a zip: from the manifests when the layer names
 /// them (no walk at all), else from the hashes of the files that would be packaged.
-pub fn fingerprint_document(
+pub(crate) fn fingerprint_document(
     layer: &LayerConfig,
     options: &PackageOptions,
 ) -> Result<FingerprintDocument, PackageError> {
@@ -220,12 +220,12 @@ fn write_error(zip: &Path, e: io::Error) -> PackageError {
 /// Start of the name of the temporary file a zip is written to, beside its zip-path. The walk
 /// never packages a file so named in the zip's folder (see `walk::Own`), and a later run
 /// removes those left by a run that was killed (SIGKILL gives no chance to clean up).
-pub const TEMP_PREFIX: &str = ".layerpub-";
+pub(crate) const TEMP_PREFIX: &str = ".layerpub-";
 /// End of a temporary zip's name.
-pub const TEMP_SUFFIX: &str = ".zip.tmp";
+pub(crate) const TEMP_SUFFIX: &str = ".zip.tmp";
 
 /// Whether `name` (a file name, no folder) is one of our temporary zips.
-pub fn is_temp_name(name: &str) -> bool {
+pub(crate) fn is_temp_name(name: &str) -> bool {
     name.starts_with(TEMP_PREFIX) && name.ends_with(TEMP_SUFFIX)
 }
 

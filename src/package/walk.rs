@@ -14,9 +14,9 @@ use crate::config::settings::SymlinkPolicy;
 use crate::domain::error::PackageError;
 
 /// Unix mode of a regular file entry: 0755 when the source has any execute bit, else 0644.
-pub const MODE_FILE: u32 = 0o100644;
-pub const MODE_EXECUTABLE: u32 = 0o100755;
-pub const MODE_SYMLINK: u32 = 0o120777;
+pub(crate) const MODE_FILE: u32 = 0o100644;
+pub(crate) const MODE_EXECUTABLE: u32 = 0o100755;
+pub(crate) const MODE_SYMLINK: u32 = 0o120777;
 
 /// One file or link of the layer.
 #[derive(Debug, Clone, PartialEq, Eq)]

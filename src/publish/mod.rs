@@ -49,7 +49,7 @@ const CLAIM_SAY_EVERY: Duration = Duration::from_secs(5);
 
 /// Targets worked on at once. Lambda's control plane throttles bursts of writes per account
 /// and region; the SDK's retry (see `aws`) absorbs the odd `TooManyRequestsException`.
-pub const MAX_IN_FLIGHT: usize = 4;
+pub(crate) const MAX_IN_FLIGHT: usize = 4;
 
 /// One layer in one region: what is decided, published and reported.
 pub struct Target<'a> {
@@ -82,7 +82,7 @@ enum Planned {
 /// cannot go on (a layer that cannot be packaged, no region); a target's own failure is in its
 /// [`Outcome`]. Awaited in the caller's runtime (the command line's one `block_on`); the file
 /// work (fingerprinting, packaging, reading the zip to send) runs on the blocking pool.
-pub async fn publish_all(
+pub(crate) async fn publish_all(
     layers: &[LayerConfig],
     options: &PackageOptions,
     client_options: &ClientOptions,
@@ -311,7 +311,7 @@ fn parsed_version_arn(layer: &LayerConfig, arn: &str) -> Result<LayerVersionArn,
 
 /// What `layerpub prune` did (or, with dry-run, would do) to one layer in one region.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct PruneReport {
+pub(crate) struct PruneReport {
     pub layer_name: String,
     pub region: String,
     pub dry_run: bool,
@@ -323,7 +323,7 @@ pub struct PruneReport {
 /// `layerpub prune`: for every target, deletes the versions beyond `keep-versions` (never the
 /// newest N; with protect-in-use never one a function uses), or only lists them with dry-run.
 /// Returns the reports and the first error, after every target had its turn.
-pub async fn prune_all(
+pub(crate) async fn prune_all(
     layers: &[LayerConfig],
     client_options: &ClientOptions,
 ) -> Result<(Vec<PruneReport>, Option<Error>), Error> {

@@ -16,17 +16,17 @@ use crate::domain::text::human_bytes;
 
 /// GitHub refuses comment bodies over 65,536 characters; we stay well under it, in bytes (which
 /// are never fewer than characters), leaving room for the truncation note.
-pub const MAX_BODY_BYTES: usize = 60_000;
+pub(crate) const MAX_BODY_BYTES: usize = 60_000;
 
 /// Lines of "what changed" shown before "and N more": a lock-file rewrite must not fill the
 /// comment.
-pub const MAX_CHANGE_LINES: usize = 50;
+pub(crate) const MAX_CHANGE_LINES: usize = 50;
 
 /// Warnings shown before "and N more".
-pub const MAX_WARNINGS: usize = 20;
+pub(crate) const MAX_WARNINGS: usize = 20;
 
 /// Characters of one value (a lock-file line, a warning) shown before it is cut with `…`.
-pub const MAX_VALUE_CHARS: usize = 300;
+pub(crate) const MAX_VALUE_CHARS: usize = 300;
 
 /// The hidden first line that identifies this layer's comment: `<!-- layerpub:NAME -->`.
 ///
@@ -93,7 +93,7 @@ pub fn layer_comment_body(results: &[&PublishResult]) -> String {
 }
 
 /// The whole comment for one layer's result. The first line is [`marker`].
-pub fn comment_body(result: &PublishResult) -> String {
+pub(crate) fn comment_body(result: &PublishResult) -> String {
     let mut lines = vec![marker(&result.layer_name)];
     lines.extend(result_lines(result));
     redacted(join_capped(&lines, MAX_BODY_BYTES))
@@ -211,7 +211,7 @@ fn facts(r: &PublishResult) -> Vec<String> {
 
 /// One function's roll-out, for the comment and the summary: its name and what happened, the
 /// names in code spans (they come from the settings).
-pub fn function_line(f: &crate::domain::follow_up::FunctionResult) -> String {
+pub(crate) fn function_line(f: &crate::domain::follow_up::FunctionResult) -> String {
     let mut line = format!(
         "{} {}",
         code_span(&f.function),
@@ -291,7 +291,7 @@ fn shorten(text: &str) -> String {
 /// and `@someone` are inert. The backtick fence is one longer than the longest run of
 /// backticks inside, and a space pads content that starts or ends with a backtick (CommonMark
 /// strips exactly one such space on each side).
-pub fn code_span(text: &str) -> String {
+pub(crate) fn code_span(text: &str) -> String {
     let text = crate::domain::text::visible(&shorten(text));
     let longest_run = text.split(|c| c != '`').map(str::len).max().unwrap_or(0);
     let fence = "`".repeat(longest_run + 1);
@@ -312,7 +312,7 @@ pub fn code_span(text: &str) -> String {
 /// entity, a link, emphasis, a table cell or a code span; control characters become visible
 /// escapes so the text stays on one line; and `@` is followed by a zero-width space so a name
 /// in a file cannot notify a GitHub user.
-pub fn escape_markdown(text: &str) -> String {
+pub(crate) fn escape_markdown(text: &str) -> String {
     let text = crate::domain::text::visible(text);
     let mut out = String::with_capacity(text.len() * 2);
     for c in text.chars() {

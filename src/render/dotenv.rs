@@ -20,7 +20,7 @@ use crate::domain::outcome::{PublishResult, Reason};
 
 /// GitLab rejects a dotenv report larger than this (the `dotenv_size` limit, 5 KB on every
 /// plan and by default on self-managed instances).
-pub const MAX_BYTES: usize = 5 * 1024;
+pub(crate) const MAX_BYTES: usize = 5 * 1024;
 
 /// Every key starts with this.
 const PREFIX: &str = "LAYERPUB_";
@@ -78,7 +78,7 @@ pub fn dotenv(results: &[PublishResult]) -> Result<String, Error> {
 /// ARN, the name after `:layer:`), upper-cased, with every character other than `A`–`Z` and
 /// `0`–`9` replaced by `_`. `py-deps` → `PY_DEPS`; `arn:aws:lambda:…:layer:node-deps` →
 /// `NODE_DEPS`.
-pub fn key_suffix(layer_name: &str) -> String {
+pub(crate) fn key_suffix(layer_name: &str) -> String {
     crate::domain::arn::plain_layer_name(layer_name)
         .chars()
         .map(|c| match c.to_ascii_uppercase() {

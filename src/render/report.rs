@@ -12,7 +12,7 @@ use crate::package::fingerprint::FingerprintDocument;
 
 /// What `layerpub package` reports per layer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct PackageReport {
+pub(crate) struct PackageReport {
     pub layer_name: String,
     pub zip_path: String,
     /// Base64 of the zip's SHA-256: the form Lambda reports as `CodeSha256`.
@@ -41,7 +41,7 @@ impl PackageReport {
 
 /// What `layerpub fingerprint` reports per layer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct FingerprintReport {
+pub(crate) struct FingerprintReport {
     pub layer_name: String,
     pub fingerprint: String,
     pub document: FingerprintDocument,
@@ -135,7 +135,7 @@ pub fn publish_text(r: &PublishResult) -> String {
 }
 
 /// The text report of `layerpub prune` for one layer in one region.
-pub fn prune_text(r: &crate::publish::PruneReport) -> String {
+pub(crate) fn prune_text(r: &crate::publish::PruneReport) -> String {
     let list = |v: &[i64]| match v {
         [] => "none".to_owned(),
         v => v.iter().map(i64::to_string).collect::<Vec<_>>().join(", "),
@@ -161,7 +161,7 @@ pub fn prune_text(r: &crate::publish::PruneReport) -> String {
 }
 
 /// The text report of one packaged layer.
-pub fn package_text(r: &PackageReport) -> String {
+pub(crate) fn package_text(r: &PackageReport) -> String {
     let mut s = format!("packaged {} into {}\n", r.layer_name, r.zip_path);
     s += &format!("  files        {}\n", r.file_count);
     s += &format!(
@@ -186,7 +186,7 @@ pub fn package_text(r: &PackageReport) -> String {
 /// the `result-json` step output). It stays 1 while changes are additive (a new key, a new
 /// code in an enum); removing or renaming a key or changing its type bumps it, announced in
 /// the README. schema/*.schema.json describe the documents of this version.
-pub const SCHEMA_VERSION: u32 = 1;
+pub(crate) const SCHEMA_VERSION: u32 = 1;
 
 /// One JSON document: `{"schema_version": 1, "layers": [...]}`, one item per layer (and, for
 /// `publish`, `plan` and `prune`, per region), whatever their number, so a consumer's path to

@@ -12,7 +12,7 @@ const MAX_CHANGE_LINES: usize = 20;
 
 /// Inert inline text for a table cell: the comment's code span (fence longer than any backtick
 /// run inside, control characters made visible), with `|` escaped so it cannot end the cell.
-pub fn code_span(text: &str) -> String {
+pub(crate) fn code_span(text: &str) -> String {
     crate::render::comment::code_span(text).replace('|', "\\|")
 }
 
