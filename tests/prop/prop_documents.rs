@@ -197,7 +197,16 @@ fn render_everything(r: &PublishResult) -> Result<(), TestCaseError> {
     let _ = summary::summary_markdown(results);
     let body = comment::layer_comment_body(&[r]);
     prop_assert!(body.len() <= 65_536, "{}", body.len());
-    let _ = dotenv::dotenv(results);
+    let wide = |format| dotenv::Shape {
+        format,
+        max_variables: usize::MAX,
+    };
+    use layerpub::config::settings::DotenvFormat;
+    let _ = dotenv::dotenv(results, wide(DotenvFormat::Variables));
+    // The compact form escapes whatever the values hold: always one line.
+    if let Ok(text) = dotenv::dotenv(results, wide(DotenvFormat::Json)) {
+        prop_assert_eq!(text.matches(['\n', '\r']).count(), 1, "{}", text);
+    }
     Ok(())
 }
 
