@@ -77,7 +77,9 @@ fn a_missing_invalid_or_unreachable_gitlab_token_is_a_warning_and_the_publish_st
             .expect(1)
             .mount(&gitlab),
     );
-    let cases: [(&str, Vec<(&str, String)>, &str); 3] = [
+    // (case, the job's variables, what the warning says)
+    type Case = (&'static str, Vec<(&'static str, String)>, &'static str);
+    let cases: [Case; 3] = [
         (
             "no token",
             merge_request_pipeline(&gitlab.uri(), None),
