@@ -621,18 +621,10 @@ fn the_example_plans_on_a_pull_request_and_publishes_on_the_push() {
             .expect(1)
             .mount(&github),
     );
-    // Anything else (such as the pull request of the pushed commit) finds nothing.
-    rt.block_on(
-        Mock::given(method("GET"))
-            .respond_with(ResponseTemplate::new(404))
-            .mount(&github),
-    );
+    let sha = "0123456789abcdef0123456789abcdef01234567";
     let mut env = m.env();
     env.push(("GITHUB_API_URL", github.uri()));
-    env.push((
-        "GITHUB_SHA",
-        "0123456789abcdef0123456789abcdef01234567".into(),
-    ));
+    env.push(("GITHUB_SHA", sha.into()));
 
     let pr = run_action_on(
         &root,
@@ -663,15 +655,74 @@ fn the_example_plans_on_a_pull_request_and_publishes_on_the_push() {
         body.starts_with("<!-- layerpub:demo-python-deps -->"),
         "{body}"
     );
-    assert!(body.contains("would publish version 1"), "{body}");
+    // It says that the merge would publish, and why; it names no version ARN: none exists.
+    assert!(
+        body.contains("would publish a new version (first version; newest now: none)"),
+        "{body}"
+    );
     assert!(!body.contains("layer:demo-python-deps:1"), "{body}");
     rt.block_on(github.verify());
 
+    // The merge: the push of the merge commit publishes, and the merged pull request's comment
+    // (found from the commit) is updated in place to say what was published.
+    rt.block_on(github.reset());
+    rt.block_on(
+        Mock::given(method("GET"))
+            .and(path("/user"))
+            .respond_with(ResponseTemplate::new(403))
+            .mount(&github),
+    );
+    rt.block_on(
+        Mock::given(method("GET"))
+            .and(path(format!("/repos/octo/layers/commits/{sha}/pulls")))
+            .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!([
+                {"number": 7, "merge_commit_sha": sha, "merged_at": "2026-11-30T02:00:00Z"}
+            ])))
+            .expect(1)
+            .mount(&github),
+    );
+    rt.block_on(
+        Mock::given(method("GET"))
+            .and(path(comments))
+            .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!([
+                {"id": 41, "body": body, "user": {"login": "github-actions[bot]"}}
+            ])))
+            .mount(&github),
+    );
+    rt.block_on(
+        Mock::given(method("POST"))
+            .respond_with(ResponseTemplate::new(201))
+            .expect(0)
+            .mount(&github),
+    );
+    rt.block_on(
+        Mock::given(method("PATCH"))
+            .and(path("/repos/octo/layers/issues/comments/41"))
+            .respond_with(
+                ResponseTemplate::new(200).set_body_json(serde_json::json!({"id": 41, "body": ""})),
+            )
+            .expect(1)
+            .mount(&github),
+    );
     let push = run_action_on(&root, &workspace, &with, &env, PUSH);
     push.run.assert_ok();
     assert_eq!(push.outputs["published"], "true");
     assert_eq!(push.outputs["layer-version"], "1");
     assert_eq!(m.versions("demo-python-deps").len(), 1);
+    let requests = rt.block_on(github.received_requests()).unwrap();
+    let patch = requests
+        .iter()
+        .find(|r| r.method.as_str() == "PATCH")
+        .expect("the merged pull request's comment was not updated");
+    let updated = serde_json::from_slice::<Value>(&patch.body).unwrap()["body"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        updated.contains("arn:aws:lambda:us-east-1:123456789012:layer:demo-python-deps:1"),
+        "{updated}"
+    );
+    rt.block_on(github.verify());
 }
 
 /// `command` picks the subcommand on every event: `auto` plans on `pull_request_target` too
