@@ -1109,3 +1109,27 @@ fn ci_runs_a_pinned_zizmor_offline_over_the_action_and_the_workflows() {
         "{script}"
     );
 }
+
+/// ci.yml runs the action from the checkout on pushes and pull requests alike, and checks that
+/// it publishes: so it asks for `publish` (on a pull request `auto` would plan), and every input
+/// it gives is one action.yml declares.
+#[test]
+fn ci_runs_the_action_from_the_checkout_as_a_publish_on_every_event() {
+    let action = action();
+    let inputs = action["inputs"].as_object().unwrap();
+    let local: Vec<(String, Value)> = steps(&workflow("ci.yml"))
+        .into_iter()
+        .filter(|(_, s)| uses(s) == "./")
+        .collect();
+    assert!(!local.is_empty());
+    for (job, s) in local {
+        let with = s["with"].as_object().unwrap();
+        assert_eq!(with["command"], "publish", "ci.yml job {job}: {s}");
+        for name in with.keys() {
+            assert!(
+                inputs.contains_key(name),
+                "ci.yml job {job}: no input {name}"
+            );
+        }
+    }
+}
