@@ -181,6 +181,14 @@ fn example_with() -> BTreeMap<String, String> {
         .collect()
 }
 
+/// The example's `with:` block with `command: publish`: a publish whatever the event, as a
+/// workflow that opts out of the plan-on-pull-request default would ask.
+fn example_with_publish() -> BTreeMap<String, String> {
+    let mut with = example_with();
+    with.insert("command".into(), "publish".into());
+    with
+}
+
 #[test]
 fn every_setting_is_an_input_and_reaches_the_binary() {
     let action = action();
@@ -400,7 +408,9 @@ fn on_a_pull_request_the_sticky_comment_is_created_once_and_then_left_alone() {
             .expect(1)
             .mount(&github),
     );
-    let first = run_action_on(&root, &workspace, &example_with(), &env, event);
+    // `command: publish`: this test is about the comment of a publish; the plan a pull request
+    // gets by default is the_example_plans_on_a_pull_request_and_publishes_on_the_push.
+    let first = run_action_on(&root, &workspace, &example_with_publish(), &env, event);
     first.run.assert_ok();
     assert!(
         first.run.stderr.contains("pull request comment 41 created"),
@@ -456,7 +466,7 @@ fn on_a_pull_request_the_sticky_comment_is_created_once_and_then_left_alone() {
             .expect(1)
             .mount(&github),
     );
-    let second = run_action_on(&root, &workspace, &example_with(), &env, event);
+    let second = run_action_on(&root, &workspace, &example_with_publish(), &env, event);
     second.run.assert_ok();
     assert!(
         second
@@ -501,7 +511,7 @@ fn a_forbidden_comment_is_a_warning_and_the_publish_stands() {
     let r = run_action_on(
         &root,
         &workspace,
-        &example_with(),
+        &example_with_publish(),
         &env,
         ("pull_request", r#"{"number": 7}"#),
     );
@@ -570,4 +580,556 @@ fn a_token_given_as_an_input_is_masked_and_never_printed() {
     );
     // Masking must come first, before any line that could carry it.
     assert!(r.run.stderr.starts_with(&mask), "{}", r.run.stderr);
+}
+
+/// The recommended flow the example workflow shows, with the action's default `command: auto`:
+/// the pull request gets a plan (nothing published, the comment says what would be), the push
+/// that merges it publishes.
+#[test]
+fn the_example_plans_on_a_pull_request_and_publishes_on_the_push() {
+    use wiremock::matchers::{method, path};
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+
+    let (m, _dir, workspace, root) = workspace(true, true);
+    let with = example_with();
+    assert!(
+        !with.contains_key("command"),
+        "the example relies on the default"
+    );
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let github = rt.block_on(MockServer::start());
+    let comments = "/repos/octo/layers/issues/7/comments";
+    // The workflow's own token cannot read /user: layerpub then looks for the Actions bot.
+    rt.block_on(
+        Mock::given(method("GET"))
+            .and(path("/user"))
+            .respond_with(ResponseTemplate::new(403))
+            .mount(&github),
+    );
+    rt.block_on(
+        Mock::given(method("GET"))
+            .and(path(comments))
+            .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!([])))
+            .mount(&github),
+    );
+    rt.block_on(
+        Mock::given(method("POST"))
+            .and(path(comments))
+            .respond_with(
+                ResponseTemplate::new(201).set_body_json(serde_json::json!({"id": 41, "body": ""})),
+            )
+            .expect(1)
+            .mount(&github),
+    );
+    let sha = "0123456789abcdef0123456789abcdef01234567";
+    let mut env = m.env();
+    env.push(("GITHUB_API_URL", github.uri()));
+    env.push(("GITHUB_SHA", sha.into()));
+
+    let pr = run_action_on(
+        &root,
+        &workspace,
+        &with,
+        &env,
+        (
+            "pull_request",
+            r#"{"number": 7, "pull_request": {"number": 7}}"#,
+        ),
+    );
+    pr.run.assert_ok();
+    assert_eq!(pr.outputs["published"], "false", "{:?}", pr.outputs);
+    assert!(
+        m.versions("demo-python-deps").is_empty(),
+        "a pull request published a version"
+    );
+    let requests = rt.block_on(github.received_requests()).unwrap();
+    let post = requests
+        .iter()
+        .find(|r| r.method.as_str() == "POST")
+        .expect("the plan posted no comment");
+    let body = serde_json::from_slice::<Value>(&post.body).unwrap()["body"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        body.starts_with("<!-- layerpub:demo-python-deps -->"),
+        "{body}"
+    );
+    // It says that the merge would publish, and why; it names no version ARN: none exists.
+    assert!(
+        body.contains("would publish a new version (first version; newest now: none)"),
+        "{body}"
+    );
+    assert!(!body.contains("layer:demo-python-deps:1"), "{body}");
+    rt.block_on(github.verify());
+
+    // The merge: the push of the merge commit publishes, and the merged pull request's comment
+    // (found from the commit) is updated in place to say what was published.
+    rt.block_on(github.reset());
+    rt.block_on(
+        Mock::given(method("GET"))
+            .and(path("/user"))
+            .respond_with(ResponseTemplate::new(403))
+            .mount(&github),
+    );
+    rt.block_on(
+        Mock::given(method("GET"))
+            .and(path(format!("/repos/octo/layers/commits/{sha}/pulls")))
+            .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!([
+                {"number": 7, "merge_commit_sha": sha, "merged_at": "2026-11-30T02:00:00Z"}
+            ])))
+            .expect(1)
+            .mount(&github),
+    );
+    rt.block_on(
+        Mock::given(method("GET"))
+            .and(path(comments))
+            .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!([
+                {"id": 41, "body": body, "user": {"login": "github-actions[bot]"}}
+            ])))
+            .mount(&github),
+    );
+    rt.block_on(
+        Mock::given(method("POST"))
+            .respond_with(ResponseTemplate::new(201))
+            .expect(0)
+            .mount(&github),
+    );
+    rt.block_on(
+        Mock::given(method("PATCH"))
+            .and(path("/repos/octo/layers/issues/comments/41"))
+            .respond_with(
+                ResponseTemplate::new(200).set_body_json(serde_json::json!({"id": 41, "body": ""})),
+            )
+            .expect(1)
+            .mount(&github),
+    );
+    let push = run_action_on(&root, &workspace, &with, &env, PUSH);
+    push.run.assert_ok();
+    assert_eq!(push.outputs["published"], "true");
+    assert_eq!(push.outputs["layer-version"], "1");
+    assert_eq!(m.versions("demo-python-deps").len(), 1);
+    let requests = rt.block_on(github.received_requests()).unwrap();
+    let patch = requests
+        .iter()
+        .find(|r| r.method.as_str() == "PATCH")
+        .expect("the merged pull request's comment was not updated");
+    let updated = serde_json::from_slice::<Value>(&patch.body).unwrap()["body"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        updated.contains("arn:aws:lambda:us-east-1:123456789012:layer:demo-python-deps:1"),
+        "{updated}"
+    );
+    rt.block_on(github.verify());
+}
+
+/// `command` picks the subcommand on every event: `auto` plans on `pull_request_target` too
+/// (it runs with the base repository's secrets), `plan` plans on a push, `publish` publishes on
+/// a pull request; surrounding white space is trimmed as for every input.
+#[test]
+fn the_command_input_picks_plan_or_publish_whatever_the_event() {
+    let (m, _dir, workspace, root) = workspace(true, true);
+    let env = m.env();
+    let cases = [
+        ("auto", ("pull_request_target", r#"{"number": 7}"#)),
+        ("", ("pull_request", r#"{"number": 7}"#)),
+        ("plan", PUSH),
+        (" plan\n", ("workflow_dispatch", "{}")),
+    ];
+    for (command, event) in cases {
+        let mut with = example_with();
+        with.insert("command".into(), command.into());
+        with.insert("comment".into(), "false".into());
+        let r = run_action_on(&root, &workspace, &with, &env, event);
+        r.run.assert_ok();
+        assert_eq!(r.outputs["published"], "false", "{command:?} on {event:?}");
+        let doc: Value = serde_json::from_str(&r.outputs["result-json"]).unwrap();
+        assert_eq!(
+            doc["layers"][0]["status"], "would_publish",
+            "{command:?} on {event:?}"
+        );
+        assert!(
+            m.versions("demo-python-deps").is_empty(),
+            "{command:?} on {event:?} published"
+        );
+    }
+    let mut with = example_with();
+    with.insert("command".into(), "publish".into());
+    with.insert("comment".into(), "false".into());
+    let r = run_action_on(
+        &root,
+        &workspace,
+        &with,
+        &env,
+        ("pull_request", r#"{"number": 7}"#),
+    );
+    r.run.assert_ok();
+    assert_eq!(r.outputs["published"], "true");
+    assert_eq!(m.versions("demo-python-deps").len(), 1);
+}
+
+#[test]
+fn an_unknown_command_is_refused_before_anything_runs() {
+    let dir = temp();
+    let root = action_dir(dir.path(), true);
+    let mut with = BTreeMap::new();
+    with.insert("command".to_owned(), "deploy $(id)".to_owned());
+    let r = run_action(&root, dir.path(), &with, &[]);
+    assert_eq!(r.run.code, 1, "{r:?}", r = r.run.stderr);
+    assert!(
+        r.run.stdout.contains(
+            r"::error title=layerpub::the command input is deploy\ \$\(id\): set it to auto (the default: plan on pull_request and pull_request_target, else publish), publish or plan"
+        ),
+        "{}",
+        r.run.stdout
+    );
+    assert!(r.outputs.is_empty(), "the binary ran: {:?}", r.outputs);
+}
+
+/// The README's first workflow is the example file, byte for byte, so what users copy is what
+/// the runner simulation above runs.
+#[test]
+fn the_readme_shows_the_tested_example_workflow() {
+    let readme = fs::read_to_string(Path::new(REPO).join("README.md")).unwrap();
+    let example =
+        fs::read_to_string(Path::new(REPO).join("examples/github/publish-layer.yml")).unwrap();
+    assert!(
+        readme.contains(&format!("```yaml\n{example}```\n")),
+        "README.md's GitHub Action section must show examples/github/publish-layer.yml as it is"
+    );
+}
+
+fn workflow(name: &str) -> Value {
+    yaml(&Path::new(REPO).join(".github/workflows").join(name))
+}
+
+/// Every step of every job of a workflow, with its job's name.
+fn steps(wf: &Value) -> Vec<(String, Value)> {
+    let mut all = Vec::new();
+    for (job, spec) in wf["jobs"].as_object().unwrap() {
+        for s in spec["steps"].as_array().unwrap() {
+            all.push((job.clone(), s.clone()));
+        }
+    }
+    all
+}
+
+fn uses(step: &Value) -> &str {
+    step["uses"].as_str().unwrap_or("")
+}
+
+/// The example asks for the three permissions the flow needs and no more, and runs on pull
+/// requests (the plan) and on pushes to main (the publish).
+#[test]
+fn the_example_workflow_runs_on_pull_requests_and_main_with_minimal_permissions() {
+    let wf = yaml(&Path::new(REPO).join("examples/github/publish-layer.yml"));
+    assert_eq!(
+        wf["permissions"],
+        serde_json::json!({"contents": "read", "pull-requests": "write", "id-token": "write"})
+    );
+    let on = wf["on"].as_object().expect("on: is a map of events");
+    assert!(on.contains_key("pull_request"), "{on:?}");
+    assert_eq!(on["push"]["branches"], serde_json::json!(["main"]));
+    assert_eq!(on.len(), 2, "{on:?}");
+    for (_, s) in steps(&wf) {
+        if uses(&s).starts_with("actions/checkout@") {
+            assert_eq!(s["with"]["persist-credentials"], false, "{s}");
+        }
+    }
+}
+
+/// release.yml: the workflow grants nothing and each job asks for what it needs; only the job
+/// that pushes the tags may write contents, only the image job may write packages.
+#[test]
+fn the_release_workflow_gives_each_job_only_the_permissions_it_needs() {
+    let wf = workflow("release.yml");
+    assert_eq!(wf["permissions"], serde_json::json!({}));
+    let jobs = wf["jobs"].as_object().unwrap();
+    assert_eq!(
+        jobs["build"]["permissions"],
+        serde_json::json!({"contents": "read"})
+    );
+    assert_eq!(
+        jobs["release"]["permissions"],
+        serde_json::json!({"contents": "write"})
+    );
+    assert_eq!(
+        jobs["image"]["permissions"],
+        serde_json::json!({"contents": "read", "packages": "write"})
+    );
+    for (name, job) in jobs {
+        let permissions = job["permissions"]
+            .as_object()
+            .unwrap_or_else(|| panic!("job {name} sets no permissions of its own"));
+        for (scope, level) in permissions {
+            let allowed = matches!(
+                (name.as_str(), scope.as_str()),
+                ("release", "contents") | ("image", "packages")
+            );
+            assert!(
+                level == "read" || allowed,
+                "job {name} may write {scope}: only release writes contents, only image packages"
+            );
+        }
+    }
+    // One release at a time, never cancelled halfway.
+    assert_eq!(wf["concurrency"]["group"], "release");
+    assert_eq!(wf["concurrency"]["cancel-in-progress"], false);
+}
+
+/// Checkouts keep no token in .git/config unless the job pushes; uploads fail when the file is
+/// missing instead of publishing a release without a binary.
+#[test]
+fn workflows_persist_no_credentials_and_upload_nothing_missing() {
+    for name in ["ci.yml", "release.yml"] {
+        for (job, s) in steps(&workflow(name)) {
+            if uses(&s).starts_with("actions/checkout@") {
+                let pushes = name == "release.yml" && job == "release";
+                assert_eq!(
+                    s["with"]["persist-credentials"], pushes,
+                    "{name} job {job}: persist-credentials must be {pushes}"
+                );
+            }
+            if uses(&s).starts_with("actions/upload-artifact@") {
+                assert_eq!(s["with"]["if-no-files-found"], "error", "{name} job {job}");
+            }
+        }
+    }
+}
+
+/// Tools the release installs are pinned, so a release is rebuilt with the same tools.
+#[test]
+fn the_release_pins_the_tools_it_installs() {
+    let wf = workflow("release.yml");
+    let scripts: Vec<String> = steps(&wf)
+        .iter()
+        .filter_map(|(_, s)| s["run"].as_str().map(str::to_owned))
+        .collect();
+    let lines: Vec<&str> = scripts
+        .iter()
+        .flat_map(|s| s.lines())
+        .map(str::trim)
+        .collect();
+    let installs: Vec<&&str> = lines
+        .iter()
+        .filter(|l| l.starts_with("cargo install") || l.starts_with("pip install"))
+        .collect();
+    assert!(!installs.is_empty());
+    for line in installs {
+        let pinned = if line.starts_with("cargo install") {
+            line.contains(" --locked ")
+                && line.split_whitespace().last().is_some_and(|pkg| {
+                    pkg.split_once('@').is_some_and(|(_, v)| {
+                        v.split('.').count() == 3 && v.split('.').all(|n| n.parse::<u32>().is_ok())
+                    })
+                })
+        } else {
+            line.split_whitespace()
+                .skip(2)
+                .all(|pkg| pkg.contains("=="))
+        };
+        assert!(pinned, "release.yml installs an unpinned tool: `{line}`");
+    }
+    assert!(
+        lines.contains(&"cargo install --locked cargo-zigbuild@0.24.1"),
+        "{lines:?}"
+    );
+}
+
+/// The release commit carries the GitLab component stamped with the release's version and
+/// checksums: the stamp runs after the checksum list is written and before the commit, and
+/// the stamped template is committed.
+#[test]
+fn the_release_commit_stamps_the_gitlab_component() {
+    let wf = workflow("release.yml");
+    let script = steps(&wf)
+        .into_iter()
+        .filter(|(job, _)| job == "release")
+        .find_map(|(_, s)| s["run"].as_str().map(str::to_owned))
+        .unwrap();
+    let at = |needle: &str| {
+        script
+            .find(needle)
+            .unwrap_or_else(|| panic!("the release script lacks `{needle}`"))
+    };
+    let checksums = at("> dist/checksums.txt");
+    let stamp = at(r#"bash scripts/stamp-component.sh "$VERSION" dist/checksums.txt"#);
+    let add = at("git add -f dist/bin dist/checksums.txt templates/layerpub.yml");
+    let commit = at("git commit");
+    assert!(checksums < stamp && stamp < add && add < commit, "{script}");
+}
+
+/// The container image is built from container/Dockerfile for both architectures, from the
+/// release tag's binaries, and pushed to ghcr.io under the version, by a job of its own.
+#[test]
+fn the_release_pushes_the_container_image_for_both_architectures() {
+    let wf = workflow("release.yml");
+    let image = &wf["jobs"]["image"];
+    assert_eq!(image["needs"], "release");
+    let steps = image["steps"].as_array().unwrap();
+    let checkout = steps
+        .iter()
+        .find(|s| uses(s).starts_with("actions/checkout@"))
+        .unwrap();
+    assert_eq!(
+        checkout["with"]["ref"], "refs/tags/v${{ inputs.version }}",
+        "the image is built from the release tag"
+    );
+    let verify = steps
+        .iter()
+        .find_map(|s| s["run"].as_str())
+        .unwrap_or_default();
+    assert!(
+        verify.contains("sha256sum --check --strict ../checksums.txt"),
+        "{verify}"
+    );
+    let build = steps
+        .iter()
+        .find(|s| uses(s).starts_with("docker/build-push-action@"))
+        .unwrap();
+    let with = &build["with"];
+    assert_eq!(with["context"], "dist/bin");
+    assert_eq!(with["file"], "container/Dockerfile");
+    assert_eq!(with["platforms"], "linux/amd64,linux/arm64");
+    assert_eq!(with["push"], true);
+    assert_eq!(
+        with["tags"],
+        "${{ steps.image.outputs.name }}:${{ inputs.version }}"
+    );
+    assert!(verify.contains(r#"echo "name=ghcr.io/${GITHUB_REPOSITORY,,}""#));
+    for needed in [
+        "docker/setup-qemu-action@",
+        "docker/setup-buildx-action@",
+        "docker/login-action@",
+    ] {
+        assert!(
+            steps.iter().any(|s| uses(s).starts_with(needed)),
+            "{needed}"
+        );
+    }
+}
+
+/// Each third-party action is pinned to one verified commit everywhere, its release tag in the
+/// comment: these SHAs were checked against each action's repository (the tag's commit), the
+/// newest release of the action's current major version when pinned.
+#[test]
+fn every_pinned_action_is_a_verified_release_commit() {
+    let verified: BTreeMap<&str, (&str, &str)> = [
+        (
+            "actions/checkout",
+            ("3d3c42e5aac5ba805825da76410c181273ba90b1", "v7.0.1"),
+        ),
+        (
+            "actions/cache",
+            ("27d5ce7f107fe9357f9df03efb73ab90386fccae", "v5.0.5"),
+        ),
+        (
+            "actions/upload-artifact",
+            ("bbbca2ddaa5d8feaa63e36b76fdaad77386f024f", "v7.0.0"),
+        ),
+        (
+            "actions/download-artifact",
+            ("3e5f45b2cfb9172054b4087a40e8e0b5a5461e7c", "v8.0.1"),
+        ),
+        (
+            "aws-actions/configure-aws-credentials",
+            ("e6de054238d6b7531b4efff3b6587d9aade6a06c", "v6.2.3"),
+        ),
+        (
+            "docker/setup-qemu-action",
+            ("96fe6ef7f33517b61c61be40b68a1882f3264fb8", "v4.2.0"),
+        ),
+        (
+            "docker/setup-buildx-action",
+            ("37fe631027851001ddb9b187196cc803df7f5f0e", "v4.3.0"),
+        ),
+        (
+            "docker/login-action",
+            ("4907a6ddec9925e35a0a9e82d7399ccc52663121", "v4.1.0"),
+        ),
+        (
+            "docker/build-push-action",
+            ("53b7df96c91f9c12dcc8a07bcb9ccacbed38856a", "v7.3.0"),
+        ),
+    ]
+    .into_iter()
+    .collect();
+    let files = [
+        ".github/workflows/ci.yml",
+        ".github/workflows/release.yml",
+        "examples/github/publish-layer.yml",
+    ];
+    for file in files {
+        for line in fs::read_to_string(Path::new(REPO).join(file))
+            .unwrap()
+            .lines()
+        {
+            let Some(uses) = line.trim().trim_start_matches("- ").strip_prefix("uses: ") else {
+                continue;
+            };
+            if uses.starts_with("./") || uses.starts_with("layerpub/layerpub@") {
+                continue;
+            }
+            let (action, pin) = uses.split_once('@').unwrap();
+            let (sha, tag) = verified
+                .get(action)
+                .unwrap_or_else(|| panic!("{file}: {action} has no verified pin here"));
+            assert_eq!(
+                pin,
+                format!("{sha} # {tag}"),
+                "{file}: pin {action} to its verified release commit, the tag as a comment"
+            );
+        }
+    }
+}
+
+/// .ci/run audits the action and the workflows with a pinned zizmor, offline, failing on a
+/// finding of medium severity or higher.
+#[test]
+fn ci_runs_a_pinned_zizmor_offline_over_the_action_and_the_workflows() {
+    let ci = fs::read_to_string(Path::new(REPO).join(".ci/run")).unwrap();
+    assert!(
+        ci.lines().any(|l| l.trim() == "bash scripts/zizmor.sh"),
+        ".ci/run does not run scripts/zizmor.sh"
+    );
+    let script = fs::read_to_string(Path::new(REPO).join("scripts/zizmor.sh")).unwrap();
+    assert!(
+        script.lines().any(|l| l
+            .strip_prefix("ZIZMOR_VERSION=")
+            .is_some_and(|v| v.split('.').all(|n| n.parse::<u32>().is_ok()))),
+        "zizmor's version is not pinned"
+    );
+    assert!(script.contains(r#""zizmor==$ZIZMOR_VERSION""#));
+    assert!(
+        script.contains(
+            r#"exec "$venv/bin/zizmor" --offline --min-severity medium action.yml .github/workflows/"#
+        ),
+        "{script}"
+    );
+}
+
+/// ci.yml runs the action from the checkout on pushes and pull requests alike, and checks that
+/// it publishes: so it asks for `publish` (on a pull request `auto` would plan), and every input
+/// it gives is one action.yml declares.
+#[test]
+fn ci_runs_the_action_from_the_checkout_as_a_publish_on_every_event() {
+    let action = action();
+    let inputs = action["inputs"].as_object().unwrap();
+    let local: Vec<(String, Value)> = steps(&workflow("ci.yml"))
+        .into_iter()
+        .filter(|(_, s)| uses(s) == "./")
+        .collect();
+    assert!(!local.is_empty());
+    for (job, s) in local {
+        let with = s["with"].as_object().unwrap();
+        assert_eq!(with["command"], "publish", "ci.yml job {job}: {s}");
+        for name in with.keys() {
+            assert!(
+                inputs.contains_key(name),
+                "ci.yml job {job}: no input {name}"
+            );
+        }
+    }
 }
