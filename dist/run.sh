@@ -12,22 +12,23 @@ dist=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 
 # The subcommand, from the `command` input (INPUT_COMMAND; its value reaches this script only
 # through the environment, never pasted into it). `auto` plans on a pull request, whose code and
-# requirements are not reviewed yet, and publishes on every other event (a push to the default
-# branch); the value is trimmed as layerpub trims every input.
+# requirements are not reviewed yet, and in a merge queue (`merge_group`: checks that run before
+# the merge), and publishes on every other event (a push to the default branch); the value is
+# trimmed as layerpub trims every input.
 command=${INPUT_COMMAND:-}
 command=${command#"${command%%[![:space:]]*}"}
 command=${command%"${command##*[![:space:]]}"}
 case "${command:-auto}" in
   auto)
     case "${GITHUB_EVENT_NAME:-}" in
-      pull_request | pull_request_target) command=plan ;;
+      pull_request | pull_request_target | merge_group) command=plan ;;
       *) command=publish ;;
     esac
     ;;
   publish | plan) ;;
   *)
     # printf %q: the value is the user's, and an annotation must not be cut or steered by it.
-    echo "::error title=layerpub::the command input is $(printf %q "$command"): set it to auto (the default: plan on pull_request and pull_request_target, else publish), publish or plan"
+    echo "::error title=layerpub::the command input is $(printf %q "$command"): set it to auto (the default: plan on pull_request, pull_request_target and merge_group, else publish), publish or plan"
     exit 1
     ;;
 esac

@@ -726,7 +726,7 @@ fn the_example_plans_on_a_pull_request_and_publishes_on_the_push() {
 }
 
 /// `command` picks the subcommand on every event: `auto` plans on `pull_request_target` too
-/// (it runs with the base repository's secrets), `plan` plans on a push, `publish` publishes on
+/// (it runs with the base repository's secrets) and on `merge_group` (before the merge), `plan` plans on a push, `publish` publishes on
 /// a pull request; surrounding white space is trimmed as for every input.
 #[test]
 fn the_command_input_picks_plan_or_publish_whatever_the_event() {
@@ -734,6 +734,8 @@ fn the_command_input_picks_plan_or_publish_whatever_the_event() {
     let env = m.env();
     let cases = [
         ("auto", ("pull_request_target", r#"{"number": 7}"#)),
+        // A merge queue checks before the merge: publishing there would publish unmerged code.
+        ("auto", ("merge_group", "{}")),
         ("", ("pull_request", r#"{"number": 7}"#)),
         ("plan", PUSH),
         (" plan\n", ("workflow_dispatch", "{}")),
@@ -780,7 +782,7 @@ fn an_unknown_command_is_refused_before_anything_runs() {
     assert_eq!(r.run.code, 1, "{r:?}", r = r.run.stderr);
     assert!(
         r.run.stdout.contains(
-            r"::error title=layerpub::the command input is deploy\ \$\(id\): set it to auto (the default: plan on pull_request and pull_request_target, else publish), publish or plan"
+            r"::error title=layerpub::the command input is deploy\ \$\(id\): set it to auto (the default: plan on pull_request, pull_request_target and merge_group, else publish), publish or plan"
         ),
         "{}",
         r.run.stdout
