@@ -20,9 +20,17 @@ use crate::domain::error::ForgeError;
 pub(crate) enum Comments {
     /// Comments off (`comment: false`), or not a GitHub or GitLab job.
     Off,
-    /// On GitHub, with no pull request for this event (a push, a tag, a schedule).
+    /// On GitHub, with no pull request for this event (a tag, a schedule, a push without a
+    /// token).
     NoPullRequest,
+    /// Comments are on, but cannot be written (no token, a broken event file): the warning,
+    /// which says what to set. Never a reason to fail or skip a publish.
+    Unavailable(String),
+    /// The pull or merge request this run comments on.
     To(Forge),
+    /// A push of commit `.1`: the comment goes to the pull or merge request merged as that
+    /// commit, if any, found after publishing ([`Forge::merged_as`]).
+    AfterMerge(Forge, String),
 }
 
 /// A pull request on GitHub or a merge request on GitLab, with the token that writes there.
@@ -50,34 +58,60 @@ pub enum Outcome {
 impl Comments {
     /// The pull request (GitHub) or merge request (GitLab) the run comments on, from the
     /// runner's variables and event file and the run-level settings in `run` (`comment`,
-    /// `github-token`, `pr-number`). Read before anything is published: a malformed event file
-    /// or a missing token is the user's to fix (exit 2), and must not be found only after a
-    /// version was published.
-    pub(crate) fn for_run(env: &Env, run: &RunConfig) -> Result<Comments, Error> {
+    /// `github-token`, `pr-number`). Read before anything is published, but the comment is a
+    /// report: whatever is missing or wrong here (no token, a malformed event file) is
+    /// [`Comments::Unavailable`], a warning, and the run's exit code stays the publish's.
+    pub(crate) fn for_run(env: &Env, run: &RunConfig) -> Comments {
         if !run.comment {
+            return Comments::Off;
+        }
+        match Comments::find(env, run) {
+            Ok(comments) => comments,
+            Err(e) => Comments::Unavailable(e.to_string()),
+        }
+    }
+
+    fn find(env: &Env, run: &RunConfig) -> Result<Comments, Error> {
+        let token = run.github_token.as_ref();
+        if env.on_github() {
+            if let Some(ctx) = github::context(env, token, run.pr_number)? {
+                return Ok(Comments::To(Forge::GitHub(ctx)));
+            }
+            return Ok(match github::push_context(env, token)? {
+                Some((ctx, sha)) => Comments::AfterMerge(Forge::GitHub(ctx), sha),
+                None => Comments::NoPullRequest,
+            });
+        }
+        if !env.is_true("GITLAB_CI") {
             return Ok(Comments::Off);
         }
-        if env.on_github() {
-            return Ok(
-                match github::context(env, run.github_token.as_ref(), run.pr_number)? {
-                    Some(ctx) => Comments::To(Forge::GitHub(ctx)),
-                    None => Comments::NoPullRequest,
-                },
-            );
-        }
-        if env.is_true("GITLAB_CI")
-            && let Some(mut ctx) = gitlab::context(env)?
-        {
+        if let Some(mut ctx) = gitlab::context(env)? {
             if let Some(n) = run.pr_number {
                 ctx.mr_iid = n;
             }
             return Ok(Comments::To(Forge::GitLab(ctx)));
         }
-        Ok(Comments::Off)
+        Ok(match gitlab::push_context(env)? {
+            Some((ctx, sha)) => Comments::AfterMerge(Forge::GitLab(ctx), sha),
+            None => Comments::Off,
+        })
     }
 }
 
 impl Forge {
+    /// The forge pointed at the pull or merge request merged as commit `sha`; `None` when the
+    /// commit is none's merge (a direct push).
+    pub(crate) async fn merged_as(self, sha: &str) -> Result<Option<Forge>, Error> {
+        Ok(match self {
+            Forge::GitHub(ctx) => github::merged_pull_request(ctx, sha)
+                .await?
+                .map(Forge::GitHub),
+            Forge::GitLab(ctx) => gitlab::merged_merge_request(ctx, sha)
+                .await?
+                .map(Forge::GitLab),
+        })
+    }
+
     /// Creates this layer's comment, or edits ours in place; writes nothing when ours already
     /// says `body`. `body` must start with the layer's [`marker`].
     pub(crate) async fn upsert(&self, layer_name: &str, body: &str) -> Result<Outcome, Error> {
@@ -93,12 +127,6 @@ impl Forge {
             Forge::GitHub(_) => "pull request comment",
             Forge::GitLab(_) => "merge request note",
         }
-    }
-
-    /// Whether a warning is also shown as an annotation on the run's page (GitHub's runner
-    /// reads them from the log; GitLab has none).
-    pub(crate) fn annotates(&self) -> bool {
-        matches!(self, Forge::GitHub(_))
     }
 }
 
@@ -195,10 +223,9 @@ mod tests {
             ("CI_MERGE_REQUEST_IID", "3"),
             ("GITLAB_TOKEN", "t"),
         ]);
-        match Comments::for_run(&gitlab, &run_settings(true, Some(9))).unwrap() {
+        match Comments::for_run(&gitlab, &run_settings(true, Some(9))) {
             Comments::To(f @ Forge::GitLab(_)) => {
                 assert_eq!(f.noun(), "merge request note");
-                assert!(!f.annotates());
                 let Forge::GitLab(ctx) = f else {
                     unreachable!()
                 };
@@ -207,16 +234,84 @@ mod tests {
             other => panic!("{other:?}"),
         }
         assert!(matches!(
-            Comments::for_run(&gitlab, &run_settings(false, None)).unwrap(),
+            Comments::for_run(&gitlab, &run_settings(false, None)),
             Comments::Off
         ));
         let github = env(&[("GITHUB_ACTIONS", "true"), ("GITHUB_EVENT_NAME", "push")]);
         assert!(matches!(
-            Comments::for_run(&github, &run_settings(true, None)).unwrap(),
+            Comments::for_run(&github, &run_settings(true, None)),
             Comments::NoPullRequest
         ));
         assert!(matches!(
-            Comments::for_run(&env(&[]), &run_settings(true, None)).unwrap(),
+            Comments::for_run(&env(&[]), &run_settings(true, None)),
+            Comments::Off
+        ));
+    }
+
+    #[test]
+    fn a_comment_that_cannot_be_written_is_a_warning_saying_what_to_set() {
+        let gitlab = env(&[
+            ("GITLAB_CI", "true"),
+            ("CI_API_V4_URL", "https://gitlab.example.com/api/v4"),
+            ("CI_PROJECT_ID", "5"),
+            ("CI_MERGE_REQUEST_IID", "3"),
+        ]);
+        match Comments::for_run(&gitlab, &run_settings(true, None)) {
+            Comments::Unavailable(why) => {
+                assert!(why.starts_with("GITLAB_TOKEN: not set"), "{why}");
+                assert!(why.contains("comment: false"), "{why}");
+            }
+            other => panic!("{other:?}"),
+        }
+        let github = env(&[
+            ("GITHUB_ACTIONS", "true"),
+            ("GITHUB_EVENT_NAME", "pull_request"),
+            ("GITHUB_REPOSITORY", "o/r"),
+        ]);
+        match Comments::for_run(&github, &run_settings(true, None)) {
+            Comments::Unavailable(why) => {
+                assert!(why.starts_with("GITHUB_EVENT_PATH: not set"), "{why}")
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_push_with_a_token_looks_for_the_merged_request_of_its_commit() {
+        let sha = "0123456789abcdef0123456789ABCDEF01234567";
+        let gitlab = env(&[
+            ("GITLAB_CI", "true"),
+            ("CI_PIPELINE_SOURCE", "push"),
+            ("CI_COMMIT_SHA", sha),
+            ("CI_API_V4_URL", "https://gitlab.example.com/api/v4"),
+            ("CI_PROJECT_ID", "5"),
+            ("GITLAB_TOKEN", "t"),
+        ]);
+        match Comments::for_run(&gitlab, &run_settings(true, None)) {
+            Comments::AfterMerge(Forge::GitLab(_), s) => assert_eq!(s, sha.to_lowercase()),
+            other => panic!("{other:?}"),
+        }
+        let mut settings = run_settings(true, None);
+        settings.github_token = Some(crate::domain::secret::Secret::new("t"));
+        let github = env(&[
+            ("GITHUB_ACTIONS", "true"),
+            ("GITHUB_EVENT_NAME", "push"),
+            ("GITHUB_SHA", sha),
+            ("GITHUB_REPOSITORY", "o/r"),
+        ]);
+        assert!(matches!(
+            Comments::for_run(&github, &settings),
+            Comments::AfterMerge(Forge::GitHub(_), _)
+        ));
+        // No token on a push: nothing to find, nothing to warn about.
+        let no_token: Vec<(&str, &str)> = [
+            ("GITLAB_CI", "true"),
+            ("CI_PIPELINE_SOURCE", "push"),
+            ("CI_COMMIT_SHA", sha),
+        ]
+        .to_vec();
+        assert!(matches!(
+            Comments::for_run(&env(&no_token), &run_settings(true, None)),
             Comments::Off
         ));
     }

@@ -51,6 +51,19 @@ impl GitHubContext {
         pr: u64,
         token: Secret,
     ) -> Result<Self, Error> {
+        if pr == 0 {
+            return Err(Error::bad_input(
+                "pr-number: 0 is not a pull request number; pull requests count from 1",
+            ));
+        }
+        Ok(GitHubContext {
+            pr,
+            ..GitHubContext::repository(api_url, owner, repo, token)?
+        })
+    }
+
+    /// The repository alone, its pull request still to be found ([`merged_pull_request`]).
+    fn repository(api_url: &str, owner: &str, repo: &str, token: Secret) -> Result<Self, Error> {
         let api_url = api_url.trim_end_matches('/');
         if !(api_url.starts_with("https://") || api_url.starts_with("http://")) {
             return Err(Error::bad_input(format!(
@@ -69,16 +82,11 @@ impl GitHubContext {
                 "GITHUB_REPOSITORY: `{owner}/{repo}` is not an owner/repository name; leave it to the runner, which sets it on every job"
             )));
         }
-        if pr == 0 {
-            return Err(Error::bad_input(
-                "pr-number: 0 is not a pull request number; pull requests count from 1",
-            ));
-        }
         Ok(GitHubContext {
             api_url: api_url.to_owned(),
             owner: owner.to_owned(),
             repo: repo.to_owned(),
-            pr,
+            pr: 0,
             token,
         })
     }
@@ -126,6 +134,71 @@ pub fn context(
     })?;
     let api_url = var("GITHUB_API_URL").unwrap_or(DEFAULT_API_URL);
     GitHubContext::new(api_url, owner, repo, pr, token.clone()).map(Some)
+}
+
+/// On a push (a merge into the default branch, typically): the repository and the pushed
+/// commit, whose merged pull request [`merged_pull_request`] finds, so that its comment can say
+/// what was published. `Ok(None)` for any other event, or without a token (a push has no pull
+/// request to warn about).
+pub fn push_context(
+    env: &Env,
+    token: Option<&Secret>,
+) -> Result<Option<(GitHubContext, String)>, Error> {
+    let (Some("push"), Some(sha), Some(repository), Some(token)) = (
+        env.get("GITHUB_EVENT_NAME"),
+        env.get("GITHUB_SHA"),
+        env.get("GITHUB_REPOSITORY"),
+        token.filter(|t| !t.expose().is_empty()),
+    ) else {
+        return Ok(None);
+    };
+    if !(sha.len() == 40 || sha.len() == 64) || !sha.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(Error::bad_input(format!(
+            "GITHUB_SHA: `{sha}` is not a commit hash; leave it to the runner"
+        )));
+    }
+    let (owner, repo) = repository.split_once('/').unwrap_or((repository, ""));
+    let api_url = env.get("GITHUB_API_URL").unwrap_or(DEFAULT_API_URL);
+    let ctx = GitHubContext::repository(api_url, owner, repo, token.clone())?;
+    Ok(Some((ctx, sha.to_ascii_lowercase())))
+}
+
+/// A pull request as `GET /repos/O/R/commits/SHA/pulls` lists it; only what we read.
+#[derive(Debug, Deserialize)]
+struct PullRequest {
+    number: u64,
+    #[serde(default)]
+    merge_commit_sha: Option<String>,
+    #[serde(default)]
+    merged_at: Option<String>,
+}
+
+/// The pull request that was merged as commit `sha` (its merge, squash or rebase commit), with
+/// `ctx` pointing at it; `None` when the commit is no pull request's merge (a direct push).
+/// A pull request that merely contains the commit is not it: its comment must not be changed.
+pub async fn merged_pull_request(
+    ctx: GitHubContext,
+    sha: &str,
+) -> Result<Option<GitHubContext>, Error> {
+    let client = client(&ctx)?;
+    let path = format!("/repos/{}/{}/commits/{sha}/pulls", ctx.owner, ctx.repo);
+    let pulls: Vec<PullRequest> = client.get(&path, None::<&()>).await.map_err(|e| {
+        failure(
+            &ctx,
+            &format!("finding the pull request merged as {sha}"),
+            e,
+        )
+    })?;
+    let merged = pulls.into_iter().find(|p| {
+        p.merged_at.is_some()
+            && p.merge_commit_sha
+                .as_deref()
+                .is_some_and(|m| m.eq_ignore_ascii_case(sha))
+    });
+    Ok(merged.map(|p| GitHubContext {
+        pr: p.number,
+        ..ctx
+    }))
 }
 
 /// The pull request number of a `pull_request` or `pull_request_target` event; `None` for any

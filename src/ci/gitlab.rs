@@ -95,6 +95,85 @@ pub fn context(env: &Env) -> Result<Option<GitLabContext>, Error> {
     }))
 }
 
+/// In a push pipeline (a merge into the default branch, typically): the project and the pushed
+/// commit, whose merged merge request [`merged_merge_request`] finds, so that its note can say
+/// what was published. `Ok(None)` in other pipelines, or without GITLAB_TOKEN (a push has no
+/// merge request to warn about).
+pub fn push_context(env: &Env) -> Result<Option<(GitLabContext, String)>, Error> {
+    let get = |name: &str| env.get(name);
+    let (Some("push"), None, Some(sha), Some(token)) = (
+        get("CI_PIPELINE_SOURCE"),
+        get("CI_MERGE_REQUEST_IID"),
+        get("CI_COMMIT_SHA"),
+        get("GITLAB_TOKEN"),
+    ) else {
+        return Ok(None);
+    };
+    if !(sha.len() == 40 || sha.len() == 64) || !sha.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(Error::bad_input(format!(
+            "CI_COMMIT_SHA: `{sha}` is not a commit hash; leave it to GitLab"
+        )));
+    }
+    let (Some(api_url), Some(project_id)) = (get("CI_API_V4_URL"), get("CI_PROJECT_ID")) else {
+        return Ok(None);
+    };
+    let api_url = api_url.trim_end_matches('/');
+    check_api_url(api_url)?;
+    let ctx = GitLabContext {
+        api_url: api_url.to_owned(),
+        project_id: project_id.to_owned(),
+        mr_iid: 0,
+        token: Secret::new(token),
+    };
+    Ok(Some((ctx, sha.to_ascii_lowercase())))
+}
+
+/// A merge request as `GET /projects/:id/repository/commits/:sha/merge_requests` lists it.
+#[derive(Debug, Deserialize)]
+struct MergeRequest {
+    iid: u64,
+    #[serde(default)]
+    state: String,
+    #[serde(default)]
+    merge_commit_sha: Option<String>,
+    #[serde(default)]
+    squash_commit_sha: Option<String>,
+    /// The source branch's head: the pushed commit after a fast-forward merge.
+    #[serde(default)]
+    sha: Option<String>,
+}
+
+/// The merge request that was merged as commit `sha` (its merge or squash commit, or its head
+/// after a fast-forward merge), with `ctx` pointing at it; `None` when the commit is no merge
+/// request's merge (a direct push). A 403 is a warning like any refused note.
+pub async fn merged_merge_request(
+    ctx: GitLabContext,
+    sha: &str,
+) -> Result<Option<GitLabContext>, Error> {
+    let api = Api::new(&ctx)?;
+    let path = format!(
+        "/projects/{}/repository/commits/{sha}/merge_requests",
+        utf8_percent_encode(&ctx.project_id, PATH_SEGMENT)
+    );
+    let answer = match api.send(Method::GET, &path, None).await {
+        Ok(answer) => answer,
+        Err(Failure::Forbidden(why)) => return Err(Error::GitLab(ForgeError::failure(why))),
+        Err(Failure::Error(e)) => return Err(e),
+    };
+    let requests: Vec<MergeRequest> = answer.json(&path)?;
+    let is = |v: &Option<String>| v.as_deref().is_some_and(|v| v.eq_ignore_ascii_case(sha));
+    let iid = requests
+        .iter()
+        .find(|m| {
+            m.state == "merged"
+                && (is(&m.merge_commit_sha)
+                    || is(&m.squash_commit_sha)
+                    || (m.merge_commit_sha.is_none() && is(&m.sha)))
+        })
+        .map(|m| m.iid);
+    Ok(iid.map(|mr_iid| GitLabContext { mr_iid, ..ctx }))
+}
+
 fn check_api_url(url: &str) -> Result<(), Error> {
     let bad = || {
         Error::bad_input(format!(

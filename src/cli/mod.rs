@@ -14,7 +14,7 @@ use crate::config::settings::Settings;
 use crate::config::{self, LayerConfig, RunConfig};
 use crate::domain::blocking::off_workers;
 use crate::domain::error::{ConfigError, Problem};
-use crate::domain::error::{Error, Kind, TargetFailure, TargetFailures};
+use crate::domain::error::{Error, TargetFailure, TargetFailures};
 use crate::domain::interrupt::Interrupt;
 use crate::domain::outcome::PublishResult;
 use crate::package::archive::DosTime;
@@ -97,10 +97,10 @@ pub fn run(cli: Cli, env: &Env, cwd: &Path, io: Io<'_>) -> Result<(), Error> {
             if command == Command::Plan {
                 run.layers.iter_mut().for_each(|l| l.dry_run = true);
             }
-            // Where the comment goes is read before anything is published: a malformed event
-            // file or a missing pull-request number is the user's to fix (exit 2), and must
-            // not be found only after a version was published.
-            let comments = Comments::for_run(env, &run)?;
+            // Where the comment goes is read before anything is published; whatever is wrong
+            // there is a warning, said after the publish: the comment is a report, never the
+            // reason a publish fails or is skipped.
+            let comments = Comments::for_run(env, &run);
             rt.block_on(publish(
                 cli.output,
                 env,
@@ -323,7 +323,10 @@ async fn report_to_ci(
         }
     }
     if let Some(path) = &run.dotenv_file {
-        let (path, text) = (path.clone(), dotenv::dotenv(results)?);
+        let (path, text) = (
+            path.clone(),
+            dotenv::dotenv(results, dotenv::Shape::of(run))?,
+        );
         off_workers(move || {
             std::fs::write(&path, text).map_err(|source| Error::Io {
                 context: format!("cannot write dotenv-file `{}`", path.display()),
@@ -332,25 +335,55 @@ async fn report_to_ci(
         })
         .await?;
     }
-    match comments {
-        Comments::Off => {}
-        Comments::NoPullRequest => write(
-            stderr,
-            "no pull request for this event: no comment posted\n",
-        )?,
-        Comments::To(forge) => {
-            for (name, group) in by_layer(results) {
-                let body = comment::layer_comment_body(&group);
-                let what = forge.noun();
-                let said = match forge.upsert(name, &body).await {
-                    Ok(Outcome::Created(id)) => format!("{what} {id} created"),
-                    Ok(Outcome::Updated(id)) => format!("{what} {id} updated"),
-                    Ok(Outcome::Unchanged(id)) => format!("{what} {id} already up to date"),
-                    Ok(Outcome::Forbidden(why)) => comment_warning(name, &why, forge.annotates()),
-                    Err(e) => failed_comment(e, name, forge.annotates())?,
-                };
-                write(stderr, &format!("{said}\n"))?;
+    let annotate = on_github;
+    let forge = match comments {
+        Comments::Off => None,
+        Comments::NoPullRequest => {
+            write(
+                stderr,
+                "no pull request for this event: no comment posted\n",
+            )?;
+            None
+        }
+        Comments::Unavailable(why) => {
+            write(
+                stderr,
+                &format!("{}\n", comment_warning(None, &why, annotate)),
+            )?;
+            None
+        }
+        Comments::To(forge) => Some(forge),
+        Comments::AfterMerge(forge, sha) => match forge.merged_as(&sha).await {
+            Ok(Some(forge)) => Some(forge),
+            Ok(None) => {
+                write(
+                    stderr,
+                    &format!("commit {sha} is no pull request's merge: no comment updated\n"),
+                )?;
+                None
             }
+            Err(e) => {
+                let why = e.to_string();
+                write(
+                    stderr,
+                    &format!("{}\n", comment_warning(None, &why, annotate)),
+                )?;
+                None
+            }
+        },
+    };
+    if let Some(forge) = forge {
+        for (name, group) in by_layer(results) {
+            let body = comment::layer_comment_body(&group);
+            let what = forge.noun();
+            let said = match forge.upsert(name, &body).await {
+                Ok(Outcome::Created(id)) => format!("{what} {id} created"),
+                Ok(Outcome::Updated(id)) => format!("{what} {id} updated"),
+                Ok(Outcome::Unchanged(id)) => format!("{what} {id} already up to date"),
+                Ok(Outcome::Forbidden(why)) => comment_warning(Some(name), &why, annotate),
+                Err(e) => comment_warning(Some(name), &e.to_string(), annotate),
+            };
+            write(stderr, &format!("{said}\n"))?;
         }
     }
     Ok(())
@@ -388,27 +421,20 @@ fn mask_secrets(env: &Env, run: &RunConfig, stderr: &mut dyn Write) -> Result<()
     Ok(())
 }
 
-/// A comment that could not be written is a warning: the layer is published, and failing the
-/// job now would skip the steps that deploy it.
-fn comment_warning(layer: &str, why: &str, annotate: bool) -> String {
-    let text = github_output::defuse_commands(&format!(
-        "warning: the comment for {layer} was not written: {why}"
-    ));
+/// A comment that could not be written (no token, a token refused or read-only, the API
+/// unreachable) is a warning, never an error: the layer is published, and failing the job now
+/// would skip the steps that deploy it (and, on GitLab, the dotenv report later jobs read).
+/// `layer` is `None` when no comment of the run could be written.
+fn comment_warning(layer: Option<&str>, why: &str, annotate: bool) -> String {
+    let which = layer.map_or_else(
+        || "no comment was written".to_owned(),
+        |l| format!("the comment for {l} was not written"),
+    );
+    let text = github_output::defuse_commands(&format!("warning: {which}: {why}"));
     if annotate {
         text + "\n" + github_output::annotation("warning", "layerpub comment", why).trim_end()
     } else {
         text
-    }
-}
-
-/// A failure of the GitHub or GitLab API is a warning (see [`comment_warning`]); a mistake in
-/// the settings (a token GitHub refuses, a wrong pull-request number) stays an error.
-fn failed_comment(e: Error, layer: &str, annotate: bool) -> Result<String, Error> {
-    match e.kind() {
-        Kind::BadInput => Err(e),
-        Kind::Failure | Kind::Interrupted(_) => {
-            Ok(comment_warning(layer, &e.to_string(), annotate))
-        }
     }
 }
 
@@ -452,7 +478,13 @@ fn check_reads_and_writes(
             env.get("GITHUB_STEP_SUMMARY"),
         ));
     }
-    Ok(destinations::into_result(problems)?)
+    destinations::into_result(problems)?;
+    // GitLab refuses a dotenv report over its limits only once the job ends: checked here, on
+    // the run's targets, so that it never refuses one after versions were published.
+    if matches!(command, Command::Publish | Command::Plan) && run.dotenv_file.is_some() {
+        dotenv::check_fits(&run.layers, dotenv::Shape::of(run))?;
+    }
+    Ok(())
 }
 
 /// Settings from every source, merged and checked; environment problems and file problems
@@ -501,6 +533,7 @@ fn source_date(env: &Env) -> Result<DosTime, Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::error::Kind;
 
     fn outcome(region: &str, error: Option<Error>) -> (PublishResult, Option<Error>) {
         let result = PublishResult {

@@ -26,6 +26,7 @@ use serde::de::{self, IntoDeserializer, Visitor};
 
 use crate::config::settings::{Settings, split_list};
 use crate::domain::error::{ConfigError, Problem};
+use crate::domain::report_names::is_report_variable;
 
 /// `LAYERPUB_*` variables that are not settings: they steer the program itself
 /// (`LAYERPUB_TEST_TIMEOUT_SECS` only in tests: see `aws::ClientOptions::from_env`).
@@ -45,13 +46,16 @@ pub(crate) const READ: &[&str] = &[
     "GITHUB_EVENT_PATH",
     "GITHUB_OUTPUT",
     "GITHUB_REPOSITORY",
+    "GITHUB_SHA",
     "GITHUB_STEP_SUMMARY",
     "GITHUB_WORKSPACE",
     "GITLAB_CI",
     "GITLAB_TOKEN",
     "CI_API_V4_URL",
+    "CI_COMMIT_SHA",
     "CI_MERGE_REQUEST_IID",
     "CI_PROJECT_DIR",
+    "CI_PIPELINE_SOURCE",
     "CI_PROJECT_ID",
     "SOURCE_DATE_EPOCH",
 ];
@@ -216,7 +220,8 @@ where
 
     for (variable, value) in vars {
         let (key, is_input) = if let Some(rest) = variable.strip_prefix("LAYERPUB_") {
-            if RESERVED.contains(&variable.as_str()) {
+            // An earlier job's dotenv report, inherited on GitLab: results, never settings.
+            if RESERVED.contains(&variable.as_str()) || is_report_variable(&variable) {
                 continue;
             }
             (rest.to_ascii_lowercase().replace('_', "-"), false)
@@ -408,6 +413,42 @@ mod tests {
         ])
         .unwrap();
         assert_eq!(s, Settings::default());
+    }
+
+    #[test]
+    fn an_inherited_dotenv_report_is_neither_refused_nor_read_as_settings() {
+        // What an earlier layerpub job in the pipeline exported, as GitLab passes it on.
+        let s = settings_from_env([
+            (
+                "LAYERPUB_LAYER_VERSION_ARN",
+                "arn:aws:lambda:us-east-1:1:layer:a:3",
+            ),
+            ("LAYERPUB_CODE_SHA256", "abc="),
+            ("LAYERPUB_LAYER_REGION", "us-east-1"),
+            ("LAYERPUB_PUBLISHED_A_US_EAST_1", "true"),
+            ("LAYERPUB_RESULTS_JSON", "[]"),
+            ("LAYERPUB_REGION", "eu-west-1"),
+        ])
+        .unwrap();
+        assert_eq!(s.region.as_deref(), Some("eu-west-1"));
+        assert_eq!(
+            s,
+            Settings {
+                region: s.region.clone(),
+                ..Settings::default()
+            }
+        );
+    }
+
+    #[test]
+    fn no_setting_s_variable_is_named_like_a_report_variable() {
+        for name in Settings::names() {
+            let variable = variable_name(name);
+            assert!(
+                !is_report_variable(&variable),
+                "{variable} would be skipped as a dotenv report variable"
+            );
+        }
     }
 
     #[test]

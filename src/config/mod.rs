@@ -40,6 +40,10 @@ pub struct RunConfig {
     pub pr_number: Option<u64>,
     /// Where the dotenv report goes; from the file, relative to the file's folder.
     pub dotenv_file: Option<PathBuf>,
+    /// The most variables the dotenv report may hold.
+    pub dotenv_max_variables: usize,
+    /// How the dotenv report carries the results.
+    pub dotenv_format: crate::config::settings::DotenvFormat,
     /// Manifests and `path` may lie outside the workspace (see
     /// [`crate::config::inputs::confine`]). Never from the file.
     pub allow_outside_workspace: bool,
@@ -49,7 +53,14 @@ pub struct RunConfig {
 /// the run may read. In a file they are top-level keys; inside a `layers:` entry they are
 /// refused (see [`resolve`]), since one layer cannot have its own comment or dotenv report.
 /// (`allow-outside-workspace` belongs to the run too, but the file cannot set it at all.)
-pub(crate) const RUN_SETTINGS: &[&str] = &["github-token", "comment", "pr-number", "dotenv-file"];
+pub(crate) const RUN_SETTINGS: &[&str] = &[
+    "github-token",
+    "comment",
+    "pr-number",
+    "dotenv-file",
+    "dotenv-max-variables",
+    "dotenv-format",
+];
 
 /// One layer, every setting resolved and checked.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -404,6 +415,19 @@ pub fn resolve(
         (PR_NUMBER_MAX, ""),
         "give the number of the pull request (or merge request) to comment on",
     );
+    if run.dotenv_max_variables == Some(0) {
+        problems.push(problem(
+            "dotenv-max-variables",
+            "must be at least 1; set it to your GitLab instance's `dotenv_variables` limit (20 by default), or use `dotenv-format: json`, which writes one variable".into(),
+        ));
+    }
+    check_maximum(
+        &mut problems,
+        "dotenv-max-variables",
+        run.dotenv_max_variables.map(u64::from),
+        (DOTENV_MAX_VARIABLES_MAX.into(), ""),
+        "GitLab allows at most a few hundred variables per dotenv report",
+    );
     if problems.is_empty() {
         Ok(RunConfig {
             layers,
@@ -411,6 +435,10 @@ pub fn resolve(
             comment: run.comment.unwrap_or(true),
             pr_number: run.pr_number,
             dotenv_file: run.dotenv_file,
+            dotenv_max_variables: run
+                .dotenv_max_variables
+                .map_or(DOTENV_MAX_VARIABLES_DEFAULT, |n| n as usize),
+            dotenv_format: run.dotenv_format.unwrap_or_default(),
             allow_outside_workspace: run.allow_outside_workspace.unwrap_or(false),
         })
     } else {
@@ -426,6 +454,8 @@ fn run_settings_in_entry(entry: &Settings, index: usize, file: &Path) -> Vec<Pro
         ("comment", entry.comment.is_some()),
         ("pr-number", entry.pr_number.is_some()),
         ("dotenv-file", entry.dotenv_file.is_some()),
+        ("dotenv-max-variables", entry.dotenv_max_variables.is_some()),
+        ("dotenv-format", entry.dotenv_format.is_some()),
     ];
     debug_assert!(set.iter().map(|(k, _)| *k).eq(RUN_SETTINGS.iter().copied()));
     let layer = entry
@@ -754,6 +784,11 @@ fn check_layer(s: Settings) -> Result<LayerConfig, Vec<Problem>> {
 pub(crate) const CLAIM_TIMEOUT_MAX_SECS: u64 = 86_400;
 /// The largest `keep-versions`: far more versions than a layer is ever kept with.
 pub(crate) const KEEP_VERSIONS_MAX: u32 = 10_000;
+/// GitLab's default `dotenv_variables` limit (self-managed instances; GitLab.com plans allow
+/// 50 to 150): the most variables one dotenv report may hold.
+pub(crate) const DOTENV_MAX_VARIABLES_DEFAULT: usize = 20;
+/// The largest `dotenv-max-variables` accepted: far above any GitLab plan's limit.
+pub(crate) const DOTENV_MAX_VARIABLES_MAX: u32 = 10_000;
 /// The largest `pr-number`: GitHub and GitLab number pull and merge requests with 32-bit
 /// signed integers.
 pub(crate) const PR_NUMBER_MAX: u64 = i32::MAX as u64;

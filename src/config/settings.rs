@@ -171,6 +171,16 @@ pub struct Settings {
     #[arg(long, global = true, value_name = "FILE")]
     pub dotenv_file: Option<PathBuf>,
 
+    /// The most variables the dotenv report may hold (default 20, GitLab's default per-report
+    /// limit; GitLab.com plans allow more). Checked before anything is published.
+    #[arg(long, global = true, value_name = "N")]
+    pub dotenv_max_variables: Option<u32>,
+
+    /// `variables` (ten per layer and region) or `json` (one variable, LAYERPUB_RESULTS_JSON,
+    /// for many layers or regions).
+    #[arg(long, global = true, value_name = "FORMAT")]
+    pub dotenv_format: Option<DotenvFormat>,
+
     /// Let manifests and `path` lie outside the workspace (GITHUB_WORKSPACE, CI_PROJECT_DIR,
     /// else the working directory). Not accepted in the config file.
     #[arg(long, global = true, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
@@ -181,6 +191,17 @@ pub struct Settings {
     #[arg(skip)]
     #[serde(default)]
     pub layers: Option<Vec<Settings>>,
+}
+
+/// How the dotenv report carries the results.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize, ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum DotenvFormat {
+    /// Ten variables per layer and region (`LAYERPUB_LAYER_VERSION_ARN`, …).
+    #[default]
+    Variables,
+    /// One variable, `LAYERPUB_RESULTS_JSON`: a compact JSON array, one item per target.
+    Json,
 }
 
 /// How symbolic links inside the layer folder are packaged. A link whose target lies outside
@@ -253,6 +274,8 @@ impl Settings {
             comment,
             pr_number,
             dotenv_file,
+            dotenv_max_variables,
+            dotenv_format,
             allow_outside_workspace,
             layers,
         )

@@ -11,5 +11,6 @@ pub mod interrupt;
 pub mod limits;
 pub mod marker;
 pub mod outcome;
+pub mod report_names;
 pub mod secret;
 pub mod text;

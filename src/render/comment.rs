@@ -148,8 +148,9 @@ fn heading(r: &PublishResult) -> String {
             "### Plan: {name} is unchanged, version {} stands",
             version(r.layer_version)
         ),
-        Status::WouldPublish(_) => format!(
-            "### Plan: {name} would publish a new version (newest now: {})",
+        Status::WouldPublish(reason) => format!(
+            "### Plan: {name} would publish a new version ({}; newest now: {})",
+            reason.describe(),
             version(r.previous_version)
         ),
         Status::Published(_) => format!(
@@ -451,10 +452,11 @@ mod tests {
         r.layer_version = None;
         assert_eq!(
             heading_of(&r),
-            "### Plan: `deps` would publish a new version (newest now: 1)"
+            "### Plan: `deps` would publish a new version (manifest changed; newest now: 1)"
         );
         r.previous_version = None;
-        assert!(heading_of(&r).ends_with("(newest now: none)"));
+        r.status = Status::WouldPublish(Reason::FirstVersion);
+        assert!(heading_of(&r).contains("(first version; newest now: none)"));
         r.status = Status::Unchanged(Reason::Unchanged);
         r.layer_version = Some(1);
         assert_eq!(

@@ -9,29 +9,56 @@
 //! values), no spaces at either end of a value (GitLab strips them), and at most
 //! [`MAX_BYTES`] in all.
 //!
-//! GitLab also caps how many variables one report may hold (the `dotenv_variables` plan limit:
-//! 150 by default on self-managed, lower on some GitLab.com plans, 20 at the least). That limit
-//! depends on the instance, so it is not checked here; one layer gives ten keys.
+//! GitLab also caps how many variables one report may hold (the `dotenv_variables` limit: 20
+//! by default on self-managed instances, 50 to 150 on GitLab.com plans). That limit depends on
+//! the instance, so it is the `dotenv-max-variables` setting; `dotenv-format: json` writes one
+//! variable however many targets the run has.
+//!
+//! Both limits are checked twice: before anything is published ([`check_fits`], on a report
+//! of the run's targets with every value at its longest), so a run that GitLab would refuse
+//! fails before its first AWS write; and on the real report ([`dotenv`]).
+//!
+//! The names come from [`crate::domain::report_names`], which keeps them apart from the
+//! settings' names: GitLab passes them on to every later job.
 
 use std::collections::BTreeMap;
 
+use serde::Serialize;
+
+use crate::config::settings::DotenvFormat;
+use crate::config::{LayerConfig, RunConfig};
 use crate::domain::error::{Error, ForgeError};
-use crate::domain::outcome::{PublishResult, Reason};
+use crate::domain::outcome::{PublishResult, Reason, Status};
+use crate::domain::report_names::{FIELDS, PREFIX, RESULTS_JSON};
 
 /// GitLab rejects a dotenv report larger than this (the `dotenv_size` limit, 5 KB on every
 /// plan and by default on self-managed instances).
 pub(crate) const MAX_BYTES: usize = 5 * 1024;
 
-/// Every key starts with this.
-const PREFIX: &str = "LAYERPUB_";
+/// The shape and the limits of a run's dotenv report (`dotenv-format`,
+/// `dotenv-max-variables`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shape {
+    pub format: DotenvFormat,
+    pub max_variables: usize,
+}
+
+impl Shape {
+    pub fn of(run: &RunConfig) -> Shape {
+        Shape {
+            format: run.dotenv_format,
+            max_variables: run.dotenv_max_variables,
+        }
+    }
+}
 
 /// Renders the dotenv report of a run.
 ///
-/// With one layer the keys are `LAYERPUB_LAYER_ARN`, `LAYERPUB_LAYER_VERSION_ARN`,
+/// `variables` form, one layer: the keys are `LAYERPUB_LAYER_ARN`, `LAYERPUB_LAYER_VERSION_ARN`,
 /// `LAYERPUB_LAYER_VERSION`, `LAYERPUB_PUBLISHED` (`true`/`false`), `LAYERPUB_PREVIOUS_VERSION`,
 /// `LAYERPUB_FINGERPRINT`, `LAYERPUB_CODE_SHA256`, `LAYERPUB_CODE_SIZE`, `LAYERPUB_REASON` (the
-/// JSON spelling, e.g. `manifest_changed`) and `LAYERPUB_REGION`; a value that is not known
-/// (no version before a first publish, no zip when unchanged, no reason for a target that
+/// JSON spelling, e.g. `manifest_changed`) and `LAYERPUB_LAYER_REGION`; a value that is not
+/// known (no version before a first publish, no zip when unchanged, no reason for a target that
 /// failed before deciding) is empty.
 ///
 /// With several layers each layer gets the same keys followed by `_` and its [`key_suffix`]:
@@ -39,7 +66,79 @@ const PREFIX: &str = "LAYERPUB_";
 /// adds the region the same way: `LAYERPUB_LAYER_VERSION_ARN_PY_DEPS_EU_WEST_1`, or with one
 /// layer `LAYERPUB_LAYER_VERSION_ARN_EU_WEST_1`. Two layers whose keys would coincide
 /// (`py-deps` and `py_deps`) are refused rather than one silently overwriting the other.
-pub fn dotenv(results: &[PublishResult]) -> Result<String, Error> {
+///
+/// `json` form: one line, `LAYERPUB_RESULTS_JSON=[…]`, a compact JSON array with one object per
+/// target (see [`JsonItem`]).
+pub fn dotenv(results: &[PublishResult], shape: Shape) -> Result<String, Error> {
+    let (out, variables) = match shape.format {
+        DotenvFormat::Variables => variables(results)?,
+        DotenvFormat::Json => (json(results), 1),
+    };
+    if variables > shape.max_variables {
+        return Err(Error::bad_input(format!(
+            "dotenv-file: the report for {} would hold {variables} variables, over              dotenv-max-variables ({}), and GitLab would reject it; set dotenv-format: json              (one variable), raise dotenv-max-variables to your GitLab instance's              `dotenv_variables` limit, or publish fewer layers per job",
+            targets(results.len()),
+            shape.max_variables
+        )));
+    }
+    if out.len() > MAX_BYTES {
+        let fix = match shape.format {
+            DotenvFormat::Variables => "set dotenv-format: json (about a third of the size), ",
+            DotenvFormat::Json => "",
+        };
+        return Err(Error::bad_input(format!(
+            "dotenv-file: the report for {} can be {} bytes, over GitLab's dotenv limit of              {MAX_BYTES} bytes (5 KB), and GitLab would reject it; {fix}publish fewer layers              per job, or unset dotenv-file",
+            targets(results.len()),
+            out.len()
+        )));
+    }
+    Ok(out)
+}
+
+/// Before anything is published: whether the report of `layers` fits the limits with every
+/// value at its longest (version numbers of ten digits, the longest partition and reason, …),
+/// so that a run GitLab would refuse stops before its first AWS write, with the same message.
+pub fn check_fits(layers: &[LayerConfig], shape: Shape) -> Result<(), Error> {
+    let mut longest = Vec::new();
+    for layer in layers {
+        // Without regions the SDK's region applies, and keys carry no region: any name does.
+        let regions = match layer.regions.as_slice() {
+            [] => vec!["xx-xxxxxxxxx-1".to_owned()],
+            some => some.to_vec(),
+        };
+        for region in regions {
+            longest.push(longest_result(&layer.layer_name, &region));
+        }
+    }
+    dotenv(&longest, shape).map(drop)
+}
+
+/// A result for `layer` in `region` whose every value is as long as it can be.
+fn longest_result(layer: &str, region: &str) -> PublishResult {
+    let name = crate::domain::arn::plain_layer_name(layer);
+    let arn = format!("arn:aws-us-gov:lambda:{region}:123456789012:layer:{name}");
+    let version = 9_999_999_999;
+    PublishResult {
+        layer_version_arn: Some(format!("{arn}:{version}")),
+        layer_arn: Some(arn),
+        layer_version: Some(version),
+        previous_version: Some(version),
+        status: Status::Unchanged(Reason::PublishedConcurrently),
+        code_sha256: Some("x".repeat(44)),
+        code_size: Some(9_999_999_999),
+        ..PublishResult::new(layer, false, region, &"f".repeat(64))
+    }
+}
+
+fn targets(n: usize) -> String {
+    match n {
+        1 => "1 layer and region".to_owned(),
+        n => format!("{n} layers and regions"),
+    }
+}
+
+/// The `variables` form and its number of variables.
+fn variables(results: &[PublishResult]) -> Result<(String, usize), Error> {
     let mut owners: BTreeMap<String, &str> = BTreeMap::new();
     let mut out = String::new();
     let count = |name: &str| results.iter().filter(|r| r.layer_name == name).count();
@@ -54,7 +153,7 @@ pub fn dotenv(results: &[PublishResult]) -> Result<String, Error> {
         if count(&r.layer_name) > 1 {
             suffix += &format!("_{}", key_suffix(&r.region));
         }
-        for (field, value) in fields(r) {
+        for (field, value) in FIELDS.iter().zip(values(r)) {
             let key = format!("{PREFIX}{field}{suffix}");
             if let Some(other) = owners.insert(key.clone(), &r.layer_name) {
                 return Err(collision(&key, other, &r.layer_name));
@@ -63,15 +162,38 @@ pub fn dotenv(results: &[PublishResult]) -> Result<String, Error> {
             out += &format!("{key}={value}\n");
         }
     }
-    if out.len() > MAX_BYTES {
-        return Err(Error::bad_input(format!(
-            "dotenv-file: the report for {} layers is {} bytes, over GitLab's dotenv limit of {MAX_BYTES} bytes (5 KB), \
-             and GitLab would reject it; publish fewer layers per job, or unset dotenv-file",
-            results.len(),
-            out.len()
-        )));
-    }
-    Ok(out)
+    Ok((out, owners.len()))
+}
+
+/// One target in the `json` form: what a later job needs to use or compare the version. The
+/// rest (hashes, sizes, changes) is in `--output json`.
+#[derive(Debug, Serialize)]
+struct JsonItem<'a> {
+    layer_name: &'a str,
+    region: &'a str,
+    layer_version_arn: Option<&'a str>,
+    layer_version: Option<i64>,
+    published: bool,
+    previous_version: Option<i64>,
+    reason: Option<&'static str>,
+}
+
+/// The `json` form: one line, JSON escapes every control character, so no value can break it.
+fn json(results: &[PublishResult]) -> String {
+    let items: Vec<JsonItem<'_>> = results
+        .iter()
+        .map(|r| JsonItem {
+            layer_name: &r.layer_name,
+            region: &r.region,
+            layer_version_arn: r.layer_version_arn.as_deref(),
+            layer_version: r.layer_version,
+            published: r.status.published(),
+            previous_version: r.previous_version,
+            reason: r.status.reason().map(Reason::code),
+        })
+        .collect();
+    let text = serde_json::to_string(&items).unwrap_or_else(|_| "[]".to_owned());
+    format!("{RESULTS_JSON}={text}\n")
 }
 
 /// The part of a key that names a layer when a run has several: the layer's name (for a layer
@@ -88,34 +210,28 @@ pub(crate) fn key_suffix(layer_name: &str) -> String {
         .collect()
 }
 
-/// The key (without prefix or suffix) and value of every line, in the order written.
-fn fields(r: &PublishResult) -> [(&'static str, String); 10] {
+/// The value of every field of [`FIELDS`], in its order.
+fn values(r: &PublishResult) -> [String; 10] {
     let text = |v: &Option<String>| v.clone().unwrap_or_default();
     let number = |v: Option<i64>| v.map(|n| n.to_string()).unwrap_or_default();
     [
-        ("LAYER_ARN", text(&r.layer_arn)),
-        ("LAYER_VERSION_ARN", text(&r.layer_version_arn)),
-        ("LAYER_VERSION", number(r.layer_version)),
-        ("PUBLISHED", r.status.published().to_string()),
-        ("PREVIOUS_VERSION", number(r.previous_version)),
-        ("FINGERPRINT", r.fingerprint.clone()),
-        ("CODE_SHA256", text(&r.code_sha256)),
-        (
-            "CODE_SIZE",
-            r.code_size.map(|n| n.to_string()).unwrap_or_default(),
-        ),
+        text(&r.layer_arn),
+        text(&r.layer_version_arn),
+        number(r.layer_version),
+        r.status.published().to_string(),
+        number(r.previous_version),
+        r.fingerprint.clone(),
+        text(&r.code_sha256),
+        r.code_size.map(|n| n.to_string()).unwrap_or_default(),
         // The JSON's spelling (`manifest_changed`), so a job reading these variables and one
         // reading `--output json` compare against the same words; empty for a target that
         // failed before deciding.
-        (
-            "REASON",
-            r.status
-                .reason()
-                .map(Reason::code)
-                .unwrap_or_default()
-                .to_owned(),
-        ),
-        ("REGION", r.region.clone()),
+        r.status
+            .reason()
+            .map(Reason::code)
+            .unwrap_or_default()
+            .to_owned(),
+        r.region.clone(),
     ]
 }
 
@@ -151,6 +267,16 @@ mod tests {
     use crate::domain::error::EXIT_BAD_INPUT;
     use crate::domain::outcome::Status;
 
+    /// No count limit: the tests of the variables' names and values.
+    const WIDE: Shape = Shape {
+        format: DotenvFormat::Variables,
+        max_variables: usize::MAX,
+    };
+
+    fn render(results: &[PublishResult]) -> Result<String, Error> {
+        dotenv(results, WIDE)
+    }
+
     fn result(name: &str) -> PublishResult {
         let arn = format!("arn:aws:lambda:eu-west-1:123456789012:layer:{name}");
         PublishResult {
@@ -178,7 +304,7 @@ mod tests {
     fn one_layer_gives_unsuffixed_keys_in_a_fixed_order() {
         let fp = "ab".repeat(32);
         assert_eq!(
-            dotenv(&[result("deps")]).unwrap(),
+            render(&[result("deps")]).unwrap(),
             format!(
                 "LAYERPUB_LAYER_ARN=arn:aws:lambda:eu-west-1:123456789012:layer:deps\n\
                  LAYERPUB_LAYER_VERSION_ARN=arn:aws:lambda:eu-west-1:123456789012:layer:deps:3\n\
@@ -189,7 +315,7 @@ mod tests {
                  LAYERPUB_CODE_SHA256=WLZSxnGTsHhPKSv8j9f1UBbWn628NfWBHtS+k15RpCs=\n\
                  LAYERPUB_CODE_SIZE=288\n\
                  LAYERPUB_REASON=manifest_changed\n\
-                 LAYERPUB_REGION=eu-west-1\n"
+                 LAYERPUB_LAYER_REGION=eu-west-1\n"
             )
         );
     }
@@ -198,16 +324,16 @@ mod tests {
     fn a_layer_in_several_regions_suffixes_keys_with_the_region() {
         let mut us = result("deps");
         us.region = "us-east-1".into();
-        let text = dotenv(&[result("deps"), us.clone()]).unwrap();
+        let text = render(&[result("deps"), us.clone()]).unwrap();
         assert!(
             text.contains("LAYERPUB_LAYER_VERSION_EU_WEST_1=3\n"),
             "{text}"
         );
         assert!(
-            text.contains("LAYERPUB_REGION_US_EAST_1=us-east-1\n"),
+            text.contains("LAYERPUB_LAYER_REGION_US_EAST_1=us-east-1\n"),
             "{text}"
         );
-        let text = dotenv(&[result("deps"), us, result("tools")]).unwrap();
+        let text = render(&[result("deps"), us, result("tools")]).unwrap();
         assert!(
             text.contains("LAYERPUB_PUBLISHED_DEPS_US_EAST_1=true\n"),
             "{text}"
@@ -222,7 +348,7 @@ mod tests {
         (r.previous_version, r.code_sha256, r.code_size) = (None, None, None);
         (r.status, r.dry_run) = (Status::WouldPublish(Reason::FirstVersion), true);
         r.region = String::new();
-        let text = dotenv(&[r]).unwrap();
+        let text = render(&[r]).unwrap();
         let lines: Vec<&str> = text.lines().collect();
         for empty in [
             "LAYER_ARN",
@@ -231,7 +357,7 @@ mod tests {
             "PREVIOUS_VERSION",
             "CODE_SHA256",
             "CODE_SIZE",
-            "REGION",
+            "LAYER_REGION",
         ] {
             let line = format!("LAYERPUB_{empty}=");
             assert!(lines.contains(&line.as_str()), "{line} missing: {text}");
@@ -245,32 +371,32 @@ mod tests {
     fn published_and_reason_come_from_the_status() {
         let mut r = result("deps");
         r.fail("function api not found".into());
-        let text = dotenv(std::slice::from_ref(&r)).unwrap();
+        let text = render(std::slice::from_ref(&r)).unwrap();
         assert!(text.contains("LAYERPUB_PUBLISHED=true\n"), "{text}");
         assert!(
             text.contains("LAYERPUB_REASON=manifest_changed\n"),
             "{text}"
         );
         r.status = Status::Unchanged(Reason::PublishedConcurrently);
-        let text = dotenv(&[r]).unwrap();
+        let text = render(&[r]).unwrap();
         assert!(text.contains("LAYERPUB_PUBLISHED=false\n"), "{text}");
         assert!(
             text.contains("LAYERPUB_REASON=published_concurrently\n"),
             "{text}"
         );
         let early = PublishResult::failed("deps", false, "eu-west-1", "ab", "denied".into());
-        let text = dotenv(&[early]).unwrap();
+        let text = render(&[early]).unwrap();
         assert!(text.contains("LAYERPUB_REASON=\n"), "{text}");
         assert!(text.contains("LAYERPUB_PUBLISHED=false\n"), "{text}");
     }
 
     #[test]
     fn several_layers_suffix_every_key_with_the_layer_name() {
-        let text = dotenv(&[result("py-deps"), result("node_deps")]).unwrap();
+        let text = render(&[result("py-deps"), result("node_deps")]).unwrap();
         let keys: Vec<&str> = text.lines().map(|l| l.split_once('=').unwrap().0).collect();
         assert_eq!(keys.len(), 20);
         assert_eq!(keys[0], "LAYERPUB_LAYER_ARN_PY_DEPS");
-        assert_eq!(keys[19], "LAYERPUB_REGION_NODE_DEPS");
+        assert_eq!(keys[19], "LAYERPUB_LAYER_REGION_NODE_DEPS");
         assert!(text.contains(
             "LAYERPUB_LAYER_VERSION_ARN_PY_DEPS=arn:aws:lambda:eu-west-1:123456789012:layer:py-deps:3\n"
         ));
@@ -290,7 +416,7 @@ mod tests {
             key_suffix("arn:aws:lambda:eu-west-1:123456789012:layer:node-deps:4"),
             "NODE_DEPS"
         );
-        let text = dotenv(&[result("a.b"), result("c-d")]).unwrap();
+        let text = render(&[result("a.b"), result("c-d")]).unwrap();
         for line in text.lines() {
             let key = line.split_once('=').unwrap().0;
             assert!(
@@ -302,13 +428,13 @@ mod tests {
 
     #[test]
     fn layers_whose_keys_coincide_are_refused() {
-        let err = dotenv(&[result("py-deps"), result("py_deps")]).unwrap_err();
+        let err = render(&[result("py-deps"), result("py_deps")]).unwrap_err();
         assert_eq!(err.exit_code(), EXIT_BAD_INPUT);
         let message = err.to_string();
         assert!(message.contains("`py-deps` and `py_deps`"), "{message}");
         assert!(message.contains("LAYERPUB_LAYER_ARN_PY_DEPS"), "{message}");
         // `x` and `arn-x` collide across fields: LAYER_VERSION + _ARN_X = LAYER_VERSION_ARN + _X.
-        let err = dotenv(&[result("x"), result("arn-x")]).unwrap_err();
+        let err = render(&[result("x"), result("arn-x")]).unwrap_err();
         assert!(
             err.to_string().contains("LAYERPUB_LAYER_VERSION_ARN_X"),
             "{err}"
@@ -325,9 +451,9 @@ mod tests {
         ] {
             let mut r = result("deps");
             r.region = bad.into();
-            let err = dotenv(&[r]).unwrap_err();
+            let err = render(&[r]).unwrap_err();
             let message = err.to_string();
-            assert!(message.contains("LAYERPUB_REGION"), "{message}");
+            assert!(message.contains("LAYERPUB_LAYER_REGION"), "{message}");
             assert!(message.contains("`deps`"), "{message}");
         }
     }
@@ -338,20 +464,122 @@ mod tests {
             (0..n).map(|i| result(&format!("layer-{i}"))).collect()
         };
         let (mut n, mut fits) = (2, String::new());
-        while let Ok(text) = dotenv(&layers(n)) {
+        while let Ok(text) = render(&layers(n)) {
             (fits, n) = (text, n + 1);
         }
         // n - 1 layers fit, and one more would cross the limit: the size stopped it.
         assert!(n > 2 && fits.len() <= MAX_BYTES, "{n} layers");
         assert!(fits.len() + fits.len() / (n - 1) > MAX_BYTES, "{n} layers");
-        let err = dotenv(&layers(n)).unwrap_err();
+        let err = render(&layers(n)).unwrap_err();
         assert_eq!(err.exit_code(), EXIT_BAD_INPUT);
         assert!(err.to_string().contains("5120 bytes"), "{err}");
         assert!(err.to_string().contains("GitLab's dotenv limit"), "{err}");
     }
 
+    fn shape(format: DotenvFormat, max_variables: usize) -> Shape {
+        Shape {
+            format,
+            max_variables,
+        }
+    }
+
+    #[test]
+    fn a_report_with_more_variables_than_allowed_is_refused_naming_the_fixes() {
+        let two = [result("a"), result("b")];
+        assert!(dotenv(&two, shape(DotenvFormat::Variables, 20)).is_ok());
+        let three = [result("a"), result("b"), result("c")];
+        let err = dotenv(&three, shape(DotenvFormat::Variables, 20)).unwrap_err();
+        assert_eq!(err.exit_code(), EXIT_BAD_INPUT);
+        let message = err.to_string();
+        for part in [
+            "3 layers and regions would hold 30 variables",
+            "dotenv-max-variables (20)",
+            "dotenv-format: json",
+        ] {
+            assert!(message.contains(part), "{part}: {message}");
+        }
+        assert!(dotenv(&three, shape(DotenvFormat::Variables, 30)).is_ok());
+        assert!(dotenv(&three, shape(DotenvFormat::Json, 1)).is_ok());
+    }
+
+    #[test]
+    fn the_json_form_is_one_line_that_parses_back_to_every_target() {
+        let mut us = result("deps");
+        us.region = "us-east-1\nLAYERPUB_INJECTED=1".into();
+        let text = dotenv(
+            &[result("deps"), us, result("tools")],
+            shape(DotenvFormat::Json, 1),
+        )
+        .unwrap();
+        assert_eq!(text.lines().count(), 1, "{text}");
+        let value = text.strip_prefix("LAYERPUB_RESULTS_JSON=").expect(&text);
+        let items: serde_json::Value = serde_json::from_str(value.trim_end()).unwrap();
+        let items = items.as_array().unwrap();
+        assert_eq!(items.len(), 3);
+        assert_eq!(items[1]["region"], "us-east-1\nLAYERPUB_INJECTED=1");
+        assert_eq!(items[2]["layer_name"], "tools");
+        assert_eq!(
+            items[0]["layer_version_arn"],
+            "arn:aws:lambda:eu-west-1:123456789012:layer:deps:3"
+        );
+        assert_eq!(items[0]["published"], true);
+        assert_eq!(items[0]["reason"], "manifest_changed");
+        assert_eq!(items[0]["previous_version"], 2);
+    }
+
+    fn layers(names: &[&str], regions: &[&str]) -> Vec<LayerConfig> {
+        let flags = crate::config::settings::Settings {
+            layer_name: Some("x".into()),
+            path: Some("layer".into()),
+            ..Default::default()
+        };
+        let one = crate::config::resolve(None, Default::default(), flags)
+            .unwrap()
+            .layers
+            .remove(0);
+        names
+            .iter()
+            .map(|n| LayerConfig {
+                layer_name: (*n).into(),
+                regions: regions.iter().map(|r| (*r).to_owned()).collect(),
+                ..one.clone()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn before_publishing_a_report_that_could_exceed_a_limit_is_refused() {
+        let regions = ["us-east-1", "eu-west-1"];
+        // 3 layers × 2 regions: 60 variables, over GitLab's default 20.
+        let err = check_fits(
+            &layers(&["a", "b", "c"], &regions),
+            shape(DotenvFormat::Variables, 20),
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("60 variables"), "{err}");
+        // 5 layers × 2 regions: over 5 KB even when the count is allowed.
+        let five = layers(&["a1", "b2", "c3", "d4", "e5"], &regions);
+        let err = check_fits(&five, shape(DotenvFormat::Variables, 1000)).unwrap_err();
+        assert!(err.to_string().contains("5120 bytes"), "{err}");
+        assert!(err.to_string().contains("dotenv-format: json"), "{err}");
+        // The compact form carries them.
+        check_fits(&five, shape(DotenvFormat::Json, 20)).unwrap();
+        check_fits(&layers(&["a"], &[]), shape(DotenvFormat::Variables, 20)).unwrap();
+    }
+
+    #[test]
+    fn the_check_before_publishing_measures_values_at_their_longest() {
+        // Whatever a real run reports, the report checked before publishing was no shorter.
+        for format in [DotenvFormat::Variables, DotenvFormat::Json] {
+            let real = dotenv(&[result("deps")], shape(format, 100)).unwrap();
+            let longest =
+                dotenv(&[longest_result("deps", "eu-west-1")], shape(format, 100)).unwrap();
+            assert!(real.len() < longest.len(), "{real}\n{longest}");
+        }
+    }
+
     #[test]
     fn no_results_give_an_empty_file() {
-        assert_eq!(dotenv(&[]).unwrap(), "");
+        assert_eq!(render(&[]).unwrap(), "");
     }
 }
