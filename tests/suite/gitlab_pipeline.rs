@@ -61,7 +61,11 @@ pub(crate) fn resolve_inputs(
     for (name, s) in &spec {
         let value = match given.get(name).or_else(|| s.get("default")) {
             Some(v) => v.clone(),
-            None => return Err(format!("`{name}` input: required value has not been provided")),
+            None => {
+                return Err(format!(
+                    "`{name}` input: required value has not been provided"
+                ));
+            }
         };
         let ty = s.get("type").and_then(Value::as_str).unwrap_or("string");
         let ok = match ty {
@@ -393,11 +397,10 @@ impl Pipeline {
         p.predefined.remove("CI_COMMIT_BRANCH");
         p.predefined
             .insert("CI_PIPELINE_SOURCE".into(), "merge_request_event".into());
-        p.predefined.insert("CI_MERGE_REQUEST_IID".into(), "7".into());
-        p.predefined.insert(
-            "CI_MERGE_REQUEST_SOURCE_BRANCH_NAME".into(),
-            branch.into(),
-        );
+        p.predefined
+            .insert("CI_MERGE_REQUEST_IID".into(), "7".into());
+        p.predefined
+            .insert("CI_MERGE_REQUEST_SOURCE_BRANCH_NAME".into(), branch.into());
         p
     }
 
@@ -708,8 +711,21 @@ fn two_jobs_in_two_stages_publish_two_layers_in_two_regions() {
         arn.contains(":eu-west-1:") && arn.contains(":layer:layer-b:1"),
         "job 2 publishes layer-b in eu-west-1: {report2:?}"
     );
-    assert_eq!(m.aws_in("eu-west-1", &["versions", "layer-b"]), json!([1]));
-    assert_eq!(m.aws_in("us-east-1", &["versions", "layer-b"]), json!([]));
+    let versions = |region: &str| -> Vec<Value> {
+        m.aws_in(region, &["versions", "layer-b"])
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v["version"].clone())
+            .collect()
+    };
+    assert_eq!(versions("eu-west-1"), [json!(1)]);
+    assert_eq!(
+        versions("us-east-1"),
+        Vec::<Value>::new(),
+        "nothing in job 1's region"
+    );
+    assert_eq!(report2["LAYERPUB_LAYER_REGION"], "eu-west-1", "{report2:?}");
 
     // Stage 3: a job with `needs: [publish-b]` gets publish-b's report.
     let roll_out = json!({ "script": ["echo \"rolling out $LAYERPUB_LAYER_VERSION_ARN\""] });
@@ -728,9 +744,7 @@ async fn a_merge_request_pipeline_plans_and_notes_what_would_be_published() {
     let gitlab = MockServer::start().await;
     Mock::given(method("GET"))
         .and(path_regex("^/api/v4/user$"))
-        .respond_with(
-            ResponseTemplate::new(200).set_body_json(json!({"id": 9, "username": "bot"})),
-        )
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"id": 9, "username": "bot"})))
         .mount(&gitlab)
         .await;
     Mock::given(method("GET"))
@@ -767,14 +781,19 @@ async fn a_merge_request_pipeline_plans_and_notes_what_would_be_published() {
             "path": "site-packages",
             "manifest": ["requirements.txt"],
         }));
-        let rules = pipeline.decide(&job).expect("the job is in merge-request pipelines");
+        let rules = pipeline
+            .decide(&job)
+            .expect("the job is in merge-request pipelines");
         assert_eq!(rules["LP_COMMAND"], "plan");
         let w = workdir(dir.path(), "mr");
         checkout(&w);
         let r = run_job(&pipeline, &job, &rules, &BTreeMap::new(), &w, 7);
         r.run.assert_ok();
         let versions = m.aws(&["versions", "mr-layer"]);
-        (versions, fs::read_to_string(w.join("layerpub.json")).unwrap())
+        (
+            versions,
+            fs::read_to_string(w.join("layerpub.json")).unwrap(),
+        )
     })
     .await
     .unwrap();
@@ -807,7 +826,10 @@ fn the_job_publishes_on_the_default_branch_plans_in_merge_requests_and_is_absent
             .map(|v| v.get("LP_COMMAND").cloned().unwrap_or_default())
     };
     let none = json!({});
-    assert_eq!(command(&Pipeline::push("main"), none.clone()).as_deref(), Some("publish"));
+    assert_eq!(
+        command(&Pipeline::push("main"), none.clone()).as_deref(),
+        Some("publish")
+    );
     assert_eq!(
         command(&Pipeline::merge_request("feature"), none.clone()).as_deref(),
         Some("plan")
@@ -820,10 +842,16 @@ fn the_job_publishes_on_the_default_branch_plans_in_merge_requests_and_is_absent
         .predefined
         .insert("CI_DEFAULT_BRANCH".into(), "trunk".into());
     assert_eq!(command(&trunk, none.clone()).as_deref(), Some("publish"));
-    assert_eq!(command(&Pipeline::push("main"), none.clone()).as_deref(), Some("publish"));
+    assert_eq!(
+        command(&Pipeline::push("main"), none.clone()).as_deref(),
+        Some("publish")
+    );
 
     let release = json!({ "publish-on": "release" });
-    assert_eq!(command(&Pipeline::push("release"), release.clone()).as_deref(), Some("publish"));
+    assert_eq!(
+        command(&Pipeline::push("release"), release.clone()).as_deref(),
+        Some("publish")
+    );
     assert_eq!(command(&Pipeline::push("main"), release.clone()), None);
     assert_eq!(
         command(&Pipeline::tag("v1.0.0"), json!({ "publish-on-tags": true })).as_deref(),
@@ -860,8 +888,14 @@ fn recorded(pipeline: &mut Pipeline, given: Value) -> (JobRun, BTreeMap<String, 
 #[test]
 fn only_the_inputs_given_reach_layerpub_and_pipeline_variables_survive() {
     let mut pipeline = Pipeline::push("main");
-    pipeline.global = map(&[("LAYERPUB_DRY_RUN", "true"), ("LAYERPUB_S3_PREFIX", "team/")]);
-    let (_, env, args) = recorded(&mut pipeline, json!({ "layer-name": "given", "force": true, "keep-versions": 3 }));
+    pipeline.global = map(&[
+        ("LAYERPUB_DRY_RUN", "true"),
+        ("LAYERPUB_S3_PREFIX", "team/"),
+    ]);
+    let (_, env, args) = recorded(
+        &mut pipeline,
+        json!({ "layer-name": "given", "force": true, "keep-versions": 3 }),
+    );
     assert_eq!(args.trim(), "publish --output json");
     assert_eq!(
         layerpub_vars(&env),
@@ -876,9 +910,18 @@ fn only_the_inputs_given_reach_layerpub_and_pipeline_variables_survive() {
         "only what the user gave, and the report's path"
     );
     // A boolean whose layerpub default is true is passed on when turned off.
-    let (_, env, _) = recorded(&mut Pipeline::push("main"), json!({ "comment": false, "default-excludes": false }));
-    assert_eq!(env.get("LAYERPUB_COMMENT").map(String::as_str), Some("false"));
-    assert_eq!(env.get("LAYERPUB_DEFAULT_EXCLUDES").map(String::as_str), Some("false"));
+    let (_, env, _) = recorded(
+        &mut Pipeline::push("main"),
+        json!({ "comment": false, "default-excludes": false }),
+    );
+    assert_eq!(
+        env.get("LAYERPUB_COMMENT").map(String::as_str),
+        Some("false")
+    );
+    assert_eq!(
+        env.get("LAYERPUB_DEFAULT_EXCLUDES").map(String::as_str),
+        Some("false")
+    );
     assert_eq!(env.get("LAYERPUB_PROTECT_IN_USE"), None);
 }
 
@@ -887,7 +930,10 @@ fn only_the_inputs_given_reach_layerpub_and_pipeline_variables_survive() {
 fn a_dollar_in_an_input_stays_a_dollar() {
     let text = "costs $5, see ${HOME} and $CI_PROJECT_ID";
     let mut pipeline = Pipeline::push("main");
-    let (_, env, _) = recorded(&mut pipeline, json!({ "description": text, "license-info": "$LICENSE" }));
+    let (_, env, _) = recorded(
+        &mut pipeline,
+        json!({ "description": text, "license-info": "$LICENSE" }),
+    );
     assert_eq!(env["LAYERPUB_DESCRIPTION"], text);
     assert_eq!(env["LAYERPUB_LICENSE_INFO"], "$LICENSE");
 }
@@ -906,7 +952,10 @@ fn array_inputs_reach_layerpub_one_item_per_line() {
         }),
     );
     assert_eq!(env["LAYERPUB_EXCLUDE"], "tests/\n*.{md,txt}\nsay \"hi\"");
-    assert_eq!(env["LAYERPUB_COMPATIBLE_RUNTIMES"], "python3.12\npython3.13");
+    assert_eq!(
+        env["LAYERPUB_COMPATIBLE_RUNTIMES"],
+        "python3.12\npython3.13"
+    );
     assert_eq!(env["LAYERPUB_REGIONS"], "eu-west-1");
     assert!(!env.contains_key("LAYERPUB_INCLUDE"), "[] is unset");
     // Written without spaces (JSON) rather than as Ruby prints it.
@@ -921,9 +970,15 @@ fn array_inputs_reach_layerpub_one_item_per_line() {
 fn an_id_token_only_with_a_role_to_assume() {
     let (_, without) = job_with(json!({}));
     assert!(without.get("id_tokens").is_none(), "{without}");
-    for role in ["arn:aws:iam::123456789012:role/publisher", "$LAYER_ROLE_ARN"] {
+    for role in [
+        "arn:aws:iam::123456789012:role/publisher",
+        "$LAYER_ROLE_ARN",
+    ] {
         let (_, with) = job_with(json!({ "aws-role-arn": role, "aws-audience": "my-aud" }));
-        assert_eq!(with["id_tokens"]["LP_OIDC_TOKEN"]["aud"], "my-aud", "{role}");
+        assert_eq!(
+            with["id_tokens"]["LP_OIDC_TOKEN"]["aud"], "my-aud",
+            "{role}"
+        );
     }
     // Anything else is refused when the pipeline is created (no such `extends:` target).
     let given = json!({ "aws-role-arn": "role/publisher" });
@@ -965,7 +1020,12 @@ fn download_job(template: &str, downloads: &Downloads, path: Vec<PathBuf>) -> (R
 
 /// A stand-in release binary: a script that leaves `ran` in the working folder.
 fn marker_binary(dir: &Path) -> PathBuf {
-    write_file(dir, "served/fake", b"#!/bin/sh\ntouch ran\necho '{}'\n", 0o644);
+    write_file(
+        dir,
+        "served/fake",
+        b"#!/bin/sh\ntouch ran\necho '{}'\n",
+        0o644,
+    );
     dir.join("served/fake")
 }
 
@@ -1008,7 +1068,10 @@ fn a_wrong_checksum_refuses_and_never_runs_the_binary() {
 #[test]
 fn an_unstamped_component_refuses_to_download() {
     let dir = temp();
-    let downloads = serve(BTreeMap::from([(X86_64.to_owned(), marker_binary(dir.path()))]));
+    let downloads = serve(BTreeMap::from([(
+        X86_64.to_owned(),
+        marker_binary(dir.path()),
+    )]));
     let (run, ran) = download_job(TEMPLATE, &downloads, vec![]);
     assert_ne!(run.code, 0);
     assert!(!ran);
@@ -1026,7 +1089,12 @@ fn the_architecture_decides_the_file_and_an_unknown_one_is_refused() {
     let downloads = serve(BTreeMap::from([(AARCH64.to_owned(), fake.clone())]));
     let uname = |arch: &str| -> PathBuf {
         let d = dir.path().join(format!("uname-{arch}"));
-        write_file(&d, "uname", format!("#!/bin/sh\necho {arch}\n").as_bytes(), 0o755);
+        write_file(
+            &d,
+            "uname",
+            format!("#!/bin/sh\necho {arch}\n").as_bytes(),
+            0o755,
+        );
         d
     };
     let template = stamped(dir.path(), "2.0.1", &"a".repeat(64));
@@ -1053,9 +1121,20 @@ fn binary_path_without_layerpub_on_path_is_refused() {
     let (_, job) = job_with(json!({ "binary": "path" }));
     let pipeline = Pipeline::push("main");
     let rules = pipeline.decide(&job).unwrap();
-    let r = run_job(&pipeline, &job, &rules, &BTreeMap::new(), &workdir(dir.path(), "p"), 3);
+    let r = run_job(
+        &pipeline,
+        &job,
+        &rules,
+        &BTreeMap::new(),
+        &workdir(dir.path(), "p"),
+        3,
+    );
     assert_ne!(r.run.code, 0);
-    assert!(r.run.stderr.contains("no layerpub on PATH"), "{}", r.run.stderr);
+    assert!(
+        r.run.stderr.contains("no layerpub on PATH"),
+        "{}",
+        r.run.stderr
+    );
 }
 
 /// scripts/stamp-component.sh refuses what would make a broken release.
@@ -1080,7 +1159,11 @@ fn stamping_refuses_a_bad_version_or_a_missing_checksum() {
     let r = stamp("v1.0.0");
     assert_ne!(r.code, 0);
     assert!(r.stderr.contains("without the leading v"), "{}", r.stderr);
-    assert_eq!(fs::read_to_string(&template).unwrap(), TEMPLATE, "left as it was");
+    assert_eq!(
+        fs::read_to_string(&template).unwrap(),
+        TEMPLATE,
+        "left as it was"
+    );
 }
 
 /// Issue 14, point 5: GitLab itself refuses a typo or a wrong type.

@@ -85,8 +85,14 @@ fn kind(setting: &str) -> &'static str {
         | "add-to-functions"
         | "publish-function-version" => "boolean",
         "claim-timeout" | "pr-number" | "keep-versions" | "dotenv-max-variables" => "number",
-        "include" | "exclude" | "manifest" | "compatible-runtimes" | "compatible-architectures"
-        | "regions" | "share-with" | "functions" => "array",
+        "include"
+        | "exclude"
+        | "manifest"
+        | "compatible-runtimes"
+        | "compatible-architectures"
+        | "regions"
+        | "share-with"
+        | "functions" => "array",
         _ => "string",
     }
 }
@@ -122,7 +128,11 @@ fn every_setting_is_an_input_passed_to_the_job_under_the_components_name() {
             "{name} must carry $[[ inputs.{setting} ]]"
         );
         assert!(
-            script.contains(&format!("{} \"$LP_IN_{}\"", variable(setting), snake(setting))),
+            script.contains(&format!(
+                "{} \"$LP_IN_{}\"",
+                variable(setting),
+                snake(setting)
+            )),
             "the script must export {} from {name}",
             variable(setting)
         );
@@ -252,7 +262,11 @@ fn settings_default_to_unset_so_layerpub_yml_still_applies() {
                 // A boolean cannot be empty: it defaults to layerpub's default, which the script
                 // does not repeat.
                 let d = layerpub_default(setting);
-                assert_eq!(default, &json!(d), "input `{setting}` defaults to layerpub's {d}");
+                assert_eq!(
+                    default,
+                    &json!(d),
+                    "input `{setting}` defaults to layerpub's {d}"
+                );
                 let line = format!(
                     "lp_bool {} \"$LP_IN_{}\" {d}",
                     variable(setting),
@@ -285,13 +299,15 @@ fn the_job_writes_its_dotenv_report_and_declares_it() {
 
 #[test]
 fn aws_credentials_come_from_an_oidc_id_token() {
-    let job = job_with(json!({ "aws-role-arn": "arn:aws:iam::1:role/r", "aws-audience": "aud-x" })).1;
+    let job =
+        job_with(json!({ "aws-role-arn": "arn:aws:iam::1:role/r", "aws-audience": "aud-x" })).1;
     assert_eq!(job["id_tokens"]["LP_OIDC_TOKEN"]["aud"], "aud-x");
     let vars = &job["variables"];
     assert_eq!(vars["LP_AWS_ROLE_ARN"], "arn:aws:iam::1:role/r");
     let script = script();
     assert!(
-        script.contains(r#"AWS_WEB_IDENTITY_TOKEN_FILE="$CI_BUILDS_DIR/.layerpub-oidc-$CI_JOB_ID""#),
+        script
+            .contains(r#"AWS_WEB_IDENTITY_TOKEN_FILE="$CI_BUILDS_DIR/.layerpub-oidc-$CI_JOB_ID""#),
         "one token file per job: {script}"
     );
     assert!(
@@ -353,4 +369,64 @@ fn the_readme_example_uses_only_declared_inputs_and_sets_the_required_ones() {
 
 fn job_name_default() -> String {
     inputs()["job-name"]["default"].as_str().unwrap().to_owned()
+}
+
+#[test]
+fn the_readme_shows_the_example_as_it_is() {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let example = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/examples/gitlab/gitlab-ci.yml"
+    ))
+    .unwrap();
+    assert!(
+        readme.contains(&format!("```yaml\n{example}```")),
+        "README.md's GitLab section must show examples/gitlab/gitlab-ci.yml verbatim"
+    );
+}
+
+/// A `name@sha256:<64 hex>` reference: pinned, so a moved tag changes nothing.
+fn pinned(image: &str) -> bool {
+    image.split_once("@sha256:").is_some_and(|(_, d)| {
+        d.len() == 64
+            && d.chars()
+                .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase())
+    })
+}
+
+#[test]
+fn the_images_are_pinned_by_digest_and_the_container_has_the_static_binary() {
+    let default = inputs()["image"]["default"].as_str().unwrap().to_owned();
+    assert!(
+        pinned(&default),
+        "the default image must be pinned by digest: {default}"
+    );
+    let dockerfile =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/container/Dockerfile"))
+            .unwrap();
+    let from: Vec<&str> = dockerfile
+        .lines()
+        .filter_map(|l| l.strip_prefix("FROM "))
+        .collect();
+    assert_eq!(from.len(), 1, "{from:?}");
+    assert!(
+        pinned(from[0]),
+        "FROM must be pinned by digest: {}",
+        from[0]
+    );
+    assert_eq!(
+        from[0].split('@').next(),
+        default.split('@').next(),
+        "the image and the default job image are the same base"
+    );
+    assert!(dockerfile.contains("ARG TARGETARCH"));
+    for name in [
+        "layerpub-$arch-unknown-linux-musl",
+        "amd64) arch=x86_64",
+        "arm64) arch=aarch64",
+        "/usr/local/bin/layerpub",
+    ] {
+        assert!(dockerfile.contains(name), "container/Dockerfile: {name}");
+    }
 }
