@@ -1184,3 +1184,36 @@ fn gitlab_refuses_wrong_types_and_unknown_options() {
     )
     .is_ok());
 }
+
+/// Issue 14, point 2, as a new user meets it: a merge-request pipeline with no GITLAB_TOKEN
+/// still plans (a warning says what to set), and its exit code is the plan's.
+#[test]
+fn a_merge_request_pipeline_without_a_token_still_plans() {
+    let m = moto();
+    let dir = temp();
+    let mut pipeline = Pipeline::merge_request("feature");
+    pipeline.project = m
+        .env()
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect();
+    pipeline
+        .predefined
+        .insert("CI_API_V4_URL".into(), "http://127.0.0.1:9/api/v4".into());
+    pipeline.path = vec![layerpub_on_path(dir.path())];
+    let (_, job) = job_with(json!({
+        "binary": "path",
+        "layer-name": "new-user",
+        "path": "site-packages",
+        "manifest": ["requirements.txt"],
+    }));
+    let rules = pipeline.decide(&job).unwrap();
+    let w = workdir(dir.path(), "mr");
+    checkout(&w);
+    let r = run_job(&pipeline, &job, &rules, &BTreeMap::new(), &w, 8);
+    assert_eq!(r.run.code, 0, "stderr: {}", r.run.stderr);
+    assert!(r.run.stderr.contains("GITLAB_TOKEN"), "{}", r.run.stderr);
+    let report = read_dotenv(&w.join("layerpub.env"));
+    assert_eq!(report["LAYERPUB_PUBLISHED"], "false", "{report:?}");
+    assert_eq!(m.aws(&["versions", "new-user"]), json!([]));
+}
