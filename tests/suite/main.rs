@@ -18,6 +18,7 @@ mod faults;
 mod functions;
 mod github_comment;
 mod gitlab_note;
+mod gitlab_pipeline;
 mod gitlab_template;
 mod integrity;
 mod package;
