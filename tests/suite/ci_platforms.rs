@@ -308,6 +308,45 @@ fn a_later_job_is_neither_stopped_nor_steered_by_an_earlier_jobs_report() {
     assert_eq!(prune.code, 0, "{}", prune.stderr);
 }
 
+/// GitLab's API for a first note on merge request `mr` by `layer-bot` (token `token`): the
+/// user, an empty list of notes, and the note created as `note_id`, each called once.
+fn gitlab_first_note(
+    rt: &tokio::runtime::Runtime,
+    gitlab: &MockServer,
+    token: &str,
+    mr: u64,
+    note_id: u64,
+) {
+    let notes = format!("/api/v4/projects/5/merge_requests/{mr}/notes");
+    let auth = || header("PRIVATE-TOKEN", token);
+    let user = serde_json::json!({"id": 9, "username": "layer-bot"});
+    let created = serde_json::json!({"id": note_id, "body": ""});
+    for (verb, at, answer) in [
+        (
+            "GET",
+            "/api/v4/user".to_owned(),
+            ResponseTemplate::new(200).set_body_json(user),
+        ),
+        (
+            "GET",
+            notes.clone(),
+            ResponseTemplate::new(200).set_body_json(serde_json::json!([])),
+        ),
+        (
+            "POST",
+            notes,
+            ResponseTemplate::new(201).set_body_json(created),
+        ),
+    ] {
+        let mock = Mock::given(method(verb))
+            .and(path(at.as_str()))
+            .and(auth())
+            .respond_with(answer)
+            .expect(1);
+        rt.block_on(mock.mount(gitlab));
+    }
+}
+
 const SHA: &str = "4f2a9c0e1b7d3a5f6e8c9b0a1d2e3f4a5b6c7d8e";
 
 #[test]
@@ -412,31 +451,7 @@ fn after_a_merge_on_gitlab_the_merged_merge_requests_note_says_what_was_publishe
             ])))
             .expect(1),
     );
-    mount(
-        Mock::given(method("GET"))
-            .and(path("/api/v4/user"))
-            .and(auth())
-            .respond_with(
-                ResponseTemplate::new(200)
-                    .set_body_json(serde_json::json!({"id": 9, "username": "layer-bot"})),
-            )
-            .expect(1),
-    );
-    mount(
-        Mock::given(method("GET"))
-            .and(path("/api/v4/projects/5/merge_requests/4/notes"))
-            .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!([])))
-            .expect(1),
-    );
-    mount(
-        Mock::given(method("POST"))
-            .and(path("/api/v4/projects/5/merge_requests/4/notes"))
-            .and(auth())
-            .respond_with(
-                ResponseTemplate::new(201).set_body_json(serde_json::json!({"id": 40, "body": ""})),
-            )
-            .expect(1),
-    );
+    gitlab_first_note(&rt, &gitlab, "glpat-push", 4, 40);
     let vars = vec![
         ("GITLAB_CI", "true".to_owned()),
         ("CI_PIPELINE_SOURCE", "push".to_owned()),
@@ -462,28 +477,7 @@ fn a_plan_in_a_merge_request_says_what_would_be_published_and_publishes_nothing(
     project(dir.path(), "");
     let rt = tokio::runtime::Runtime::new().unwrap();
     let gitlab = rt.block_on(MockServer::start());
-    let mount = |m: Mock| rt.block_on(m.mount(&gitlab));
-    mount(
-        Mock::given(method("GET"))
-            .and(path("/api/v4/user"))
-            .respond_with(
-                ResponseTemplate::new(200)
-                    .set_body_json(serde_json::json!({"id": 9, "username": "layer-bot"})),
-            ),
-    );
-    mount(
-        Mock::given(method("GET"))
-            .and(path("/api/v4/projects/5/merge_requests/3/notes"))
-            .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!([]))),
-    );
-    mount(
-        Mock::given(method("POST"))
-            .and(path("/api/v4/projects/5/merge_requests/3/notes"))
-            .respond_with(
-                ResponseTemplate::new(201).set_body_json(serde_json::json!({"id": 30, "body": ""})),
-            )
-            .expect(1),
-    );
+    gitlab_first_note(&rt, &gitlab, "glpat-mr", 3, 30);
     let vars = merge_request_pipeline(&gitlab.uri(), Some("glpat-mr"));
     let r = run_in(&m, dir.path(), &["plan"], &vars);
     assert_eq!(r.code, 0, "{}", r.stderr);
