@@ -195,6 +195,9 @@ fn facts(r: &PublishResult) -> Vec<String> {
     if let Some(uri) = &r.s3_uri {
         fact("S3", code_span(uri));
     }
+    if let Some(b) = &r.build {
+        fact("build", escape_markdown(&b.describe()));
+    }
     fact("fingerprint", code_span(&r.fingerprint));
     if !r.shared_with.is_empty() {
         let ids: Vec<String> = r.shared_with.iter().map(|s| code_span(s)).collect();

@@ -69,6 +69,9 @@ fn layer_section(r: &PublishResult) -> String {
     if let Some(sha) = &r.code_sha256 {
         rows.push(("CodeSha256", code_span(sha)));
     }
+    if let Some(b) = &r.build {
+        rows.push(("Build", code_span(&b.describe())));
+    }
     rows.push(("Fingerprint", code_span(&r.fingerprint)));
     rows.push(("Region", code_span(&r.region)));
     if let Some(c) = r.changes.as_ref().filter(|c| !c.is_empty()) {

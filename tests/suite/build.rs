@@ -1,0 +1,318 @@
+//! `build: pip` and `build-command` end to end: the real binary builds the layer from its lock
+//! file for Lambda's platform, against moto, with no network. The test makes a wheelhouse
+//! (tests/support/wheelhouse.py: a pure wheel, manylinux2014 aarch64 and x86_64 wheels holding
+//! a tiny ELF file each, an sdist) and points pip at it through `PIP_NO_INDEX` and
+//! `PIP_FIND_LINKS`, which pip reads from the environment. `pip` on PATH is a script that notes
+//! each start in a marker file, then runs the moto venv's pip: so a test can prove that an
+//! unchanged run starts no build tool at all.
+
+use crate::common;
+
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+use common::moto::{Moto, MotoGuard, ensure_installed, moto};
+use common::*;
+
+const BUCKET: &str = "layers";
+
+/// A project built with `build: pip` for python3.12 on arm64, with its wheelhouse and a
+/// `pip` on PATH that leaves a mark each time it starts.
+struct Project {
+    dir: tempfile::TempDir,
+    bin: PathBuf,
+    wheelhouse: PathBuf,
+    marker: PathBuf,
+}
+
+impl Project {
+    fn new(requirements: &str, extra_yaml: &str) -> Project {
+        let dir = temp();
+        let root = dir.path();
+        fs::write(root.join("requirements.txt"), requirements).unwrap();
+        fs::write(
+            root.join("layerpub.yml"),
+            format!(
+                "layer-name: deps\nmanifest: requirements.txt\nbuild: pip\ncompatible-runtimes: [python3.12]\ncompatible-architectures: [arm64]\ns3-bucket: {BUCKET}\n{extra_yaml}"
+            ),
+        )
+        .unwrap();
+        let wheelhouse = root.join("wheelhouse");
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/wheelhouse.py");
+        let ok = std::process::Command::new("python3")
+            .arg(script)
+            .arg(&wheelhouse)
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "wheelhouse.py failed");
+        let bin = root.join("bin");
+        let marker = root.join("pip-started");
+        let python = ensure_installed();
+        let pip = format!(
+            "#!/bin/sh\necho \"$*\" >> '{}'\nexec '{}' -m pip \"$@\"\n",
+            marker.display(),
+            python.display()
+        );
+        write_script(&bin.join("pip"), &pip);
+        Project {
+            dir,
+            bin,
+            wheelhouse,
+            marker,
+        }
+    }
+
+    fn root(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// PATH with the project's `bin` first.
+    fn path(&self) -> String {
+        format!(
+            "{}:{}",
+            self.bin.display(),
+            std::env::var("PATH").unwrap_or_default()
+        )
+    }
+
+    fn run(&self, m: &Moto, args: &[&str], extra: &[(&str, &str)]) -> Run {
+        layerpub_cmd()
+            .current_dir(self.root())
+            .args(["--output", "json"])
+            .args(args)
+            .moto(m)
+            .env("PATH", self.path())
+            .env("PIP_NO_INDEX", "1")
+            .env("PIP_NO_CACHE_DIR", "1")
+            .env("PIP_FIND_LINKS", &self.wheelhouse)
+            .envs(extra.iter().copied())
+            .run()
+    }
+
+    fn pip_started(&self) -> bool {
+        self.marker.exists()
+    }
+}
+
+fn write_script(path: &Path, text: &str) {
+    fs::create_dir_all(path.parent().unwrap()).unwrap();
+    fs::write(path, text).unwrap();
+    fs::set_permissions(path, fs::Permissions::from_mode(0o755)).unwrap();
+}
+
+fn bucket() -> MotoGuard {
+    let m = moto();
+    m.aws(&["create-bucket", BUCKET]);
+    m
+}
+
+/// The ELF header wheelhouse.py writes for `machine` (183 AArch64, 62 x86-64).
+fn elf(machine: u16) -> Vec<u8> {
+    let mut h = b"\x7fELF\x02\x01\x01".to_vec();
+    h.extend([0u8; 9]);
+    h.extend(3u16.to_le_bytes());
+    h.extend(machine.to_le_bytes());
+    h.resize(64, 0);
+    h
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+#[test]
+fn pip_builds_an_arm64_layer_on_this_machine_and_an_unchanged_run_starts_no_tool() {
+    let m = bucket();
+    let p = Project::new("purepkg==1.0\nnativepkg==1.0\n", "");
+
+    let first = p.run(&m, &[], &[]);
+    let layer = first.assert_ok().layer();
+    assert_eq!(layer["published"], true, "{}", first.stderr);
+    let build = &layer["build"];
+    assert_eq!(build["tool"], "pip");
+    assert!(
+        build["tool_version"]
+            .as_str()
+            .is_some_and(|v| v.starts_with(|c: char| c.is_ascii_digit())),
+        "{build}"
+    );
+    assert_eq!(build["runtime"], "python3.12");
+    assert_eq!(build["architecture"], "arm64");
+    assert_eq!(build["platform"], "manylinux_2_34_aarch64");
+    assert!(build["duration_ms"].as_u64().is_some(), "{build}");
+    assert!(
+        first
+            .stderr
+            .contains("build: pip for python3.12 on arm64 (deps)"),
+        "{}",
+        first.stderr
+    );
+    assert!(
+        first.stderr.contains("build: Successfully installed"),
+        "{}",
+        first.stderr
+    );
+    assert!(
+        first.stderr.contains("build: deps built with pip "),
+        "{}",
+        first.stderr
+    );
+    // Not on GitHub: no workflow commands.
+    assert!(!first.stderr.contains("::group::"), "{}", first.stderr);
+
+    // The zip holds the packages under python/, with the aarch64 library and not the x86_64 one.
+    let entries = python_entries(&p.root().join("deps.zip"));
+    let names: Vec<&str> = entries
+        .iter()
+        .map(|e| e["name"].as_str().unwrap())
+        .collect();
+    assert!(names.contains(&"python/purepkg/__init__.py"), "{names:?}");
+    let so = entries
+        .iter()
+        .find(|e| e["name"] == "python/nativepkg/_native.cpython-312-aarch64-linux-gnu.so")
+        .unwrap_or_else(|| panic!("no aarch64 library in {names:?}"));
+    assert_eq!(so["sha256"], sha256_hex(&elf(183)));
+    assert!(!names.iter().any(|n| n.contains("x86_64")), "{names:?}");
+    assert!(names.iter().all(|n| n.starts_with("python/")), "{names:?}");
+    assert_eq!(m.versions("deps").len(), 1);
+
+    // Unchanged: one decision, no build tool started at all.
+    fs::remove_file(&p.marker).unwrap();
+    let second = p.run(&m, &[], &[]);
+    let layer = second.assert_ok().layer();
+    assert_eq!(layer["published"], false);
+    assert_eq!(layer["reason"], "unchanged");
+    assert_eq!(layer["build"], serde_json::Value::Null);
+    assert!(!p.pip_started(), "pip was started on an unchanged run");
+    assert!(!second.stderr.contains("build:"), "{}", second.stderr);
+
+    // A new pin publishes again, built anew.
+    fs::write(p.root().join("requirements.txt"), "purepkg==1.0\n").unwrap();
+    let third = p.run(&m, &[], &[]);
+    let layer = third.assert_ok().layer();
+    assert_eq!(layer["layer_version"], 2, "{}", third.stderr);
+    assert_eq!(layer["reason"], "manifest_changed");
+    let names: Vec<String> = python_entries(&p.root().join("deps.zip"))
+        .iter()
+        .map(|e| e["name"].as_str().unwrap().to_owned())
+        .collect();
+    assert!(!names.iter().any(|n| n.contains("nativepkg")), "{names:?}");
+}
+
+#[test]
+fn a_change_of_architecture_rebuilds_for_the_new_platform() {
+    let m = bucket();
+    let p = Project::new("nativepkg==1.0\n", "");
+    p.run(&m, &[], &[]).assert_ok();
+    let x86 = p.run(&m, &[], &[("LAYERPUB_COMPATIBLE_ARCHITECTURES", "x86_64")]);
+    let layer = x86.assert_ok().layer();
+    assert_eq!(layer["reason"], "settings_changed", "{}", x86.stderr);
+    assert_eq!(layer["build"]["platform"], "manylinux_2_34_x86_64");
+    let entries = python_entries(&p.root().join("deps.zip"));
+    let so = entries
+        .iter()
+        .find(|e| e["name"] == "python/nativepkg/_native.cpython-312-x86_64-linux-gnu.so")
+        .expect("the x86_64 library");
+    assert_eq!(so["sha256"], sha256_hex(&elf(62)));
+}
+
+#[test]
+fn a_plan_says_what_it_would_build_and_starts_no_tool() {
+    let m = bucket();
+    let p = Project::new("purepkg==1.0\n", "");
+    let plan = p.run(&m, &["plan"], &[]);
+    let layer = plan.assert_ok().layer();
+    assert_eq!(layer["status"], "would_publish");
+    assert_eq!(layer["build"]["tool"], "pip");
+    assert_eq!(layer["build"]["tool_version"], serde_json::Value::Null);
+    assert_eq!(layer["build"]["duration_ms"], serde_json::Value::Null);
+    assert!(
+        plan.stderr
+            .contains("build        would build with pip for python3.12 on arm64"),
+        "{}",
+        plan.stderr
+    );
+    assert!(!p.pip_started());
+    assert!(m.versions("deps").is_empty());
+}
+
+#[test]
+fn a_missing_tool_is_bad_input_before_any_aws_write() {
+    let m = bucket();
+    let p = Project::new("purepkg==1.0\n", "");
+    fs::remove_file(p.bin.join("pip")).unwrap();
+    // Only the project's (now empty) bin on PATH: no pip anywhere.
+    let r = layerpub_cmd()
+        .current_dir(p.root())
+        .moto(&m)
+        .env("PATH", &p.bin)
+        .run();
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("build: pip: `pip` is not on PATH"),
+        "{}",
+        r.stderr
+    );
+    assert!(r.stderr.contains("setup-python"), "{}", r.stderr);
+    assert!(m.versions("deps").is_empty());
+    assert!(m.keys(BUCKET).is_empty(), "{:?}", m.keys(BUCKET));
+}
+
+#[test]
+fn a_failing_build_is_exit_1_with_its_last_lines_and_nothing_is_uploaded() {
+    let m = bucket();
+    let p = Project::new("purepkg==1.0\n", "");
+    write_script(
+        &p.bin.join("pip"),
+        "#!/bin/sh\n[ \"$1\" = --version ] && { echo 'pip 99.0 from here'; exit 0; }\necho 'Collecting purepkg'\necho 'ERROR: the disk is on fire' >&2\nexit 3\n",
+    );
+    let r = p.run(&m, &[], &[("GITHUB_ACTIONS", "true")]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains("::group::build: pip for python3.12 on arm64 (deps)"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stderr
+            .contains("build: ERROR: the disk is on fire\n::endgroup::"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stderr
+            .contains("build: pip failed, so layer deps was not built and nothing was uploaded"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stderr.contains("\n    ERROR: the disk is on fire"),
+        "{}",
+        r.stderr
+    );
+    assert!(m.versions("deps").is_empty());
+    assert!(m.keys(BUCKET).is_empty(), "{:?}", m.keys(BUCKET));
+}
+
+#[test]
+fn a_requirement_with_only_a_source_distribution_is_named_with_the_ways_out() {
+    let m = bucket();
+    let p = Project::new("purepkg==1.0\nsdistonly==1.0\n", "");
+    let r = p.run(&m, &[], &[]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("build: pip found no wheel of `sdistonly==1.0` for python3.12 on arm64 (manylinux_2_34_aarch64)"),
+        "{}",
+        r.stderr
+    );
+    assert!(r.stderr.contains("`build-command`"), "{}", r.stderr);
+    assert!(r.stderr.contains("glibc at most 2.34"), "{}", r.stderr);
+    assert!(m.versions("deps").is_empty());
+}
