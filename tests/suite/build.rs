@@ -316,3 +316,111 @@ fn a_requirement_with_only_a_source_distribution_is_named_with_the_ways_out() {
     assert!(r.stderr.contains("glibc at most 2.34"), "{}", r.stderr);
     assert!(m.versions("deps").is_empty());
 }
+
+/// A project whose layer is made by `build-command`.
+fn command_project(command: &str) -> tempfile::TempDir {
+    let dir = temp();
+    fs::write(dir.path().join("tools.lock"), "tool 1.0\n").unwrap();
+    let yaml = format!(
+        "layer-name: tools\nmanifest: tools.lock\ncompatible-runtimes: [python3.11]\ncompatible-architectures: [arm64]\ns3-bucket: {BUCKET}\nbuild-command: {}\n",
+        serde_json::to_string(command).unwrap()
+    );
+    fs::write(dir.path().join("layerpub.yml"), yaml).unwrap();
+    dir
+}
+
+#[test]
+fn build_command_fills_the_build_dir_with_the_documented_variables_only_when_publishing() {
+    let m = bucket();
+    // Runs in the project folder (tools.lock is there), says where it ran, leaves a mark.
+    let dir = command_project(
+        r#"test -f tools.lock && echo started >> started && mkdir -p "$LAYERPUB_BUILD_DIR/bin" && printf '%s %s %s' "$LAYERPUB_ARCHITECTURE" "$LAYERPUB_RUNTIME" "$LAYERPUB_PYTHON_VERSION" > "$LAYERPUB_BUILD_DIR/bin/info" && echo made it"#,
+    );
+    let first = common::moto::run(&m, dir.path(), &[]);
+    let layer = first.assert_ok().layer();
+    assert_eq!(layer["published"], true);
+    assert_eq!(layer["build"]["tool"], "command");
+    assert_eq!(layer["build"]["tool_version"], serde_json::Value::Null);
+    assert_eq!(layer["build"]["platform"], serde_json::Value::Null);
+    assert_eq!(layer["build"]["runtime"], "python3.11");
+    assert!(layer["build"]["duration_ms"].as_u64().is_some());
+    assert!(first.stderr.contains("build: made it"), "{}", first.stderr);
+    let entries = python_entries(&dir.path().join("tools.zip"));
+    let names: Vec<&str> = entries
+        .iter()
+        .map(|e| e["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["bin/info"]);
+    assert_eq!(entries[0]["text"], "arm64 python3.11 3.11");
+
+    let second = common::moto::run(&m, dir.path(), &[]);
+    assert_eq!(second.assert_ok().layer()["reason"], "unchanged");
+    assert_eq!(
+        fs::read_to_string(dir.path().join("started")).unwrap(),
+        "started\n",
+        "the command ran again on an unchanged run"
+    );
+}
+
+#[test]
+fn a_failing_build_command_is_exit_1_with_its_last_lines() {
+    let m = bucket();
+    let dir = command_project("echo compiling; echo 'cc: fatal error' >&2; exit 4");
+    let r = common::moto::run(&m, dir.path(), &[]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(
+        r.stderr.contains(
+            "build-command failed, so layer tools was not built and nothing was uploaded"
+        ),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stderr.contains("\n    compiling\n    cc: fatal error"),
+        "{}",
+        r.stderr
+    );
+    assert!(m.versions("tools").is_empty());
+    assert!(m.keys(BUCKET).is_empty());
+}
+
+#[test]
+fn sigterm_stops_the_build_and_everything_it_started() {
+    let m = bucket();
+    let dir = command_project("sleep 60 & echo $! > sleeper; wait");
+    let child = layerpub_cmd()
+        .current_dir(dir.path())
+        .moto(&m)
+        .spawn(std::process::Stdio::null(), std::process::Stdio::piped());
+    let sleeper = dir.path().join("sleeper");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while fs::read_to_string(&sleeper).map_or(true, |s| s.trim().is_empty()) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the build never started"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let pid = fs::read_to_string(&sleeper).unwrap().trim().to_owned();
+    std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let started = std::time::Instant::now();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(143),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(started.elapsed() < std::time::Duration::from_secs(10));
+    // The tool's own child is gone too (reparented and reaped once stopped).
+    let gone = (0..100).any(|_| {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        !Path::new(&format!("/proc/{pid}")).exists()
+            || fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| s.contains(") Z "))
+    });
+    assert!(gone, "sleep {pid} still runs");
+    assert!(m.versions("tools").is_empty());
+}
