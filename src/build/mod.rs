@@ -110,6 +110,31 @@ pub fn uv(spec: &BuildSpec, target: &Path, requirements: &[PathBuf], hashes: boo
     }
 }
 
+/// Whether a manifest is uv's lock file, which `uv export` turns into requirements first.
+pub fn is_uv_lock(manifest: &Path) -> bool {
+    manifest.file_name().is_some_and(|n| n == "uv.lock")
+}
+
+/// `uv export` of the uv.lock in the folder it runs in: the locked packages (not the project
+/// itself, not the dev group) as a requirements file with hashes, unchanged from the lock
+/// (`--frozen`).
+pub fn uv_export(output: &Path) -> Invocation {
+    Invocation {
+        programs: vec!["uv"],
+        args: vec![
+            "export".into(),
+            "--frozen".into(),
+            "--format".into(),
+            "requirements.txt".into(),
+            "--no-dev".into(),
+            "--no-emit-project".into(),
+            "--no-header".into(),
+            "--output-file".into(),
+            path(output),
+        ],
+    }
+}
+
 /// `npm ci` for Linux and the layer's CPU, without dev dependencies, run in the folder that
 /// holds the copied package.json and package-lock.json.
 pub fn npm(spec: &BuildSpec) -> Invocation {
@@ -243,6 +268,16 @@ mod tests {
         assert_eq!(
             line,
             "pip install --target /b --python-platform aarch64-manylinux_2_34 --python-version 3.12 --only-binary :all: --no-compile -r r.txt"
+        );
+    }
+
+    #[test]
+    fn a_uv_lock_is_exported_frozen_without_the_project_or_dev_dependencies() {
+        assert!(is_uv_lock(Path::new("app/uv.lock")));
+        assert!(!is_uv_lock(Path::new("requirements.txt")));
+        assert_eq!(
+            uv_export(Path::new("/b/requirements.txt")).args.join(" "),
+            "export --frozen --format requirements.txt --no-dev --no-emit-project --no-header --output-file /b/requirements.txt"
         );
     }
 

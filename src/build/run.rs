@@ -15,7 +15,9 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
-use crate::build::{Invocation, has_hashes, install_hint, invocation, missing_wheel};
+use crate::build::{
+    Invocation, has_hashes, install_hint, invocation, is_uv_lock, missing_wheel, uv_export,
+};
 use crate::config::LayerConfig;
 use crate::config::build::{BuildKind, BuildSpec};
 use crate::config::inputs::{READ_MAX, read_regular};
@@ -141,6 +143,8 @@ pub fn build(
         .map_err(io("cannot make a temporary folder for the build".into()))?;
     let manifests: Vec<PathBuf> = layer.manifest.iter().map(|m| cwd.join(m)).collect();
     let mut record = planned(spec);
+    // A step before the install (`uv export` of a uv.lock).
+    let mut before: Option<Command> = None;
     let (mut command, output) = match &spec.kind {
         BuildKind::Command(text) => {
             let output = dir.path().join("layer");
@@ -159,11 +163,19 @@ pub fn build(
         }
         BuildKind::Tool(tool) => {
             record.tool_version = tool_version(&program, *tool);
-            let (invocation, workdir, output) = prepare(spec, dir.path(), &manifests)?;
-            let mut c = Command::new(&program);
-            c.args(&invocation.args)
-                .current_dir(workdir.as_deref().unwrap_or(cwd));
-            (c, output)
+            let prepared = prepare(spec, dir.path(), &manifests)?;
+            let command = |inv: &Invocation, workdir: Option<&Path>| {
+                let mut c = Command::new(&program);
+                c.args(&inv.args).current_dir(workdir.unwrap_or(cwd));
+                c
+            };
+            if let Some((inv, workdir)) = &prepared.before {
+                before = Some(command(inv, Some(workdir)));
+            }
+            (
+                command(&prepared.install, prepared.workdir.as_deref()),
+                prepared.output,
+            )
         }
     };
     let what = format!("{} ({})", spec.describe(), layer.layer_name);
@@ -173,7 +185,11 @@ pub fn build(
         log.line(&format!("build: {what}"));
     }
     let started = Instant::now();
-    let ran = run_streamed(&mut command, log, interrupt);
+    let ran = match before.as_mut().map(|b| run_streamed(b, log, interrupt)) {
+        Some(Ok((false, tail))) => Ok((false, tail)),
+        Some(Err(e)) => Err(e),
+        _ => run_streamed(&mut command, log, interrupt),
+    };
     let took = started.elapsed();
     if log.fold {
         log.line("::endgroup::");
@@ -192,8 +208,10 @@ pub fn build(
         ));
         return Err(failure(layer, spec, &tail));
     }
-    if let BuildKind::Tool(BuildTool::Npm) = spec.kind {
-        finish_npm(dir.path(), &output)?;
+    match spec.kind {
+        BuildKind::Tool(BuildTool::Npm) => finish_npm(dir.path(), &output)?,
+        BuildKind::Tool(BuildTool::Uv) => finish_uv(&output)?,
+        _ => {}
     }
     log.line(&format!(
         "build: {} built with {tool_named} in {}",
@@ -211,13 +229,18 @@ fn seconds(d: Duration) -> String {
     format!("{:.1} s", d.as_secs_f64())
 }
 
-/// The tool's invocation, the folder it runs in (`None`: the working directory) and the folder
-/// that becomes the layer.
-fn prepare(
-    spec: &BuildSpec,
-    dir: &Path,
-    manifests: &[PathBuf],
-) -> Result<(Invocation, Option<PathBuf>, PathBuf), Error> {
+/// What a tool build runs.
+struct Prepared {
+    /// A step before the install, and the folder it runs in.
+    before: Option<(Invocation, PathBuf)>,
+    install: Invocation,
+    /// The folder the install runs in; `None`: the working directory.
+    workdir: Option<PathBuf>,
+    /// The folder that becomes the layer.
+    output: PathBuf,
+}
+
+fn prepare(spec: &BuildSpec, dir: &Path, manifests: &[PathBuf]) -> Result<Prepared, Error> {
     let read = |m: &Path| {
         read_regular(m, READ_MAX).map_err(|_| {
             Error::bad_input(format!(
@@ -226,6 +249,7 @@ fn prepare(
             ))
         })
     };
+    let output = dir.join("layer");
     match spec.kind {
         BuildKind::Tool(BuildTool::Npm) => {
             // npm installs into the folder holding package.json: a copy of both files in a
@@ -237,7 +261,10 @@ fn prepare(
             })?;
             let lock = manifests
                 .iter()
-                .find(|m| m.file_name().is_some_and(|n| n == "package-lock.json" || n == "npm-shrinkwrap.json"))
+                .find(|m| {
+                    m.file_name()
+                        .is_some_and(|n| n == "package-lock.json" || n == "npm-shrinkwrap.json")
+                })
                 .ok_or_else(|| {
                     Error::bad_input(
                         "build: npm: `manifest` names no package-lock.json; set `manifest: package-lock.json` (with its package.json beside it)",
@@ -254,20 +281,65 @@ fn prepare(
                     source,
                 })?;
             }
-            let output = dir.join("layer");
-            let inv = invocation(spec, &output, manifests, false).expect("a tool");
-            Ok((inv, Some(work), output))
+            Ok(Prepared {
+                before: None,
+                install: invocation(spec, &output, manifests, false).expect("a tool"),
+                workdir: Some(work),
+                output,
+            })
+        }
+        BuildKind::Tool(BuildTool::Uv)
+            if let Some(lock) = manifests.iter().find(|m| is_uv_lock(m)) =>
+        {
+            // uv.lock: exported to a requirements file, then installed from it (uv checks the
+            // hashes the lock records).
+            let exported = dir.join("requirements.txt");
+            let folder = lock
+                .parent()
+                .map_or_else(|| PathBuf::from("."), Path::to_path_buf);
+            Ok(Prepared {
+                before: Some((uv_export(&exported), folder)),
+                install: invocation(spec, &output, &[exported], false).expect("a tool"),
+                workdir: None,
+                output,
+            })
         }
         _ => {
             let mut hashes = false;
             for m in manifests {
                 hashes |= has_hashes(&String::from_utf8_lossy(&read(m)?));
             }
-            let output = dir.join("layer");
-            let inv = invocation(spec, &output, manifests, hashes).expect("a tool");
-            Ok((inv, None, output))
+            Ok(Prepared {
+                before: None,
+                install: invocation(spec, &output, manifests, hashes).expect("a tool"),
+                workdir: None,
+                output,
+            })
         }
     }
+}
+
+/// uv leaves its own files in the target: `.lock`, and a `uv_cache.json` stamped with the time
+/// in each `.dist-info`. Neither belongs in a layer, and the stamp would change every zip.
+fn finish_uv(output: &Path) -> Result<(), Error> {
+    let io = |source| Error::Io {
+        context: "cannot tidy uv's files out of the build folder".into(),
+        source,
+    };
+    let _ = std::fs::remove_file(output.join(".lock"));
+    let Ok(entries) = std::fs::read_dir(output) else {
+        return Ok(());
+    };
+    for entry in entries {
+        let path = entry.map_err(io)?.path();
+        if path.extension().is_some_and(|e| e == "dist-info") {
+            let stamp = path.join("uv_cache.json");
+            if stamp.exists() {
+                std::fs::remove_file(stamp).map_err(io)?;
+            }
+        }
+    }
+    Ok(())
 }
 
 /// npm filled `npm/node_modules`: it becomes the layer's `node_modules` (under the prefix

@@ -227,14 +227,21 @@ pub(crate) fn check_build(problems: &mut Vec<Problem>, s: BuildSettings<'_>) -> 
 }
 
 /// uv's `--python-platform` for an OS's glibc and a Lambda architecture
-/// (`aarch64-manylinux_2_34`): uv then takes every manylinux wheel up to that glibc.
+/// (`aarch64-manylinux_2_34`): uv then takes every manylinux wheel up to that glibc. uv names
+/// only some glibc versions (2.17, 2.28, 2.31 to 2.40: its `--help` lists them), so the newest
+/// of those not above the OS's is taken: Amazon Linux 2's glibc 2.26 is `manylinux_2_17`.
 pub(crate) fn uv_platform(glibc: (u32, u32), architecture: &str) -> String {
     let arch = if architecture == "arm64" {
         "aarch64"
     } else {
         "x86_64"
     };
-    format!("{arch}-manylinux_{}_{}", glibc.0, glibc.1)
+    let named = |minor: u32| minor == 17 || minor == 28 || (31..=40).contains(&minor);
+    let minor = (17..=glibc.1.min(40))
+        .rev()
+        .find(|m| named(*m))
+        .unwrap_or(17);
+    format!("{arch}-manylinux_{}_{minor}", glibc.0)
 }
 
 #[cfg(test)]
@@ -299,7 +306,9 @@ mod tests {
         )
         .unwrap();
         assert_eq!(s.architecture, "x86_64");
-        assert_eq!(s.platform, ["x86_64-manylinux_2_26"]);
+        // uv names no manylinux_2_26: the newest it names below Amazon Linux 2's glibc.
+        assert_eq!(s.platform, ["x86_64-manylinux_2_17"]);
+        assert_eq!(uv_platform((2, 34), "arm64"), "aarch64-manylinux_2_34");
     }
 
     #[test]

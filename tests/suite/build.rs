@@ -424,3 +424,139 @@ fn sigterm_stops_the_build_and_everything_it_started() {
     assert!(gone, "sleep {pid} still runs");
     assert!(m.versions("tools").is_empty());
 }
+
+/// The pinned uv, installed into target/uv-venv by scripts/uv-venv.sh when missing.
+fn uv_binary() -> PathBuf {
+    static UV: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    UV.get_or_init(|| {
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/uv-venv.sh");
+        let out = std::process::Command::new("bash")
+            .arg(script)
+            .stderr(std::process::Stdio::inherit())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "scripts/uv-venv.sh could not install uv"
+        );
+        PathBuf::from(String::from_utf8(out.stdout).unwrap().trim())
+    })
+    .clone()
+}
+
+/// A project built with `build: uv` from `manifest` (with `files` beside it), and `uv` on
+/// PATH as a script that marks each start.
+fn uv_project(manifest: &str, files: &[(&str, &str)]) -> Project {
+    let p = Project::new("", "");
+    for (name, text) in files {
+        fs::write(p.root().join(name), text).unwrap();
+    }
+    fs::write(
+        p.root().join("layerpub.yml"),
+        format!(
+            "layer-name: deps\nmanifest: {manifest}\nbuild: uv\ncompatible-runtimes: [python3.12]\ncompatible-architectures: [arm64]\ns3-bucket: {BUCKET}\n"
+        ),
+    )
+    .unwrap();
+    fs::remove_file(p.bin.join("pip")).unwrap();
+    write_script(
+        &p.bin.join("uv"),
+        &format!(
+            "#!/bin/sh\necho \"$*\" >> '{}'\nexec '{}' \"$@\"\n",
+            p.marker.display(),
+            uv_binary().display()
+        ),
+    );
+    p
+}
+
+/// uv has no variable for `--no-index`: a config file (`UV_CONFIG_FILE`) says it.
+fn uv_env(p: &Project) -> Vec<(&'static str, String)> {
+    let config = p.root().join("uv-test.toml");
+    fs::write(
+        &config,
+        format!(
+            "no-index = true\nfind-links = [{}]\n",
+            serde_json::to_string(&p.wheelhouse).unwrap()
+        ),
+    )
+    .unwrap();
+    vec![
+        ("UV_CONFIG_FILE", config.to_str().unwrap().to_owned()),
+        ("UV_NO_CACHE", "1".to_owned()),
+        ("UV_PYTHON_DOWNLOADS", "never".to_owned()),
+    ]
+}
+
+fn run_uv(p: &Project, m: &Moto) -> Run {
+    let env = uv_env(p);
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    p.run(m, &[], &env)
+}
+
+/// The zip's names, checked for uv's own files (`.lock`, the time-stamped `uv_cache.json`).
+fn uv_layer_names(p: &Project) -> Vec<String> {
+    let names: Vec<String> = python_entries(&p.root().join("deps.zip"))
+        .iter()
+        .map(|e| e["name"].as_str().unwrap().to_owned())
+        .collect();
+    assert!(
+        names.contains(&"python/nativepkg/_native.cpython-312-aarch64-linux-gnu.so".to_owned()),
+        "{names:?}"
+    );
+    assert!(
+        names.contains(&"python/purepkg/__init__.py".to_owned()),
+        "{names:?}"
+    );
+    assert!(
+        !names
+            .iter()
+            .any(|n| n.ends_with("/.lock") || n.ends_with("uv_cache.json") || n.contains("x86_64")),
+        "{names:?}"
+    );
+    names
+}
+
+#[test]
+fn uv_builds_an_arm64_layer_from_requirements_and_an_unchanged_run_starts_no_tool() {
+    let m = bucket();
+    let p = uv_project(
+        "requirements.txt",
+        &[("requirements.txt", "purepkg==1.0\nnativepkg==1.0\n")],
+    );
+    let first = run_uv(&p, &m);
+    let layer = first.assert_ok().layer();
+    assert_eq!(layer["published"], true, "{}", first.stderr);
+    assert_eq!(layer["build"]["tool"], "uv");
+    assert_eq!(layer["build"]["tool_version"], "0.13.9");
+    assert_eq!(layer["build"]["platform"], "aarch64-manylinux_2_34");
+    uv_layer_names(&p);
+
+    fs::remove_file(&p.marker).unwrap();
+    let second = run_uv(&p, &m);
+    assert_eq!(second.assert_ok().layer()["reason"], "unchanged");
+    assert!(!p.pip_started(), "uv was started on an unchanged run");
+}
+
+#[test]
+fn uv_builds_from_a_uv_lock_through_uv_export() {
+    let m = bucket();
+    let pyproject = "[project]\nname = \"app\"\nversion = \"0.1.0\"\nrequires-python = \">=3.11\"\ndependencies = [\"purepkg==1.0\", \"nativepkg==1.0\"]\n";
+    let p = uv_project("uv.lock", &[("pyproject.toml", pyproject)]);
+    // The lock, made from the wheelhouse like the build.
+    let locked = std::process::Command::new(uv_binary())
+        .arg("lock")
+        .current_dir(p.root())
+        .envs(uv_env(&p))
+        .status()
+        .unwrap();
+    assert!(locked.success());
+    let r = run_uv(&p, &m);
+    let layer = r.assert_ok().layer();
+    assert_eq!(layer["published"], true, "{}", r.stderr);
+    assert!(p.marker.exists());
+    let started = fs::read_to_string(&p.marker).unwrap();
+    assert!(started.contains("export --frozen"), "{started}");
+    let names = uv_layer_names(&p);
+    assert!(!names.iter().any(|n| n.contains("app")), "{names:?}");
+}
