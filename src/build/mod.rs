@@ -146,10 +146,49 @@ pub fn npm(spec: &BuildSpec) -> Invocation {
             "--omit=dev".into(),
             "--os=linux".into(),
             format!("--cpu={cpu}"),
+            // A `file:` folder is installed as a copy, not a link that would dangle in /opt.
+            "--install-links".into(),
             "--no-audit".into(),
             "--no-fund".into(),
         ],
     }
+}
+
+/// The local packages a package-lock.json installs from (`"resolved": "file:…"`, or a linked
+/// folder), relative to its folder: npm runs in a copy of package.json and the lock, so these
+/// are copied beside them. Paths that are absolute or climb out of the folder (`..`) are left
+/// where they are (npm then reports them missing, naming them).
+pub fn npm_local_paths(lock: &str) -> Vec<String> {
+    let Ok(doc) = serde_json::from_str::<serde_json::Value>(lock) else {
+        return vec![];
+    };
+    let mut paths: Vec<String> = doc["packages"]
+        .as_object()
+        .into_iter()
+        .flatten()
+        .filter_map(|(_, p)| {
+            let resolved = p["resolved"].as_str()?;
+            match resolved.strip_prefix("file:") {
+                Some(path) => Some(path.to_owned()),
+                None if p["link"].as_bool() == Some(true) => Some(resolved.to_owned()),
+                None => None,
+            }
+        })
+        .filter(|p| {
+            let path = Path::new(p);
+            !p.is_empty()
+                && path.is_relative()
+                && path.components().all(|c| {
+                    matches!(
+                        c,
+                        std::path::Component::Normal(_) | std::path::Component::CurDir
+                    )
+                })
+        })
+        .collect();
+    paths.sort();
+    paths.dedup();
+    paths
 }
 
 /// How to get a missing tool, for the error that names it.
@@ -287,10 +326,24 @@ mod tests {
         s.kind = BuildKind::Tool(BuildTool::Npm);
         assert_eq!(
             npm(&s).args.join(" "),
-            "ci --omit=dev --os=linux --cpu=arm64 --no-audit --no-fund"
+            "ci --omit=dev --os=linux --cpu=arm64 --install-links --no-audit --no-fund"
         );
         s.architecture = "x86_64".into();
         assert!(npm(&s).args.contains(&"--cpu=x64".to_owned()));
+    }
+
+    #[test]
+    fn the_local_packages_of_a_lock_are_found_inside_its_folder_only() {
+        let lock = r#"{"packages": {
+            "": {"name": "app"},
+            "node_modules/a": {"resolved": "file:vendor/a-1.0.0.tgz"},
+            "node_modules/b": {"resolved": "libs/b", "link": true},
+            "node_modules/c": {"resolved": "https://registry.npmjs.org/c/-/c-1.0.0.tgz"},
+            "node_modules/d": {"resolved": "file:../outside/d.tgz"},
+            "node_modules/e": {"resolved": "file:/abs/e.tgz"}
+        }}"#;
+        assert_eq!(npm_local_paths(lock), ["libs/b", "vendor/a-1.0.0.tgz"]);
+        assert!(npm_local_paths("not json").is_empty());
     }
 
     #[test]

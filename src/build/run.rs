@@ -16,7 +16,8 @@ use std::sync::mpsc::{self, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
 use crate::build::{
-    Invocation, has_hashes, install_hint, invocation, is_uv_lock, missing_wheel, uv_export,
+    Invocation, has_hashes, install_hint, invocation, is_uv_lock, missing_wheel, npm_local_paths,
+    uv_export,
 };
 use crate::config::LayerConfig;
 use crate::config::build::{BuildKind, BuildSpec};
@@ -271,6 +272,15 @@ fn prepare(spec: &BuildSpec, dir: &Path, manifests: &[PathBuf]) -> Result<Prepar
                     )
                 })?;
             let package_json = lock.with_file_name("package.json");
+            let folder = lock.parent().unwrap_or(Path::new("."));
+            let lock_text = String::from_utf8_lossy(&read(lock)?).into_owned();
+            for local in npm_local_paths(&lock_text) {
+                copy_local(&folder.join(&local), &work.join(&local))?;
+            }
+            let npmrc = folder.join(".npmrc");
+            if npmrc.is_file() {
+                copy_local(&npmrc, &work.join(".npmrc"))?;
+            }
             for (from, name) in [
                 (lock.as_path(), lock.file_name().unwrap_or_default()),
                 (package_json.as_path(), "package.json".as_ref()),
@@ -317,6 +327,41 @@ fn prepare(spec: &BuildSpec, dir: &Path, manifests: &[PathBuf]) -> Result<Prepar
             })
         }
     }
+}
+
+/// Copies a local package (a tarball or a folder, without its node_modules) into npm's
+/// folder; a path that does not exist is left for npm to report.
+fn copy_local(from: &Path, to: &Path) -> Result<(), Error> {
+    let io = |source| Error::Io {
+        context: format!(
+            "cannot copy the local package `{}` into the build folder",
+            from.display()
+        ),
+        source,
+    };
+    // Links are not followed: a loop must not recurse forever.
+    let Ok(meta) = std::fs::symlink_metadata(from) else {
+        return Ok(());
+    };
+    if meta.file_type().is_symlink() {
+        return Ok(());
+    }
+    if let Some(parent) = to.parent() {
+        std::fs::create_dir_all(parent).map_err(io)?;
+    }
+    if meta.is_file() {
+        std::fs::copy(from, to).map_err(io)?;
+        return Ok(());
+    }
+    std::fs::create_dir_all(to).map_err(io)?;
+    for entry in std::fs::read_dir(from).map_err(io)? {
+        let entry = entry.map_err(io)?;
+        if entry.file_name() == "node_modules" {
+            continue;
+        }
+        copy_local(&entry.path(), &to.join(entry.file_name()))?;
+    }
+    Ok(())
 }
 
 /// uv leaves its own files in the target: `.lock`, and a `uv_cache.json` stamped with the time

@@ -560,3 +560,127 @@ fn uv_builds_from_a_uv_lock_through_uv_export() {
     let names = uv_layer_names(&p);
     assert!(!names.iter().any(|n| n.contains("app")), "{names:?}");
 }
+
+/// A local npm package as a tarball (`npm pack`) in `dir/name/`, with `extra` package.json keys.
+fn npm_package(dir: &Path, name: &str, extra: &str) {
+    let folder = dir.join(name);
+    fs::create_dir_all(&folder).unwrap();
+    fs::write(
+        folder.join("package.json"),
+        format!("{{\"name\":\"{name}\",\"version\":\"1.0.0\",\"main\":\"index.js\"{extra}}}"),
+    )
+    .unwrap();
+    fs::write(
+        folder.join("index.js"),
+        format!("module.exports = '{name}';\n"),
+    )
+    .unwrap();
+    let ok = std::process::Command::new("npm")
+        .args(["pack", "--silent"])
+        .current_dir(&folder)
+        .env("npm_config_cache", dir.join(".npm-cache"))
+        .stdout(std::process::Stdio::null())
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "npm pack {name}");
+}
+
+#[test]
+fn npm_installs_the_lock_for_linux_arm64_without_dev_dependencies_into_nodejs_node_modules() {
+    if std::process::Command::new("npm")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        eprintln!("skipped: npm is not installed here");
+        return;
+    }
+    let m = bucket();
+    let p = Project::new("", "");
+    let root = p.root();
+    npm_package(root, "localdep", "");
+    npm_package(root, "devdep", "");
+    npm_package(root, "armonly", ",\"os\":[\"linux\"],\"cpu\":[\"arm64\"]");
+    npm_package(root, "x64only", ",\"os\":[\"linux\"],\"cpu\":[\"x64\"]");
+    fs::write(
+        root.join("package.json"),
+        r#"{"name":"app","version":"1.0.0",
+            "dependencies":{"localdep":"file:localdep/localdep-1.0.0.tgz"},
+            "optionalDependencies":{"armonly":"file:armonly/armonly-1.0.0.tgz","x64only":"file:x64only/x64only-1.0.0.tgz"},
+            "devDependencies":{"devdep":"file:devdep/devdep-1.0.0.tgz"}}"#,
+    )
+    .unwrap();
+    let cache = root.join(".npm-cache");
+    let locked = std::process::Command::new("npm")
+        .args([
+            "install",
+            "--package-lock-only",
+            "--offline",
+            "--no-audit",
+            "--no-fund",
+        ])
+        .current_dir(root)
+        .env("npm_config_cache", &cache)
+        .status()
+        .unwrap();
+    assert!(locked.success());
+    fs::write(
+        root.join("layerpub.yml"),
+        format!(
+            "layer-name: deps\nmanifest: package-lock.json\nbuild: npm\ncompatible-runtimes: [nodejs20.x]\ncompatible-architectures: [arm64]\ns3-bucket: {BUCKET}\n"
+        ),
+    )
+    .unwrap();
+    fs::remove_file(p.bin.join("pip")).unwrap();
+    let npm = String::from_utf8(
+        std::process::Command::new("sh")
+            .args(["-c", "command -v npm"])
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap();
+    write_script(
+        &p.bin.join("npm"),
+        &format!(
+            "#!/bin/sh\necho \"$*\" >> '{}'\nexec '{}' \"$@\"\n",
+            p.marker.display(),
+            npm.trim()
+        ),
+    );
+    let env = [
+        ("npm_config_cache", cache.to_str().unwrap()),
+        ("npm_config_offline", "true"),
+    ];
+    let first = p.run(&m, &[], &env);
+    let layer = first.assert_ok().layer();
+    assert_eq!(layer["published"], true, "{}", first.stderr);
+    assert_eq!(layer["build"]["tool"], "npm");
+    assert_eq!(layer["build"]["platform"], "linux-arm64");
+    let names: Vec<String> = python_entries(&root.join("deps.zip"))
+        .iter()
+        .map(|e| e["name"].as_str().unwrap().to_owned())
+        .collect();
+    for want in [
+        "nodejs/node_modules/localdep/index.js",
+        "nodejs/node_modules/armonly/index.js",
+    ] {
+        assert!(names.contains(&want.to_owned()), "{want} not in {names:?}");
+    }
+    assert!(
+        !names
+            .iter()
+            .any(|n| n.contains("devdep") || n.contains("x64only")),
+        "{names:?}"
+    );
+    assert!(
+        names.iter().all(|n| n.starts_with("nodejs/node_modules/")),
+        "{names:?}"
+    );
+
+    fs::remove_file(&p.marker).unwrap();
+    let second = p.run(&m, &[], &env);
+    assert_eq!(second.assert_ok().layer()["reason"], "unchanged");
+    assert!(!p.pip_started(), "npm was started on an unchanged run");
+}
