@@ -447,6 +447,22 @@ pub(crate) fn example_result() -> PublishResult {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn a_build_is_described_as_planned_or_done() {
+        let mut b = BuildRecord {
+            tool: "command".into(),
+            tool_version: None,
+            runtime: None,
+            architecture: "x86_64".into(),
+            platform: None,
+            duration_ms: None,
+        };
+        assert_eq!(b.describe(), "would build with build-command on x86_64");
+        b.duration_ms = Some(1_050);
+        assert_eq!(b.describe(), "built with build-command on x86_64 in 1.1 s");
+    }
+
     use super::*;
 
     #[test]

@@ -145,6 +145,25 @@ mod tests {
     }
 
     #[test]
+    fn a_built_layer_says_how_it_was_built() {
+        let mut r = result();
+        r.build = Some(crate::domain::outcome::BuildRecord {
+            tool: "pip".into(),
+            tool_version: Some("24.0".into()),
+            runtime: Some("python3.12".into()),
+            architecture: "arm64".into(),
+            platform: Some("manylinux_2_34_aarch64".into()),
+            duration_ms: Some(3_210),
+        });
+        let md = summary_markdown(&[r]);
+        assert!(
+            md.contains("| Build | `built with pip 24.0 for python3.12 on arm64 in 3.2 s` |"),
+            "{md}"
+        );
+        assert!(!summary_markdown(&[result()]).contains("Build"));
+    }
+
+    #[test]
     fn a_published_layer_gets_its_table() {
         let md = summary_markdown(&[result()]);
         assert!(md.starts_with("### layerpub: `deps`\n\n| | |\n|---|---|\n| Result | published version 2 — manifest changed |\n"), "{md}");
