@@ -48,6 +48,8 @@ pub fn pip(spec: &BuildSpec, target: &Path, requirements: &[PathBuf], hashes: bo
         "--no-compile".into(),
         "--disable-pip-version-check".into(),
         "--no-input".into(),
+        // One line per package in the log, not a redrawn bar.
+        "--progress-bar=off".into(),
     ]);
     if hashes {
         args.push("--require-hashes".into());

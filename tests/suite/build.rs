@@ -684,3 +684,44 @@ fn npm_installs_the_lock_for_linux_arm64_without_dev_dependencies_into_nodejs_no
     assert_eq!(second.assert_ok().layer()["reason"], "unchanged");
     assert!(!p.pip_started(), "npm was started on an unchanged run");
 }
+
+/// The one test against the real package index (PyPI, which the CI machine reaches): the
+/// issue's example, six and charset-normalizer, built from this x86_64 machine for arm64 and
+/// for x86_64 as one layer declared per architecture, each for its own platform.
+#[test]
+fn pypi_six_and_charset_normalizer_build_per_architecture_from_one_machine() {
+    let p = Project::new("six==1.16.0\ncharset-normalizer==3.4.0\n", "");
+    fs::write(
+        p.root().join("layerpub.yml"),
+        "manifest: requirements.txt\nbuild: pip\ncompatible-runtimes: [python3.12]\nlayers:\n  - layer-name: deps\n    compatible-architectures: [arm64]\n  - layer-name: deps\n    compatible-architectures: [x86_64]\n",
+    )
+    .unwrap();
+    let r = layerpub_cmd()
+        .current_dir(p.root())
+        .args(["package", "--output", "json"])
+        .env("PATH", p.path())
+        .env("PIP_NO_CACHE_DIR", "1")
+        .run();
+    r.assert_ok();
+    for (zip, arch, other) in [
+        ("deps-arm64.zip", "aarch64", "x86_64"),
+        ("deps-x86_64.zip", "x86_64", "aarch64"),
+    ] {
+        let names: Vec<String> = python_entries(&p.root().join(zip))
+            .iter()
+            .map(|e| e["name"].as_str().unwrap().to_owned())
+            .collect();
+        assert!(
+            names.contains(&"python/six.py".to_owned()),
+            "{zip}: {names:?}"
+        );
+        let libraries: Vec<&String> = names.iter().filter(|n| n.ends_with(".so")).collect();
+        assert!(!libraries.is_empty(), "{zip}: {names:?}");
+        assert!(
+            libraries
+                .iter()
+                .all(|n| n.contains(&format!("cpython-312-{arch}-linux-gnu")) && !n.contains(other)),
+            "{zip}: {libraries:?}"
+        );
+    }
+}
