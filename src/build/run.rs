@@ -197,9 +197,10 @@ pub fn build(
     }
     let (success, tail) = ran?;
     record.duration_ms = Some(u64::try_from(took.as_millis()).unwrap_or(u64::MAX));
-    let tool_named = match &record.tool_version {
-        Some(v) => format!("{} {v}", record.tool),
-        None => spec.tool_name().to_owned(),
+    let tool_named = match (&spec.kind, &record.tool_version) {
+        (BuildKind::Command(_), _) => "build-command".to_owned(),
+        (_, Some(v)) => format!("{} {v}", record.tool),
+        (_, None) => spec.tool_name().to_owned(),
     };
     if !success {
         log.line(&format!(
@@ -213,6 +214,26 @@ pub fn build(
         BuildKind::Tool(BuildTool::Npm) => finish_npm(dir.path(), &output)?,
         BuildKind::Tool(BuildTool::Uv) => finish_uv(&output)?,
         _ => {}
+    }
+    let empty = std::fs::read_dir(&output).map_or(true, |mut d| d.next().is_none());
+    if empty {
+        let fix = match spec.kind {
+            BuildKind::Command(_) => {
+                "build-command must write the layer's files into $LAYERPUB_BUILD_DIR"
+            }
+            BuildKind::Tool(BuildTool::Npm) => {
+                "check that package.json lists dependencies (dev dependencies are left out)"
+            }
+            BuildKind::Tool(_) => "check that the requirements file lists packages",
+        };
+        return Err(Error::bad_input(format!(
+            "{} succeeded but left the build folder empty, so layer {} has nothing to publish; {fix}",
+            match spec.kind {
+                BuildKind::Command(_) => "build-command".to_owned(),
+                BuildKind::Tool(t) => format!("build: {}", t.as_str()),
+            },
+            layer.layer_name
+        )));
     }
     log.line(&format!(
         "build: {} built with {tool_named} in {}",

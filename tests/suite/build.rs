@@ -345,6 +345,13 @@ fn build_command_fills_the_build_dir_with_the_documented_variables_only_when_pub
     assert_eq!(layer["build"]["runtime"], "python3.11");
     assert!(layer["build"]["duration_ms"].as_u64().is_some());
     assert!(first.stderr.contains("build: made it"), "{}", first.stderr);
+    assert!(
+        first
+            .stderr
+            .contains("build: tools built with build-command in "),
+        "{}",
+        first.stderr
+    );
     let entries = python_entries(&dir.path().join("tools.zip"));
     let names: Vec<&str> = entries
         .iter()
@@ -724,4 +731,18 @@ fn pypi_six_and_charset_normalizer_build_per_architecture_from_one_machine() {
             "{zip}: {libraries:?}"
         );
     }
+}
+
+#[test]
+fn a_build_that_leaves_nothing_is_bad_input_naming_the_build_dir() {
+    let m = bucket();
+    let dir = command_project("echo nothing to do");
+    let r = common::moto::run(&m, dir.path(), &[]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("build-command succeeded but left the build folder empty, so layer tools has nothing to publish; build-command must write the layer's files into $LAYERPUB_BUILD_DIR"),
+        "{}",
+        r.stderr
+    );
+    assert!(m.versions("tools").is_empty());
 }
