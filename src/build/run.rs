@@ -124,6 +124,62 @@ fn program(layer: &LayerConfig, spec: &BuildSpec) -> Result<PathBuf, Error> {
     })
 }
 
+/// Builds several layers at once (a layer declared per architecture builds once per
+/// architecture, each in its own folder): one thread each, every build to its end. A single
+/// build's output is shown as it comes; with several, each build's output is shown whole, in
+/// the layers' order, once all have ended. The first failure, in the layers' order, is the
+/// error.
+pub fn build_all(
+    layers: &[&LayerConfig],
+    cwd: &Path,
+    log: &mut BuildLog<'_>,
+    interrupt: &Interrupt,
+) -> Result<Vec<Built>, Error> {
+    if layers.len() <= 1 {
+        return layers
+            .iter()
+            .map(|l| build(l, cwd, log, interrupt))
+            .collect();
+    }
+    let fold = log.fold;
+    let results: Vec<(Vec<u8>, Result<Built, Error>)> = std::thread::scope(|s| {
+        let running: Vec<_> = layers
+            .iter()
+            .map(|layer| {
+                s.spawn(move || {
+                    let mut out = Vec::new();
+                    let mut own = BuildLog {
+                        out: &mut out,
+                        fold,
+                    };
+                    let result = build(layer, cwd, &mut own, interrupt);
+                    (out, result)
+                })
+            })
+            .collect();
+        running
+            .into_iter()
+            .map(|t| t.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+            .collect()
+    });
+    let mut built = Vec::with_capacity(results.len());
+    let mut first = None;
+    for (out, result) in results {
+        let _ = log.out.write_all(&out);
+        match result {
+            Ok(b) => built.push(b),
+            Err(e) => {
+                first.get_or_insert(e);
+            }
+        }
+    }
+    let _ = log.out.flush();
+    match first {
+        Some(e) => Err(e),
+        None => Ok(built),
+    }
+}
+
 /// Builds the layer into a fresh temporary folder. `cwd` is the working directory the
 /// settings' paths are relative to.
 pub fn build(

@@ -131,21 +131,37 @@ pub(crate) async fn publish_all(
             crate::build::run::check_tool(t.layer)?;
         }
     }
+    // Every layer to build, once, in the layers' order: built at once (per-architecture layers
+    // build side by side). Blocking, on this thread: the builds are the only work of the run
+    // meanwhile, and the signal listener runs on the runtime's workers.
+    let mut to_build: Vec<usize> = targets
+        .iter()
+        .zip(&planned)
+        .filter(|(t, p)| publishing(t, p))
+        .map(|(t, _)| t.index)
+        .collect();
+    to_build.sort_unstable();
+    to_build.dedup();
+    let Builds { cwd, log } = builds;
+    let chosen: Vec<&LayerConfig> = to_build.iter().map(|&i| &layers[i]).collect();
+    let mut folders: Vec<Option<crate::build::run::Built>> = layers.iter().map(|_| None).collect();
+    for (i, b) in to_build
+        .iter()
+        .zip(crate::build::run::build_all(&chosen, cwd, log, interrupt)?)
+    {
+        folders[*i] = Some(b);
+    }
+    interrupt.check()?;
     let mut packaged: Vec<Option<Packaged>> = layers.iter().map(|_| None).collect();
     let mut built: Vec<Option<BuildRecord>> = layers.iter().map(|_| None).collect();
-    let Builds { cwd, log } = builds;
     for (t, p) in targets.iter().zip(&planned) {
         if matches!(p, Ok(Planned::Publish { .. })) && packaged[t.index].is_none() {
             let (mut layer, options) = (t.layer.clone(), options.clone());
             // Held until packaged: the build's folder is removed when it is dropped.
-            let mut folder = None;
-            if layer.build.is_some() {
-                // Blocking, on this thread: the build is the only work of the run meanwhile,
-                // and the signal listener runs on the runtime's workers.
-                let b = crate::build::run::build(&layer, cwd, log, interrupt)?;
+            let folder = folders[t.index].take();
+            if let Some(b) = &folder {
                 layer.path = b.output.clone();
                 built[t.index] = Some(b.record.clone());
-                folder = Some(b);
             }
             let fingerprint = fingerprints[t.index].clone();
             packaged[t.index] =

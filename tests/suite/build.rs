@@ -746,3 +746,43 @@ fn a_build_that_leaves_nothing_is_bad_input_naming_the_build_dir() {
     );
     assert!(m.versions("tools").is_empty());
 }
+
+#[test]
+fn the_layers_of_each_architecture_build_side_by_side() {
+    let m = bucket();
+    let dir = temp();
+    fs::write(dir.path().join("tools.lock"), "tool 1.0\n").unwrap();
+    // Each build waits (at most 10 s) until the other has started: one after the other, the
+    // first would give up and fail.
+    let command = r#"touch "started-$LAYERPUB_ARCHITECTURE"; i=0; while [ ! -e started-arm64 ] || [ ! -e started-x86_64 ]; do i=$((i+1)); [ $i -gt 200 ] && exit 9; sleep 0.05; done; echo "$LAYERPUB_ARCHITECTURE" > "$LAYERPUB_BUILD_DIR/arch""#;
+    fs::write(
+        dir.path().join("layerpub.yml"),
+        format!(
+            "manifest: tools.lock\ns3-bucket: {BUCKET}\nbuild-command: {}\nlayers:\n  - layer-name: tools\n    compatible-architectures: [arm64]\n  - layer-name: tools\n    compatible-architectures: [x86_64]\n",
+            serde_json::to_string(command).unwrap()
+        ),
+    )
+    .unwrap();
+    let r = common::moto::run(&m, dir.path(), &[]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let doc = r.json();
+    let layers = doc["layers"].as_array().unwrap();
+    assert_eq!(layers.len(), 2);
+    for (layer, arch) in layers.iter().zip(["arm64", "x86_64"]) {
+        assert_eq!(layer["layer_name"], format!("tools-{arch}"));
+        assert_eq!(layer["published"], true);
+        assert_eq!(layer["build"]["architecture"], arch);
+        let entries = python_entries(&dir.path().join(format!("tools-{arch}.zip")));
+        assert_eq!(entries[0]["text"], format!("{arch}\n"));
+    }
+    // Each build's output is shown whole, in the layers' order.
+    let arm = r
+        .stderr
+        .find("build: build-command on arm64 (tools-arm64)")
+        .unwrap();
+    let x86 = r
+        .stderr
+        .find("build: build-command on x86_64 (tools-x86_64)")
+        .unwrap();
+    assert!(arm < x86, "{}", r.stderr);
+}
