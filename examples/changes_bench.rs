@@ -25,6 +25,7 @@ fn document(source: Source) -> FingerprintDocument {
             include: vec![],
             exclude: vec![],
             symlinks: SymlinkPolicy::default(),
+            build: None,
         },
         source,
     }

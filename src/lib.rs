@@ -8,7 +8,8 @@
 //! ci       GitHub and GitLab: runner files, annotations, the comment / note
 //! render   results as text, JSON, summary, comment, dotenv (pure)
 //! publish  the decision and the run: targets, claim, upload, publish, follow-up
-//! package  aws   packaging (walk, zip, fingerprint) | AWS clients and API calls (siblings)
+//! package  aws  build   packaging (walk, zip, fingerprint) | AWS clients and API calls |
+//!                        building the layer with pip, uv, npm or a command (siblings)
 //! config   settings from flags, environment and file, resolved and checked
 //! domain   shared values: errors, Lambda's limits, marker, text, secrets, interrupt
 //! ```
@@ -17,6 +18,7 @@
 #![warn(clippy::print_stdout, clippy::print_stderr)]
 
 pub mod aws;
+pub mod build;
 pub mod ci;
 pub mod cli;
 pub mod config;

@@ -106,7 +106,7 @@ pub fn run(cli: Cli, env: &Env, cwd: &Path, io: Io<'_>) -> Result<(), Error> {
                 env,
                 &run,
                 &client_options,
-                stamp,
+                (stamp, cwd),
                 comments,
                 io,
             ))
@@ -122,7 +122,7 @@ pub fn run(cli: Cli, env: &Env, cwd: &Path, io: Io<'_>) -> Result<(), Error> {
                 ..PackageOptions::default()
             };
             if command == Command::Package {
-                package_layers(cli.output, &run.layers, &options, io)
+                package_layers(cli.output, &run.layers, (&options, cwd), io)
             } else {
                 fingerprint_layers(cli.output, &run.layers, &options, io)
             }
@@ -138,7 +138,7 @@ async fn publish(
     env: &Env,
     run: &RunConfig,
     client_options: &ClientOptions,
-    stamp: DosTime,
+    (stamp, cwd): (DosTime, &Path),
     comments: Comments,
     io: Io<'_>,
 ) -> Result<(), Error> {
@@ -147,7 +147,12 @@ async fn publish(
         interrupt: Interrupt::install().await?,
         ..PackageOptions::default()
     };
-    let outcomes = publish_all(&run.layers, &options, client_options).await?;
+    let mut log = crate::build::run::BuildLog {
+        out: &mut *io.stderr,
+        fold: env.get("GITHUB_ACTIONS") == Some("true"),
+    };
+    let builds = publish::Builds { cwd, log: &mut log };
+    let outcomes = publish_all(&run.layers, &options, client_options, builds).await?;
     for o in &outcomes {
         write(
             io.stderr,
@@ -197,11 +202,30 @@ async fn prune(
 fn package_layers(
     output: OutputFormat,
     layers: &[LayerConfig],
-    options: &PackageOptions,
+    (options, cwd): (&PackageOptions, &Path),
     io: Io<'_>,
 ) -> Result<(), Error> {
     let mut reports = Vec::new();
     for layer in layers {
+        // A built layer is built here too: `package` shows what `publish` would upload.
+        let mut log = crate::build::run::BuildLog {
+            out: &mut *io.stderr,
+            fold: false,
+        };
+        let built = match &layer.build {
+            Some(_) => Some(crate::build::run::build(
+                layer,
+                cwd,
+                &mut log,
+                &options.interrupt,
+            )?),
+            None => None,
+        };
+        let mut layer = layer.clone();
+        if let Some(b) = &built {
+            layer.path = b.output.clone();
+        }
+        let layer = &layer;
         let packaged = package(layer, options)?;
         let r = PackageReport::new(layer, &packaged);
         write(

@@ -1,5 +1,7 @@
 //! The environment, and the settings it gives. Pure: [`Env`] is built once, by `main`, from
-//! the process environment; nothing in the library reads the process environment itself.
+//! the process environment; nothing in the library reads the process environment itself
+//! (but `build::run`, which looks up the build tool on PATH and runs it in the process
+//! environment as it is, as the user's own shell would).
 //!
 //! One rule for every variable layerpub reads (settings, the runners' `GITHUB_*` / `CI_*`
 //! variables, tokens, `SOURCE_DATE_EPOCH`): **the value is trimmed of surrounding white space

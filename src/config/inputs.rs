@@ -160,7 +160,10 @@ pub(crate) fn confine(
     let several = layers.len() > 1;
     let mut problems = Vec::new();
     for layer in layers {
-        let named = std::iter::once(("path", &layer.path))
+        // A built layer's path is the build's own fresh folder, made later.
+        let path = layer.build.is_none().then_some(("path", &layer.path));
+        let named = path
+            .into_iter()
             .chain(layer.manifest.iter().map(|m| ("manifest", m)));
         for (input, path) in named {
             if let Some(message) = outside(&ws, &cwd.join(path), path) {

@@ -7,6 +7,7 @@
 //! reported at once; what can be parsed once (globs, ARNs, function references, grantees) is
 //! parsed here and carried typed. Pure apart from [`read_config_file`].
 
+pub mod build;
 pub mod env;
 pub mod globs;
 pub mod inputs;
@@ -85,6 +86,9 @@ pub struct LayerConfig {
     pub license_info: Option<String>,
     pub description: Option<String>,
     pub symlinks: SymlinkPolicy,
+    /// `build` / `build-command`: the layer is built (into a fresh folder that becomes
+    /// `path`) when, and only when, a new version is published.
+    pub build: Option<crate::config::build::BuildSpec>,
     pub zip_path: PathBuf,
     /// The regions to publish in, in the order given; empty: the SDK's region (AWS_REGION,
     /// the profile).
@@ -588,7 +592,9 @@ fn check_layer(s: Settings) -> Result<LayerConfig, Vec<Problem>> {
         Some(n) => Some(n),
     };
 
+    let builds = s.build.is_some() || s.build_command.is_some();
     match s.path.as_deref() {
+        None if builds => {}
         None => problems.push(missing("path", "build/layer")),
         // `path: ''` is not "the working directory": that would package the whole project.
         Some(p) if p.as_os_str().to_string_lossy().trim().is_empty() => problems.push(problem(
@@ -598,7 +604,8 @@ fn check_layer(s: Settings) -> Result<LayerConfig, Vec<Problem>> {
         Some(_) => {}
     }
 
-    let prefix = match normalise_prefix(s.prefix.as_deref().unwrap_or("")) {
+    let default_prefix = crate::config::build::BuildSpec::default_prefix(s.build);
+    let prefix = match normalise_prefix(s.prefix.as_deref().unwrap_or(default_prefix)) {
         Ok(p) => p,
         Err(msg) => {
             problems.push(problem("prefix", msg));
@@ -673,6 +680,18 @@ fn check_layer(s: Settings) -> Result<LayerConfig, Vec<Problem>> {
             ),
         ));
     }
+
+    let build = crate::config::build::check_build(
+        &mut problems,
+        crate::config::build::BuildSettings {
+            tool: s.build,
+            command: s.build_command,
+            path_given: builds && s.path.is_some(),
+            manifest: &manifest,
+            runtimes: &runtimes,
+            architectures: &architectures,
+        },
+    );
 
     check_length(
         &mut problems,
@@ -761,6 +780,7 @@ fn check_layer(s: Settings) -> Result<LayerConfig, Vec<Problem>> {
         license_info: s.license_info,
         description: s.description,
         symlinks: s.symlinks.unwrap_or_default(),
+        build,
         zip_path,
         regions,
         endpoint_url: s.endpoint_url,

@@ -66,6 +66,16 @@ pub struct Settings {
     #[arg(long, global = true, value_name = "TEXT")]
     pub description: Option<String>,
 
+    /// Build the layer from `manifest` for Lambda's platform: `pip` or `uv` (a requirements
+    /// file), `npm` (a package-lock.json). Runs only when a new version is published.
+    #[arg(long, global = true, value_name = "TOOL")]
+    pub build: Option<BuildTool>,
+
+    /// Build the layer with this shell command instead (run with `sh -c` in the working
+    /// directory); it fills `$LAYERPUB_BUILD_DIR`, which becomes the layer's folder.
+    #[arg(long, global = true, value_name = "COMMAND")]
+    pub build_command: Option<String>,
+
     /// What to do with symbolic links inside `path`.
     #[arg(long, global = true, value_name = "POLICY")]
     pub symlinks: Option<SymlinkPolicy>,
@@ -204,6 +214,28 @@ pub enum DotenvFormat {
     Json,
 }
 
+/// The package tool that builds a layer from its lock file for Lambda's platform.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize, Serialize, ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum BuildTool {
+    /// `pip install --target` with pip's platform targeting, from a requirements file.
+    Pip,
+    /// `uv pip install --target` with uv's platform targeting, from a requirements file.
+    Uv,
+    /// `npm ci --omit=dev --os=linux --cpu=…`, from a package-lock.json.
+    Npm,
+}
+
+impl BuildTool {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BuildTool::Pip => "pip",
+            BuildTool::Uv => "uv",
+            BuildTool::Npm => "npm",
+        }
+    }
+}
+
 /// How symbolic links inside the layer folder are packaged. A link whose target lies outside
 /// the folder is always an error: it would dangle once the layer is unpacked in `/opt`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize, ValueEnum)]
@@ -252,6 +284,8 @@ impl Settings {
             compatible_architectures,
             license_info,
             description,
+            build,
+            build_command,
             symlinks,
             zip_path,
             region,

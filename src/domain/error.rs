@@ -86,6 +86,10 @@ pub enum Error {
     /// in another region, a function that does not exist).
     #[error("{0}")]
     BadInput(String),
+    /// The layer's build (`build`, `build-command`) failed: the message holds the tool's last
+    /// lines. Nothing was uploaded.
+    #[error("{0}")]
+    Build(String),
     /// AWS failed, refused, or answered something we cannot accept.
     #[error(transparent)]
     Aws(#[from] AwsError),
@@ -154,7 +158,9 @@ impl Error {
             Error::Config(_) | Error::Package(PackageError::Input(_)) | Error::BadInput(_) => {
                 Kind::BadInput
             }
-            Error::Package(PackageError::Io { .. }) | Error::Io { .. } => Kind::Failure,
+            Error::Package(PackageError::Io { .. }) | Error::Io { .. } | Error::Build(_) => {
+                Kind::Failure
+            }
             Error::Aws(e) => e.kind(),
             Error::GitHub(e) | Error::GitLab(e) => e.kind,
             Error::Targets(t) => t.kind(),

@@ -142,9 +142,124 @@ pub(crate) fn runtime_folders(runtime: &str) -> &'static [&'static str] {
 /// Folders every runtime reads (`PATH`, `LD_LIBRARY_PATH`, extensions).
 pub(crate) const SHARED_FOLDERS: &[&str] = &["bin/", "lib/", "extensions/"];
 
+/// The operating system a Lambda runtime runs on, and so the newest glibc a native library
+/// in a layer may need. From the AWS Lambda runtimes page ("Supported runtimes", the
+/// Operating system column: <https://docs.aws.amazon.com/lambda/latest/dg/lambda-runtimes.html>):
+/// python3.9 to 3.11 and nodejs18.x run on Amazon Linux 2 (glibc 2.26); python3.12 and later
+/// and nodejs20.x and later on Amazon Linux 2023 (glibc 2.34).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LambdaOs {
+    AmazonLinux2,
+    AmazonLinux2023,
+}
+
+impl LambdaOs {
+    /// The glibc version (major, minor) the OS ships.
+    pub fn glibc(self) -> (u32, u32) {
+        match self {
+            LambdaOs::AmazonLinux2 => (2, 26),
+            LambdaOs::AmazonLinux2023 => (2, 34),
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            LambdaOs::AmazonLinux2 => "Amazon Linux 2",
+            LambdaOs::AmazonLinux2023 => "Amazon Linux 2023",
+        }
+    }
+}
+
+/// The OS `runtime` runs on, for the runtimes a layer can be built for (Python 3.9 and
+/// later, Node.js 18 and later); `None` for any other.
+pub fn runtime_os(runtime: &str) -> Option<LambdaOs> {
+    let (family, version) = if let Some(v) = runtime.strip_prefix("python3.") {
+        ("python", v.parse::<u32>().ok()?)
+    } else if let Some(v) = runtime
+        .strip_prefix("nodejs")
+        .and_then(|v| v.strip_suffix(".x"))
+    {
+        ("nodejs", v.parse::<u32>().ok()?)
+    } else {
+        return None;
+    };
+    if !RUNTIMES.contains(&runtime) {
+        return None;
+    }
+    match (family, version) {
+        ("python", 9..=11) | ("nodejs", 18) => Some(LambdaOs::AmazonLinux2),
+        ("python", 12..) | ("nodejs", 20..) => Some(LambdaOs::AmazonLinux2023),
+        _ => None,
+    }
+}
+
+/// The manylinux platform tags a wheel for `architecture` (`x86_64` or `arm64`) may carry to
+/// run on an OS with `glibc`, newest first: `manylinux_2_Y_<arch>` from the OS's glibc down to
+/// the oldest manylinux of that architecture, then the legacy aliases (PEP 600: manylinux2014
+/// is manylinux_2_17, manylinux2010 2_12, manylinux1 2_5). pip does not widen a
+/// `manylinux_2_Y` tag given with `--platform` to the older ones, so every tag is listed.
+pub fn manylinux_tags(glibc: (u32, u32), architecture: &str) -> Vec<String> {
+    let (arch, oldest) = match architecture {
+        "arm64" => ("aarch64", 17),
+        _ => ("x86_64", 5),
+    };
+    let mut tags: Vec<String> = (oldest..=glibc.1)
+        .rev()
+        .map(|minor| format!("manylinux_{}_{minor}_{arch}", glibc.0))
+        .collect();
+    for (alias, minor) in [
+        ("manylinux2014", 17),
+        ("manylinux2010", 12),
+        ("manylinux1", 5),
+    ] {
+        if minor >= oldest && minor <= glibc.1 {
+            tags.push(format!("{alias}_{arch}"));
+        }
+    }
+    tags
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn runtimes_map_to_the_os_they_run_on() {
+        assert_eq!(runtime_os("python3.9"), Some(LambdaOs::AmazonLinux2));
+        assert_eq!(runtime_os("python3.11"), Some(LambdaOs::AmazonLinux2));
+        assert_eq!(runtime_os("python3.12"), Some(LambdaOs::AmazonLinux2023));
+        assert_eq!(runtime_os("python3.14"), Some(LambdaOs::AmazonLinux2023));
+        assert_eq!(runtime_os("nodejs18.x"), Some(LambdaOs::AmazonLinux2));
+        assert_eq!(runtime_os("nodejs22.x"), Some(LambdaOs::AmazonLinux2023));
+        assert_eq!(runtime_os("python3.8"), None);
+        assert_eq!(runtime_os("python3.99"), None);
+        assert_eq!(runtime_os("java21"), None);
+        assert_eq!(LambdaOs::AmazonLinux2.glibc(), (2, 26));
+        assert_eq!(LambdaOs::AmazonLinux2023.glibc(), (2, 34));
+    }
+
+    #[test]
+    fn manylinux_tags_run_from_the_os_glibc_down_to_the_oldest() {
+        let arm = manylinux_tags((2, 34), "arm64");
+        assert_eq!(arm.first().unwrap(), "manylinux_2_34_aarch64");
+        assert_eq!(
+            &arm[arm.len() - 2..],
+            ["manylinux_2_17_aarch64", "manylinux2014_aarch64"]
+        );
+        assert_eq!(arm.len(), 34 - 17 + 1 + 1);
+        let x86 = manylinux_tags((2, 26), "x86_64");
+        assert_eq!(x86.first().unwrap(), "manylinux_2_26_x86_64");
+        assert!(!x86.iter().any(|t| t.contains("2_28")));
+        assert_eq!(
+            &x86[x86.len() - 4..],
+            [
+                "manylinux_2_5_x86_64",
+                "manylinux2014_x86_64",
+                "manylinux2010_x86_64",
+                "manylinux1_x86_64"
+            ]
+        );
+    }
 
     #[test]
     fn layer_names_follow_the_api_pattern() {

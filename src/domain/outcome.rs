@@ -209,6 +209,28 @@ pub struct PublishResult {
     pub functions: Vec<crate::domain::follow_up::FunctionResult>,
     /// What `keep-versions` deleted after this publish.
     pub pruned: Option<crate::domain::follow_up::Pruned>,
+    /// The layer's build (`build` / `build-command`): what this run built, or in a plan what
+    /// it would build. `None` for a layer without a build, and when nothing was built.
+    pub build: Option<BuildRecord>,
+}
+
+/// A layer's build, as the JSON result's `build` reports it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct BuildRecord {
+    /// `pip`, `uv`, `npm` or `command`.
+    pub tool: String,
+    /// The tool's version as it reports it (`pip 24.0` → `24.0`); `None` in a plan, and for
+    /// a command.
+    pub tool_version: Option<String>,
+    /// The runtime built for (`python3.12`).
+    pub runtime: Option<String>,
+    /// `x86_64` or `arm64`.
+    pub architecture: String,
+    /// The platform targeted: the newest manylinux tag (pip), uv's `--python-platform`,
+    /// npm's `linux-<cpu>`; `None` for a command.
+    pub platform: Option<String>,
+    /// How long the build took; `None` in a plan.
+    pub duration_ms: Option<u64>,
 }
 
 impl PublishResult {
@@ -307,6 +329,7 @@ impl Serialize for PublishResult {
             shared_with: &'a [String],
             functions: &'a [crate::domain::follow_up::FunctionResult],
             pruned: &'a Option<crate::domain::follow_up::Pruned>,
+            build: &'a Option<BuildRecord>,
             error: Option<&'a str>,
         }
         Item {
@@ -331,9 +354,31 @@ impl Serialize for PublishResult {
             shared_with: &self.shared_with,
             functions: &self.functions,
             pruned: &self.pruned,
+            build: &self.build,
             error: self.status.error(),
         }
         .serialize(s)
+    }
+}
+
+impl BuildRecord {
+    /// `would build with pip for python3.12 on arm64` (a plan), or `built with pip 24.0 for
+    /// python3.12 on arm64 in 3.2 s`.
+    pub fn describe(&self) -> String {
+        let tool = match (self.tool.as_str(), &self.tool_version) {
+            ("command", _) => "build-command".to_owned(),
+            (t, Some(v)) => format!("{t} {v}"),
+            (t, None) => t.to_owned(),
+        };
+        let runtime = self
+            .runtime
+            .as_deref()
+            .map_or_else(String::new, |r| format!(" for {r}"));
+        let on = format!("{tool}{runtime} on {}", self.architecture);
+        match self.duration_ms {
+            None => format!("would build with {on}"),
+            Some(ms) => format!("built with {on} in {:.1} s", ms as f64 / 1000.0),
+        }
     }
 }
 
@@ -402,6 +447,22 @@ pub(crate) fn example_result() -> PublishResult {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn a_build_is_described_as_planned_or_done() {
+        let mut b = BuildRecord {
+            tool: "command".into(),
+            tool_version: None,
+            runtime: None,
+            architecture: "x86_64".into(),
+            platform: None,
+            duration_ms: None,
+        };
+        assert_eq!(b.describe(), "would build with build-command on x86_64");
+        b.duration_ms = Some(1_050);
+        assert_eq!(b.describe(), "built with build-command on x86_64 in 1.1 s");
+    }
+
     use super::*;
 
     #[test]

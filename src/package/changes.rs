@@ -108,6 +108,8 @@ fn settings(out: &mut Changes, previous: &FingerprintDocument, current: &Fingerp
     differs("include", p.include == c.include);
     differs("exclude", p.exclude == c.exclude);
     differs("symlinks", p.symlinks == c.symlinks);
+    // The tool, the command, the platform, the Python version or the architecture.
+    differs("build", p.build == c.build);
 }
 
 /// The lines of `lines` in neither `other` nor `shared`, in order.

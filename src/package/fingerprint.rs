@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::config::LayerConfig;
+use crate::config::build::{BuildKind, BuildSpec};
 use crate::config::inputs::{READ_MAX, ReadError, read_regular};
 use crate::config::settings::SymlinkPolicy;
 use crate::domain::error::PackageError;
@@ -40,6 +41,40 @@ pub struct ShapingSettings {
     pub include: Vec<String>,
     pub exclude: Vec<String>,
     pub symlinks: SymlinkPolicy,
+    /// How the layer is built; absent for a layer that is not (so the fingerprints of layers
+    /// published before builds existed stay the same).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub build: Option<BuildSettings>,
+}
+
+/// The build settings that shape what is published: changing any builds and publishes anew.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BuildSettings {
+    /// `pip`, `uv`, `npm` or `command`.
+    pub tool: String,
+    /// The build command, for `command`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub command: Option<String>,
+    /// The platform the tool targets (see `config::build::BuildSpec::platform`).
+    pub platform: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub python_version: Option<String>,
+    pub architecture: String,
+}
+
+impl BuildSettings {
+    fn of(spec: &BuildSpec) -> Self {
+        BuildSettings {
+            tool: spec.tool_name().to_owned(),
+            command: match &spec.kind {
+                BuildKind::Command(c) => Some(c.clone()),
+                BuildKind::Tool(_) => None,
+            },
+            platform: spec.platform.clone(),
+            python_version: spec.python_version.clone(),
+            architecture: spec.architecture.clone(),
+        }
+    }
 }
 
 /// What the layer's content is judged by.
@@ -90,6 +125,7 @@ impl FingerprintDocument {
                 include: sorted(layer.globs.include()),
                 exclude: sorted(layer.globs.exclude()),
                 symlinks: layer.symlinks,
+                build: layer.build.as_ref().map(BuildSettings::of),
             },
             source,
         }
@@ -206,6 +242,29 @@ mod tests {
             .remove(0)
     }
 
+    /// A layer built with pip from requirements.txt.
+    fn built(f: impl FnOnce(&mut Settings)) -> LayerConfig {
+        layer(|s| {
+            s.path = None;
+            s.build = Some(crate::config::settings::BuildTool::Pip);
+            s.manifest = Some(vec!["requirements.txt".into()]);
+            f(s);
+        })
+    }
+
+    #[test]
+    fn a_layer_without_a_build_keeps_its_document_as_before() {
+        let doc = FingerprintDocument::new(&layer(|_| {}), Source::Tree { files: vec![] });
+        let json = String::from_utf8(doc.canonical_json()).unwrap();
+        assert!(!json.contains("build"), "{json}");
+        let doc = FingerprintDocument::new(&built(|_| {}), Source::Tree { files: vec![] });
+        let json = String::from_utf8(doc.canonical_json()).unwrap();
+        assert!(
+            json.contains(r#""build":{"tool":"pip","platform":["manylinux_2_34_x86_64","#),
+            "{json}"
+        );
+    }
+
     fn manifests(files: &[(&str, &[u8])]) -> Source {
         let mut files: Vec<ManifestFile> = files
             .iter()
@@ -262,10 +321,20 @@ mod tests {
             layer(|s| s.exclude = Some(vec!["tests/".into()])),
             layer(|s| s.symlinks = Some(SymlinkPolicy::Follow)),
             layer(|s| s.layer_name = Some("other".into())),
+            built(|_| {}),
+            built(|s| s.compatible_architectures = Some(vec!["arm64".into()])),
+            built(|s| s.build = Some(crate::config::settings::BuildTool::Uv)),
         ];
         for l in &changed {
             assert_ne!(fp(l, src()), base, "{l:?}");
         }
+        // Each build setting on its own changes it too.
+        let pip = fp(&built(|_| {}), src());
+        for l in &changed[changed.len() - 2..] {
+            assert_ne!(fp(l, src()), pip, "{l:?}");
+        }
+        let py313 = built(|s| s.compatible_runtimes = Some(vec!["python3.13".into()]));
+        assert_ne!(fp(&py313, src()), pip);
         assert_eq!(
             fp(&layer(|s| s.description = Some("new words".into())), src()),
             base

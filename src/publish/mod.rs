@@ -35,7 +35,7 @@ use crate::domain::follow_up::Pruned;
 use crate::domain::interrupt::Interrupt;
 use crate::domain::limits::INLINE_ZIP_MAX;
 use crate::domain::marker::{description, fingerprint_in};
-use crate::domain::outcome::{PublishResult, code_sha256};
+use crate::domain::outcome::{BuildRecord, PublishResult, code_sha256};
 use crate::domain::outcome::{Reason, RemoteVersion, Status};
 use crate::package::changes::changes;
 use crate::package::fingerprint::{FingerprintDocument, hex};
@@ -50,6 +50,13 @@ const CLAIM_SAY_EVERY: Duration = Duration::from_secs(5);
 /// Targets worked on at once. Lambda's control plane throttles bursts of writes per account
 /// and region; the SDK's retry (see `aws`) absorbs the odd `TooManyRequestsException`.
 pub(crate) const MAX_IN_FLIGHT: usize = 4;
+
+/// Where builds run and show their output.
+pub struct Builds<'a, 'w> {
+    /// The working directory the settings' paths are relative to.
+    pub cwd: &'a std::path::Path,
+    pub log: &'a mut crate::build::run::BuildLog<'w>,
+}
 
 /// One layer in one region: what is decided, published and reported.
 pub struct Target<'a> {
@@ -86,6 +93,7 @@ pub(crate) async fn publish_all(
     layers: &[LayerConfig],
     options: &PackageOptions,
     client_options: &ClientOptions,
+    builds: Builds<'_, '_>,
 ) -> Result<Vec<Outcome>, Error> {
     let interrupt = &options.interrupt;
     let documents = {
@@ -112,18 +120,57 @@ pub(crate) async fn publish_all(
     }))
     .await;
 
-    // Package every layer that publishes somewhere, before the first write; nothing else of
-    // this run is in flight meanwhile.
+    // Build and package every layer that publishes somewhere, before the first write; nothing
+    // else of this run is in flight meanwhile. A missing build tool is said before any build
+    // starts; an unchanged layer starts no tool at all.
+    let publishing = |t: &Target<'_>, p: &Result<Planned, Outcome>| {
+        matches!(p, Ok(Planned::Publish { .. })) && t.layer.build.is_some()
+    };
+    for (t, p) in targets.iter().zip(&planned) {
+        if publishing(t, p) {
+            crate::build::run::check_tool(t.layer)?;
+        }
+    }
+    // Every layer to build, once, in the layers' order: built at once (per-architecture layers
+    // build side by side). Blocking, on this thread: the builds are the only work of the run
+    // meanwhile, and the signal listener runs on the runtime's workers.
+    let mut to_build: Vec<usize> = targets
+        .iter()
+        .zip(&planned)
+        .filter(|(t, p)| publishing(t, p))
+        .map(|(t, _)| t.index)
+        .collect();
+    to_build.sort_unstable();
+    to_build.dedup();
+    let Builds { cwd, log } = builds;
+    let chosen: Vec<&LayerConfig> = to_build.iter().map(|&i| &layers[i]).collect();
+    let mut folders: Vec<Option<crate::build::run::Built>> = layers.iter().map(|_| None).collect();
+    for (i, b) in to_build
+        .iter()
+        .zip(crate::build::run::build_all(&chosen, cwd, log, interrupt)?)
+    {
+        folders[*i] = Some(b);
+    }
+    interrupt.check()?;
     let mut packaged: Vec<Option<Packaged>> = layers.iter().map(|_| None).collect();
+    let mut built: Vec<Option<BuildRecord>> = layers.iter().map(|_| None).collect();
     for (t, p) in targets.iter().zip(&planned) {
         if matches!(p, Ok(Planned::Publish { .. })) && packaged[t.index].is_none() {
-            let (layer, options) = (t.layer.clone(), options.clone());
+            let (mut layer, options) = (t.layer.clone(), options.clone());
+            // Held until packaged: the build's folder is removed when it is dropped.
+            let folder = folders[t.index].take();
+            if let Some(b) = &folder {
+                layer.path = b.output.clone();
+                built[t.index] = Some(b.record.clone());
+            }
             let fingerprint = fingerprints[t.index].clone();
             packaged[t.index] =
                 Some(off_workers(move || package_checked(&layer, &options, &fingerprint)).await?);
+            drop(folder);
             interrupt.check()?;
         }
     }
+    let built = &built;
 
     let packaged = &packaged;
     let outcomes = in_flight(targets.iter().zip(planned).map(|(t, p)| {
@@ -133,8 +180,12 @@ pub(crate) async fn publish_all(
             let mut result = match p {
                 Err(outcome) => return outcome,
                 Ok(Planned::Done(result)) => result,
-                Ok(Planned::Publish { result, previous }) => {
+                Ok(Planned::Publish {
+                    mut result,
+                    previous,
+                }) => {
                     let zip = zip.expect("packaged before publishing");
+                    result.build = built[t.index].clone();
                     match publish_target(t, zip, fingerprint, result, previous, interrupt).await {
                         Ok(result) => result,
                         Err(e) => return failed(t, fingerprint, e),
@@ -501,6 +552,7 @@ async fn plan(
     }
     if layer.dry_run {
         result.dry_run = true;
+        result.build = layer.build.as_ref().map(crate::build::run::planned);
         if let Some(p) = &previous {
             result.layer_version = Some(p.version);
             result.layer_version_arn = Some(p.layer_version_arn.clone());

@@ -195,6 +195,9 @@ fn facts(r: &PublishResult) -> Vec<String> {
     if let Some(uri) = &r.s3_uri {
         fact("S3", code_span(uri));
     }
+    if let Some(b) = &r.build {
+        fact("build", code_span(&b.describe()));
+    }
     fact("fingerprint", code_span(&r.fingerprint));
     if !r.shared_with.is_empty() {
         let ids: Vec<String> = r.shared_with.iter().map(|s| code_span(s)).collect();
@@ -336,6 +339,26 @@ mod tests {
 
     fn result() -> PublishResult {
         crate::domain::outcome::example_result()
+    }
+
+    #[test]
+    fn a_plan_says_what_it_would_build() {
+        let mut r = result();
+        r.dry_run = true;
+        r.status = Status::WouldPublish(Reason::ManifestChanged);
+        r.build = Some(crate::domain::outcome::BuildRecord {
+            tool: "uv".into(),
+            tool_version: None,
+            runtime: Some("python3.12".into()),
+            architecture: "arm64".into(),
+            platform: Some("aarch64-manylinux_2_34".into()),
+            duration_ms: None,
+        });
+        let body = comment_body(&r);
+        assert!(
+            body.contains("- **build**: `would build with uv for python3.12 on arm64`\n"),
+            "{body}"
+        );
     }
 
     #[test]

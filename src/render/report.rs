@@ -83,6 +83,9 @@ pub fn publish_text(r: &PublishResult) -> String {
         row("arn", arn);
     }
     row("region", &r.region);
+    if let Some(b) = &r.build {
+        row("build", &b.describe());
+    }
     row("fingerprint", &r.fingerprint);
     if let Some(sha) = &r.code_sha256 {
         row("CodeSha256", sha);

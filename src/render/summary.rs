@@ -69,6 +69,9 @@ fn layer_section(r: &PublishResult) -> String {
     if let Some(sha) = &r.code_sha256 {
         rows.push(("CodeSha256", code_span(sha)));
     }
+    if let Some(b) = &r.build {
+        rows.push(("Build", code_span(&b.describe())));
+    }
     rows.push(("Fingerprint", code_span(&r.fingerprint)));
     rows.push(("Region", code_span(&r.region)));
     if let Some(c) = r.changes.as_ref().filter(|c| !c.is_empty()) {
@@ -139,6 +142,25 @@ mod tests {
             }),
             ..crate::domain::outcome::example_result()
         }
+    }
+
+    #[test]
+    fn a_built_layer_says_how_it_was_built() {
+        let mut r = result();
+        r.build = Some(crate::domain::outcome::BuildRecord {
+            tool: "pip".into(),
+            tool_version: Some("24.0".into()),
+            runtime: Some("python3.12".into()),
+            architecture: "arm64".into(),
+            platform: Some("manylinux_2_34_aarch64".into()),
+            duration_ms: Some(3_210),
+        });
+        let md = summary_markdown(&[r]);
+        assert!(
+            md.contains("| Build | `built with pip 24.0 for python3.12 on arm64 in 3.2 s` |"),
+            "{md}"
+        );
+        assert!(!summary_markdown(&[result()]).contains("Build"));
     }
 
     #[test]

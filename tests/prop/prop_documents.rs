@@ -94,6 +94,7 @@ fn document() -> impl Strategy<Value = FingerprintDocument> {
                     include,
                     exclude,
                     symlinks: SymlinkPolicy::Preserve,
+                    build: None,
                 }
             },
         );
@@ -294,6 +295,7 @@ fn a_sha256_shorter_than_twelve_characters_is_listed_not_sliced() {
                 include: vec![],
                 exclude: vec![],
                 symlinks: SymlinkPolicy::Preserve,
+                build: None,
             },
             source: Source::Manifests {
                 files: vec![ManifestFile {

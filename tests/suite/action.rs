@@ -7,6 +7,7 @@ use crate::common;
 
 use std::collections::BTreeMap;
 use std::fs;
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use common::moto::moto;
@@ -68,9 +69,26 @@ fn workspace(
     let dir = temp();
     let workspace = dir.path().join("workspace");
     copy_tree(
-        &Path::new(REPO).join("examples/python-layer"),
-        &workspace.join("examples/python-layer"),
+        &Path::new(REPO).join("examples/python-build"),
+        &workspace.join("examples/python-build"),
     );
+    // The example builds with pip: the runner's pip is the moto venv's, installing from the
+    // demo's wheelhouse (see `build_env`).
+    let python = common::moto::ensure_installed();
+    let made = std::process::Command::new(&python)
+        .arg(Path::new(REPO).join("examples/python-build/make_wheels.py"))
+        .arg(dir.path().join("wheelhouse"))
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let bin = dir.path().join("bin");
+    fs::create_dir_all(&bin).unwrap();
+    fs::write(
+        bin.join("pip"),
+        format!("#!/bin/sh\nexec '{}' -m pip \"$@\"\n", python.display()),
+    )
+    .unwrap();
+    fs::set_permissions(bin.join("pip"), fs::Permissions::from_mode(0o755)).unwrap();
     let root = action_dir(dir.path(), checksum_ok);
     (m, dir, workspace, root)
 }
@@ -154,6 +172,18 @@ fn run_action_on(
         .env("GITHUB_REPOSITORY", "octo/layers");
     for (k, v) in step["env"].as_object().unwrap() {
         cmd.env(k, expand(v.as_str().unwrap(), with, &action));
+    }
+    // The pip and wheelhouse `workspace` made beside the workspace, when there are.
+    if let Some(dir) = cwd.parent().filter(|d| d.join("wheelhouse").is_dir()) {
+        let path = format!(
+            "{}:{}",
+            dir.join("bin").display(),
+            std::env::var("PATH").unwrap_or_default()
+        );
+        cmd.env("PATH", path)
+            .env("PIP_NO_INDEX", "1")
+            .env("PIP_NO_CACHE_DIR", "1")
+            .env("PIP_FIND_LINKS", dir.join("wheelhouse"));
     }
     for (k, v) in extra {
         cmd.env(k, v);
@@ -283,17 +313,17 @@ fn the_example_workflow_publishes_then_skips_through_the_action() {
     assert_eq!(o["layer-version"], "1");
     assert_eq!(
         o["layer-version-arn"],
-        "arn:aws:lambda:us-east-1:123456789012:layer:demo-python-deps:1"
+        "arn:aws:lambda:us-east-1:123456789012:layer:demo-built-deps:1"
     );
     assert_eq!(
         o["layer-arn"],
-        "arn:aws:lambda:us-east-1:123456789012:layer:demo-python-deps"
+        "arn:aws:lambda:us-east-1:123456789012:layer:demo-built-deps"
     );
     assert_eq!(o["reason"], "first_version");
     assert_eq!(o["previous-version"], "");
     assert_eq!(
         o["code-sha256"],
-        m.aws(&["code-sha256", "demo-python-deps", "1"])
+        m.aws(&["code-sha256", "demo-built-deps", "1"])
             .as_str()
             .unwrap()
     );
@@ -309,8 +339,7 @@ fn the_example_workflow_publishes_then_skips_through_the_action() {
     for name in action()["outputs"].as_object().unwrap().keys() {
         assert!(o.contains_key(name), "no value for output {name}: {o:?}");
     }
-    // The multi-line runtimes input reached the binary as a list.
-    let versions = m.versions("demo-python-deps");
+    let versions = m.versions("demo-built-deps");
     assert_eq!(versions.len(), 1);
 
     let second = run_action(&root, &workspace, &with, &env);
@@ -318,7 +347,7 @@ fn the_example_workflow_publishes_then_skips_through_the_action() {
     assert_eq!(second.outputs["published"], "false");
     assert_eq!(second.outputs["layer-version"], "1");
     assert_eq!(second.outputs["reason"], "unchanged");
-    assert_eq!(m.versions("demo-python-deps").len(), 1);
+    assert_eq!(m.versions("demo-built-deps").len(), 1);
     assert!(
         first
             .summary
@@ -348,7 +377,7 @@ fn the_launcher_refuses_a_binary_whose_checksum_does_not_match() {
         r.run.stdout
     );
     assert!(r.outputs.is_empty());
-    assert!(m.versions("demo-python-deps").is_empty(), "nothing ran");
+    assert!(m.versions("demo-built-deps").is_empty(), "nothing ran");
 }
 
 #[test]
@@ -424,11 +453,11 @@ fn on_a_pull_request_the_sticky_comment_is_created_once_and_then_left_alone() {
         .unwrap()
         .to_owned();
     assert!(
-        body.starts_with("<!-- layerpub:demo-python-deps -->"),
+        body.starts_with("<!-- layerpub:demo-built-deps -->"),
         "{body}"
     );
     assert!(
-        body.contains("arn:aws:lambda:us-east-1:123456789012:layer:demo-python-deps:1"),
+        body.contains("arn:aws:lambda:us-east-1:123456789012:layer:demo-built-deps:1"),
         "{body}"
     );
     assert!(!body.contains("ghs_fake_token_for_tests"));
@@ -522,7 +551,7 @@ fn a_forbidden_comment_is_a_warning_and_the_publish_stands() {
         "{}",
         r.run.stderr
     );
-    assert_eq!(m.versions("demo-python-deps").len(), 1);
+    assert_eq!(m.versions("demo-built-deps").len(), 1);
 }
 
 #[test]
@@ -639,7 +668,7 @@ fn the_example_plans_on_a_pull_request_and_publishes_on_the_push() {
     pr.run.assert_ok();
     assert_eq!(pr.outputs["published"], "false", "{:?}", pr.outputs);
     assert!(
-        m.versions("demo-python-deps").is_empty(),
+        m.versions("demo-built-deps").is_empty(),
         "a pull request published a version"
     );
     let requests = rt.block_on(github.received_requests()).unwrap();
@@ -652,7 +681,7 @@ fn the_example_plans_on_a_pull_request_and_publishes_on_the_push() {
         .unwrap()
         .to_owned();
     assert!(
-        body.starts_with("<!-- layerpub:demo-python-deps -->"),
+        body.starts_with("<!-- layerpub:demo-built-deps -->"),
         "{body}"
     );
     // It says that the merge would publish, and why; it names no version ARN: none exists.
@@ -660,7 +689,7 @@ fn the_example_plans_on_a_pull_request_and_publishes_on_the_push() {
         body.contains("would publish a new version (first version; newest now: none)"),
         "{body}"
     );
-    assert!(!body.contains("layer:demo-python-deps:1"), "{body}");
+    assert!(!body.contains("layer:demo-built-deps:1"), "{body}");
     rt.block_on(github.verify());
 
     // The merge: the push of the merge commit publishes, and the merged pull request's comment
@@ -708,7 +737,7 @@ fn the_example_plans_on_a_pull_request_and_publishes_on_the_push() {
     push.run.assert_ok();
     assert_eq!(push.outputs["published"], "true");
     assert_eq!(push.outputs["layer-version"], "1");
-    assert_eq!(m.versions("demo-python-deps").len(), 1);
+    assert_eq!(m.versions("demo-built-deps").len(), 1);
     let requests = rt.block_on(github.received_requests()).unwrap();
     let patch = requests
         .iter()
@@ -719,7 +748,7 @@ fn the_example_plans_on_a_pull_request_and_publishes_on_the_push() {
         .unwrap()
         .to_owned();
     assert!(
-        updated.contains("arn:aws:lambda:us-east-1:123456789012:layer:demo-python-deps:1"),
+        updated.contains("arn:aws:lambda:us-east-1:123456789012:layer:demo-built-deps:1"),
         "{updated}"
     );
     rt.block_on(github.verify());
@@ -753,7 +782,7 @@ fn the_command_input_picks_plan_or_publish_whatever_the_event() {
             "{command:?} on {event:?}"
         );
         assert!(
-            m.versions("demo-python-deps").is_empty(),
+            m.versions("demo-built-deps").is_empty(),
             "{command:?} on {event:?} published"
         );
     }
@@ -769,7 +798,7 @@ fn the_command_input_picks_plan_or_publish_whatever_the_event() {
     );
     r.run.assert_ok();
     assert_eq!(r.outputs["published"], "true");
-    assert_eq!(m.versions("demo-python-deps").len(), 1);
+    assert_eq!(m.versions("demo-built-deps").len(), 1);
 }
 
 #[test]

@@ -208,6 +208,7 @@ fn sample(setting: &str) -> Value {
         (_, "compatible-architectures") => json!(["arm64"]),
         ("array", _) => json!(["x"]),
         (_, "symlinks") => json!("follow"),
+        (_, "build") => json!("pip"),
         (_, "dotenv-format") => json!("json"),
         (_, "endpoint-url") => json!("http://127.0.0.1:5000"),
         (_, "region") => json!("eu-west-1"),

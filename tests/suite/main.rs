@@ -11,6 +11,7 @@ mod common;
 
 mod action;
 mod bad_input;
+mod build;
 mod ci_platforms;
 mod config_cli;
 mod examples;
