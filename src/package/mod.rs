@@ -11,6 +11,7 @@ pub mod changes;
 pub mod destinations;
 pub mod fingerprint;
 pub mod layout;
+pub mod native;
 pub mod walk;
 
 use std::collections::BTreeMap;
