@@ -355,7 +355,7 @@ impl From<Vec<EnvProblem>> for ConfigError {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::settings::SymlinkPolicy;
+    use crate::config::settings::{NativeCheck, SymlinkPolicy};
 
     #[test]
     fn reads_both_spellings_and_inputs_win() {
@@ -386,9 +386,11 @@ mod tests {
         let s = settings_from_env([
             ("INPUT_EXCLUDE", "tests/\n*.{md,txt}\n"),
             ("LAYERPUB_SYMLINKS", "follow"),
+            ("INPUT_NATIVE-CHECK", "warn"),
             ("LAYERPUB_DEFAULT_EXCLUDES", "false"),
         ])
         .unwrap();
+        assert_eq!(s.native_check, Some(NativeCheck::Warn));
         assert_eq!(s.exclude, Some(vec!["tests/".into(), "*.{md,txt}".into()]));
         assert_eq!(s.symlinks, Some(SymlinkPolicy::Follow));
         assert_eq!(s.default_excludes, Some(false));

@@ -17,7 +17,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use crate::config::globs::Globs;
-use crate::config::settings::{Settings, SymlinkPolicy};
+use crate::config::settings::{NativeCheck, Settings, SymlinkPolicy};
 use crate::domain::arn::{FunctionRef, LayerArn, is_region};
 use crate::domain::error::{ConfigError, Problem};
 use crate::domain::limits;
@@ -86,6 +86,8 @@ pub struct LayerConfig {
     pub license_info: Option<String>,
     pub description: Option<String>,
     pub symlinks: SymlinkPolicy,
+    /// What packaging does with native files that cannot load on Lambda.
+    pub native_check: NativeCheck,
     /// `build` / `build-command`: the layer is built (into a fresh folder that becomes
     /// `path`) when, and only when, a new version is published.
     pub build: Option<crate::config::build::BuildSpec>,
@@ -780,6 +782,7 @@ fn check_layer(s: Settings) -> Result<LayerConfig, Vec<Problem>> {
         license_info: s.license_info,
         description: s.description,
         symlinks: s.symlinks.unwrap_or_default(),
+        native_check: s.native_check.unwrap_or_default(),
         build,
         zip_path,
         regions,

@@ -80,6 +80,12 @@ pub struct Settings {
     #[arg(long, global = true, value_name = "POLICY")]
     pub symlinks: Option<SymlinkPolicy>,
 
+    /// What to do with native files that cannot load on Lambda as the layer declares it
+    /// (another architecture, a newer glibc, musl, macOS or Windows, another CPython):
+    /// `error` (default) refuses the layer, `warn` reports them, `off` does not look.
+    #[arg(long, global = true, value_name = "POLICY")]
+    pub native_check: Option<NativeCheck>,
+
     /// Where the zip is written (default `<layer-name>.zip` in the working directory).
     #[arg(long, global = true, value_name = "FILE")]
     pub zip_path: Option<PathBuf>,
@@ -260,6 +266,29 @@ impl SymlinkPolicy {
     }
 }
 
+/// What packaging does with native files that cannot load on Lambda (`package::native`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize, ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum NativeCheck {
+    /// Refuse the layer (exit 2, before anything is uploaded), listing every finding.
+    #[default]
+    Error,
+    /// Publish, with every finding in the result's warnings.
+    Warn,
+    /// Do not inspect the files.
+    Off,
+}
+
+impl NativeCheck {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NativeCheck::Error => "error",
+            NativeCheck::Warn => "warn",
+            NativeCheck::Off => "off",
+        }
+    }
+}
+
 macro_rules! overlay_fields {
     ($low:ident, $high:ident, $($field:ident),+ $(,)?) => {
         Settings { $($field: $high.$field.or($low.$field),)+ }
@@ -287,6 +316,7 @@ impl Settings {
             build,
             build_command,
             symlinks,
+            native_check,
             zip_path,
             region,
             regions,

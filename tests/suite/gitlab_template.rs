@@ -149,7 +149,7 @@ fn inputs_are_typed_as_their_settings() {
             .unwrap_or("string");
         assert_eq!(declared, kind(setting), "input `{setting}`");
     }
-    for closed in ["symlinks", "dotenv-format"] {
+    for closed in ["symlinks", "native-check", "dotenv-format"] {
         assert!(
             inputs[closed]["options"].is_array(),
             "`{closed}` is a closed set: options:"
@@ -208,6 +208,7 @@ fn sample(setting: &str) -> Value {
         (_, "compatible-architectures") => json!(["arm64"]),
         ("array", _) => json!(["x"]),
         (_, "symlinks") => json!("follow"),
+        (_, "native-check") => json!("warn"),
         (_, "build") => json!("pip"),
         (_, "dotenv-format") => json!("json"),
         (_, "endpoint-url") => json!("http://127.0.0.1:5000"),
