@@ -26,6 +26,7 @@ use flate2::write::DeflateEncoder;
 use sha2::{Digest, Sha256};
 
 use crate::config::LayerConfig;
+use crate::config::settings::NativeCheck;
 use crate::domain::error::PackageError;
 use crate::domain::interrupt::Interrupt;
 use crate::domain::limits::UNZIPPED_MAX;
@@ -100,7 +101,9 @@ pub fn package(layer: &LayerConfig, options: &PackageOptions) -> Result<Packaged
     }
     let unzipped_size = check_size(&entries)?;
     let names: Vec<&str> = entries.iter().map(|e| e.name.as_str()).collect();
-    let warnings = layout_warnings(&layer.compatible_runtimes, &names);
+    let mut warnings = layout_warnings(&layer.compatible_runtimes, &names);
+    let inspect_native = layer.native_check != NativeCheck::Off;
+    let mut native_found = BTreeMap::new();
     // Read before compressing: a missing lock file should fail in milliseconds, not minutes.
     let manifests = if layer.manifest.is_empty() {
         None
@@ -128,10 +131,13 @@ pub fn package(layer: &LayerConfig, options: &PackageOptions) -> Result<Packaged
     in_order(
         &entries,
         options.threads,
-        |entry| compress(entry, want_tree_hashes, &options.interrupt),
+        |entry| compress(entry, want_tree_hashes, inspect_native, &options.interrupt),
         |i, mut c| {
             let entry = &entries[i];
             write_entry(&mut zip, entry, &mut c, &layer.zip_path)?;
+            if !c.native.is_empty() {
+                native_found.insert(entry.name.clone(), std::mem::take(&mut c.native));
+            }
             if let Some(sha) = c.content_sha256.take() {
                 tree.push(TreeFile {
                     path: entry.name.clone(),
@@ -145,6 +151,10 @@ pub fn package(layer: &LayerConfig, options: &PackageOptions) -> Result<Packaged
 
     let out = zip.finish().map_err(|e| write_error(&layer.zip_path, e))?;
     let (sha256, code_size) = out.finish().map_err(|e| write_error(&layer.zip_path, e))?;
+    // Before the zip is put in place, so a refused layer leaves no zip to upload.
+    if inspect_native {
+        warnings.extend(native_verdict(layer, &native_found)?);
+    }
     // Checked again at the last moment: a link or a device put at zip-path while packaging
     // would be replaced by the rename.
     crate::package::destinations::check_zip_path(&layer.zip_path)?;
@@ -352,6 +362,37 @@ fn check_size(entries: &[Entry]) -> Result<u64, PackageError> {
     )))
 }
 
+/// The native files' findings against the layer's declaration: an error listing them all with
+/// `native-check: error`, warnings with `warn`.
+fn native_verdict(
+    layer: &LayerConfig,
+    found: &BTreeMap<String, Vec<native::Fact>>,
+) -> Result<Vec<String>, PackageError> {
+    let checked = native::check(
+        native::Declared {
+            architectures: &layer.compatible_architectures,
+            runtimes: &layer.compatible_runtimes,
+        },
+        found,
+    );
+    if layer.native_check == NativeCheck::Error && !checked.findings.is_empty() {
+        let list: Vec<String> = checked
+            .findings
+            .iter()
+            .map(|f| format!("  - {f}"))
+            .collect();
+        return Err(PackageError::input(format!(
+            "layer {} has {} native file(s) that cannot load on Lambda, so nothing was uploaded:\n{}\n(set native-check: warn to publish it anyway)",
+            layer.layer_name,
+            checked.findings.len(),
+            list.join("\n")
+        )));
+    }
+    let mut warnings = checked.warnings;
+    warnings.extend(checked.findings.iter().map(|f| f.to_string()));
+    Ok(warnings)
+}
+
 /// One entry's data, ready to be copied into the zip.
 struct Compressed {
     method: Method,
@@ -359,6 +400,8 @@ struct Compressed {
     data: Data,
     /// SHA-256 of the entry's content, when the tree fingerprint needs it.
     content_sha256: Option<[u8; 32]>,
+    /// What the entry is, when it is native code or wheel metadata (`package::native`).
+    native: Vec<native::Fact>,
 }
 
 enum Data {
@@ -434,16 +477,27 @@ fn spool_error(e: io::Error) -> PackageError {
 fn compress(
     entry: &Entry,
     want_sha: bool,
+    inspect_native: bool,
     interrupt: &Interrupt,
 ) -> Result<Compressed, PackageError> {
     stop_if_interrupted(interrupt)?;
     match &entry.kind {
         EntryKind::Symlink(target) => Ok(stored_in_memory(target.as_bytes().to_vec(), want_sha)),
-        EntryKind::File if entry.size > SPOOL_BYTES => compress_spooled(entry, want_sha, interrupt),
+        EntryKind::File if entry.size > SPOOL_BYTES => {
+            compress_spooled(entry, want_sha, inspect_native, interrupt)
+        }
         EntryKind::File => {
             let bytes = read_exact_size(entry)?;
+            // From the bytes read for the zip: no second read.
+            let native = if inspect_native {
+                native::inspect(&entry.name, &bytes)
+            } else {
+                Vec::new()
+            };
             if bytes.is_empty() || !worth_deflating(&bytes) {
-                return Ok(stored_in_memory(bytes, want_sha));
+                let mut c = stored_in_memory(bytes, want_sha);
+                c.native = native;
+                return Ok(c);
             }
             let mut enc = DeflateEncoder::new(
                 Vec::with_capacity(bytes.len() / 2 + 64),
@@ -467,6 +521,7 @@ fn compress(
                 crc32,
                 data: Data::Memory(data),
                 content_sha256,
+                native,
             })
         }
     }
@@ -493,6 +548,7 @@ fn stored_in_memory(bytes: Vec<u8>, want_sha: bool) -> Compressed {
         crc32: crc32fast::hash(&bytes),
         content_sha256: want_sha.then(|| Sha256::digest(&bytes).into()),
         data: Data::Memory(bytes),
+        native: Vec::new(),
     }
 }
 
@@ -511,13 +567,23 @@ fn read_exact_size(entry: &Entry) -> Result<Vec<u8>, PackageError> {
 fn compress_spooled(
     entry: &Entry,
     want_sha: bool,
+    inspect_native: bool,
     interrupt: &Interrupt,
 ) -> Result<Compressed, PackageError> {
     let mut src = File::open(&entry.source).map_err(|e| read_error(&entry.source, e))?;
     let mut head = vec![0u8; PROBE_BYTES + 1];
     let n = read_full(&mut src, &mut head).map_err(|e| read_error(&entry.source, e))?;
+    // A large file is judged from its head: its architecture (and interpreter) are there; its
+    // version needs may not be (see package::native).
+    let native = if inspect_native {
+        native::inspect(&entry.name, &head[..n])
+    } else {
+        Vec::new()
+    };
     if !worth_deflating(&head[..n]) {
-        return stored_from_source(entry, src, head[..n].to_vec(), want_sha, interrupt);
+        let mut c = stored_from_source(entry, src, head[..n].to_vec(), want_sha, interrupt)?;
+        c.native = native;
+        return Ok(c);
     }
     src.rewind().map_err(|e| read_error(&entry.source, e))?;
     let spool = tempfile::tempfile().map_err(spool_error)?;
@@ -549,6 +615,7 @@ fn compress_spooled(
         crc32,
         data,
         content_sha256,
+        native,
     })
 }
 
@@ -589,6 +656,7 @@ fn stored_from_source(
         crc32,
         data: Data::Source(src, entry.size),
         content_sha256,
+        native: Vec::new(),
     })
 }
 
@@ -949,7 +1017,7 @@ mod tests {
             size: bytes.len() as u64,
             mode: 0o100644,
         };
-        let mut c = compress(&entry, false, &Interrupt::never())?;
+        let mut c = compress(&entry, false, true, &Interrupt::never())?;
         assert!(matches!(c.data, Data::Source(..)), "stored from its source");
         change(&source);
         let mut zip = ZipWriter::new(Vec::new(), DosTime::EPOCH);

@@ -22,6 +22,7 @@ mod gitlab_note;
 mod gitlab_pipeline;
 mod gitlab_template;
 mod integrity;
+mod native;
 mod package;
 mod publish;
 mod rollout;
