@@ -573,22 +573,26 @@ fn compress_spooled(
     let mut src = File::open(&entry.source).map_err(|e| read_error(&entry.source, e))?;
     let mut head = vec![0u8; PROBE_BYTES + 1];
     let n = read_full(&mut src, &mut head).map_err(|e| read_error(&entry.source, e))?;
-    // A large file is judged from its head: its architecture (and interpreter) are there; its
-    // version needs may not be (see package::native).
-    let native = if inspect_native {
+    // A large ELF file keeps its head and tail as it streams by, for its tables (see
+    // native::Kept); any other is judged from its head.
+    let keep = inspect_native
+        .then(|| native::Kept::for_elf(entry.size, &head[..n]))
+        .flatten();
+    let mut native = if inspect_native && keep.is_none() {
         native::inspect(&entry.name, &head[..n])
     } else {
         Vec::new()
     };
     if !worth_deflating(&head[..n]) {
-        let mut c = stored_from_source(entry, src, head[..n].to_vec(), want_sha, interrupt)?;
-        c.native = native;
+        let mut c = stored_from_source(entry, src, head[..n].to_vec(), want_sha, keep, interrupt)?;
+        c.native.extend(native);
         return Ok(c);
     }
     src.rewind().map_err(|e| read_error(&entry.source, e))?;
     let spool = tempfile::tempfile().map_err(spool_error)?;
     let mut enc = DeflateEncoder::new(BufWriter::new(spool), Compression::new(LEVEL));
     let mut digests = Digests::new(want_sha);
+    digests.keep = keep;
     stream(
         entry,
         (&src).take(entry.size + 1),
@@ -596,6 +600,9 @@ fn compress_spooled(
         interrupt,
         |bytes| enc.write_all(bytes).map_err(spool_error),
     )?;
+    if let Some(kept) = digests.keep.take() {
+        native = native::inspect_kept(&entry.name, &kept);
+    }
     let (crc32, content_sha256) = digests.finish(entry)?;
     let spool = enc
         .finish()
@@ -638,9 +645,11 @@ fn stored_from_source(
     src: File,
     head: Vec<u8>,
     want_sha: bool,
+    keep: Option<native::Kept>,
     interrupt: &Interrupt,
 ) -> Result<Compressed, PackageError> {
     let mut digests = Digests::new(want_sha);
+    digests.keep = keep;
     digests.update(&head);
     let rest = (entry.size + 1).saturating_sub(head.len() as u64);
     stream(
@@ -650,13 +659,17 @@ fn stored_from_source(
         interrupt,
         |_| Ok(()),
     )?;
+    let native = match digests.keep.take() {
+        Some(kept) => native::inspect_kept(&entry.name, &kept),
+        None => Vec::new(),
+    };
     let (crc32, content_sha256) = digests.finish(entry)?;
     Ok(Compressed {
         method: Method::Stored,
         crc32,
         data: Data::Source(src, entry.size),
         content_sha256,
-        native: Vec::new(),
+        native,
     })
 }
 
@@ -666,6 +679,8 @@ struct Digests {
     crc: crc32fast::Hasher,
     sha: Option<Sha256>,
     total: u64,
+    /// The parts of a large ELF file its native check reads (`native::Kept`).
+    keep: Option<native::Kept>,
 }
 
 impl Digests {
@@ -674,10 +689,14 @@ impl Digests {
             crc: crc32fast::Hasher::new(),
             sha: want_sha.then(Sha256::new),
             total: 0,
+            keep: None,
         }
     }
 
     fn update(&mut self, bytes: &[u8]) {
+        if let Some(k) = self.keep.as_mut() {
+            k.update(self.total, bytes);
+        }
         self.total += bytes.len() as u64;
         self.crc.update(bytes);
         if let Some(s) = self.sha.as_mut() {

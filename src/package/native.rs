@@ -11,7 +11,7 @@ use std::fmt;
 
 use object::elf::{DT_NEEDED, EM_AARCH64, EM_X86_64};
 use object::read::elf::{FileHeader, ProgramHeader};
-use object::{Endianness, FileKind};
+use object::{Endianness, FileKind, ReadRef};
 
 use crate::domain::limits::runtime_os;
 
@@ -45,9 +45,20 @@ pub struct ElfInfo {
 /// the head only for a large one, which then tells its architecture but maybe not its glibc).
 /// Empty for anything that is not native code or wheel metadata.
 pub fn inspect(name: &str, bytes: &[u8]) -> Vec<Fact> {
+    inspect_in(name, bytes, bytes)
+}
+
+/// [`inspect`] for a large file, from the parts of it [`Kept`] while it streamed by.
+pub fn inspect_kept(name: &str, kept: &Kept) -> Vec<Fact> {
+    inspect_in(name, &kept.head, kept)
+}
+
+/// `head`: the file's first bytes; `data`: the file as far as it is at hand, for ELF's tables.
+fn inspect_in<'a>(name: &str, head: &[u8], data: impl ReadRef<'a>) -> Vec<Fact> {
+    let bytes = head;
     let mut facts = Vec::new();
     match bytes.get(..4) {
-        Some([0x7f, b'E', b'L', b'F']) => facts.extend(elf(bytes).map(Fact::Elf)),
+        Some([0x7f, b'E', b'L', b'F']) => facts.extend(elf(bytes, data).map(Fact::Elf)),
         Some([0xfe, 0xed, 0xfa, 0xce | 0xcf] | [0xce | 0xcf, 0xfa, 0xed, 0xfe]) => {
             facts.push(Fact::MachO)
         }
@@ -73,21 +84,104 @@ pub fn inspect(name: &str, bytes: &[u8]) -> Vec<Fact> {
     facts
 }
 
+/// Of a large ELF file (streamed, never whole in memory): its first [`Kept::HEAD`] bytes, where
+/// the headers, the dynamic symbols' strings and the version needs sit, and its last
+/// [`Kept::TAIL`], where the section headers and their names sit. Enough for [`inspect_kept`]
+/// in the usual layout; a table elsewhere is simply not checked.
+#[derive(Debug, Default)]
+pub struct Kept {
+    len: u64,
+    head: Vec<u8>,
+    tail_start: u64,
+    tail: Vec<u8>,
+}
+
+impl Kept {
+    pub const HEAD: u64 = 4 << 20;
+    pub const TAIL: u64 = 256 << 10;
+
+    /// For a file of `len` bytes that starts with `first`; `None` when it is no ELF file, whose
+    /// head alone tells all.
+    pub fn for_elf(len: u64, first: &[u8]) -> Option<Kept> {
+        first.starts_with(b"\x7fELF").then(|| Kept {
+            len,
+            head: Vec::new(),
+            tail_start: len.saturating_sub(Self::TAIL).max(Self::HEAD),
+            tail: Vec::new(),
+        })
+    }
+
+    /// Takes note of the file's bytes at `offset`, given in order.
+    pub fn update(&mut self, offset: u64, bytes: &[u8]) {
+        let end = offset + bytes.len() as u64;
+        if offset < Self::HEAD {
+            let take = (Self::HEAD.min(end) - offset) as usize;
+            self.head.extend_from_slice(&bytes[..take]);
+        }
+        if end > self.tail_start {
+            let skip = self.tail_start.saturating_sub(offset) as usize;
+            self.tail.extend_from_slice(&bytes[skip..]);
+        }
+    }
+}
+
+impl<'a> ReadRef<'a> for &'a Kept {
+    fn len(self) -> Result<u64, ()> {
+        Ok(self.len)
+    }
+
+    fn read_bytes_at(self, offset: u64, size: u64) -> Result<&'a [u8], ()> {
+        let end = offset.checked_add(size).ok_or(())?;
+        let (piece, start) = if end <= self.head.len() as u64 {
+            (&self.head[..], 0)
+        } else if offset >= self.tail_start {
+            (&self.tail[..], self.tail_start)
+        } else {
+            return Err(());
+        };
+        let from = usize::try_from(offset - start).map_err(|_| ())?;
+        let size = usize::try_from(size).map_err(|_| ())?;
+        piece.get(from..).and_then(|p| p.get(..size)).ok_or(())
+    }
+
+    fn read_bytes_at_until(
+        self,
+        range: std::ops::Range<u64>,
+        delimiter: u8,
+    ) -> Result<&'a [u8], ()> {
+        // A string may run past the piece it starts in only when it is cut: then it is not at
+        // hand.
+        let len = range.end.checked_sub(range.start).ok_or(())?;
+        let (piece, start) = if range.start < self.head.len() as u64 {
+            (&self.head[..], 0)
+        } else if range.start >= self.tail_start {
+            (&self.tail[..], self.tail_start)
+        } else {
+            return Err(());
+        };
+        let from = usize::try_from(range.start - start).map_err(|_| ())?;
+        let avail = piece.get(from..).ok_or(())?;
+        let window = &avail[..avail.len().min(usize::try_from(len).unwrap_or(usize::MAX))];
+        let at = window.iter().position(|b| *b == delimiter).ok_or(())?;
+        Ok(&window[..at])
+    }
+}
+
 fn is_fat_macho(bytes: &[u8]) -> bool {
     bytes
         .get(4..8)
         .is_some_and(|n| u32::from_be_bytes([n[0], n[1], n[2], n[3]]) < 40)
 }
 
-fn elf(bytes: &[u8]) -> Option<ElfInfo> {
-    match bytes.get(4) {
-        Some(1) => elf_of::<object::elf::FileHeader32<Endianness>>(bytes),
-        Some(2) => elf_of::<object::elf::FileHeader64<Endianness>>(bytes),
+fn elf<'a>(head: &[u8], data: impl ReadRef<'a>) -> Option<ElfInfo> {
+    match head.get(4) {
+        Some(1) => elf_of::<object::elf::FileHeader32<Endianness>, _>(data),
+        Some(2) => elf_of::<object::elf::FileHeader64<Endianness>, _>(data),
         _ => None,
     }
 }
 
-fn elf_of<Elf: FileHeader<Endian = Endianness>>(data: &[u8]) -> Option<ElfInfo> {
+fn elf_of<'a, Elf: FileHeader<Endian = Endianness>, R: ReadRef<'a>>(data: R) -> Option<ElfInfo> {
     let header = Elf::parse(data).ok()?;
     let endian = header.endian().ok()?;
     let arch = match header.e_machine(endian) {
@@ -114,8 +208,9 @@ fn elf_of<Elf: FileHeader<Endian = Endianness>>(data: &[u8]) -> Option<ElfInfo> 
                 }
             }
         }
-        if let Ok(Some((mut needs, link))) = sections.gnu_verneed(endian, data) {
-            let strings = sections.strings(endian, data, link).ok()?;
+        if let Ok(Some((mut needs, link))) = sections.gnu_verneed(endian, data)
+            && let Ok(strings) = sections.strings(endian, data, link)
+        {
             while let Ok(Some((_, mut aux))) = needs.next() {
                 while let Ok(Some(a)) = aux.next() {
                     if let Some(v) = a.name(endian, strings).ok().and_then(glibc_version) {
@@ -626,6 +721,45 @@ mod tests {
             )
             .len()
                 == 1
+        );
+    }
+
+    #[test]
+    fn kept_holds_the_head_and_the_tail_whatever_the_chunks() {
+        let len = Kept::HEAD + Kept::TAIL + 1000;
+        let data: Vec<u8> = (0..len).map(|i| (i % 251) as u8).collect();
+        let mut first = elf_header(62);
+        first.resize(16, 0);
+        let mut kept = Kept::for_elf(len, &first).unwrap();
+        assert!(Kept::for_elf(len, b"MZ..").is_none());
+        let mut at = 0u64;
+        for size in [1usize, 65_537, 3 << 20, 777].iter().cycle() {
+            if at == len {
+                break;
+            }
+            let end = (at + *size as u64).min(len);
+            kept.update(at, &data[at as usize..end as usize]);
+            at = end;
+        }
+        let r = &kept;
+        assert_eq!(r.read_bytes_at(0, 10).unwrap(), &data[..10]);
+        assert_eq!(
+            r.read_bytes_at(Kept::HEAD - 4, 4).unwrap(),
+            &data[Kept::HEAD as usize - 4..Kept::HEAD as usize]
+        );
+        let tail = len - 100;
+        assert_eq!(r.read_bytes_at(tail, 100).unwrap(), &data[tail as usize..]);
+        assert!(r.read_bytes_at(Kept::HEAD - 4, 8).is_err(), "past the head");
+        assert!(
+            r.read_bytes_at(Kept::HEAD + 10, 4).is_err(),
+            "between the pieces"
+        );
+        assert!(r.read_bytes_at(len - 4, 8).is_err(), "past the end");
+        // Strings end at the delimiter, within the piece.
+        let zero = 1 + data[1..].iter().position(|b| *b == 0).unwrap() as u64;
+        assert_eq!(
+            r.read_bytes_at_until(1..len, 0).unwrap(),
+            &data[1..zero as usize]
         );
     }
 

@@ -217,4 +217,27 @@ fn a_compiled_library_is_checked_for_its_machine_and_glibc() {
         "{}",
         r.stderr
     );
+
+    // Over 16 MiB, a file is streamed, never whole in memory: its version needs are read
+    // from the head and tail kept on the way.
+    let Some(large) = compile(
+        work.path(),
+        "large",
+        "#include <stdlib.h>
+char pad[20 << 20] = {1};
+unsigned r(void) { return arc4random() + pad[7]; }
+",
+    ) else {
+        return;
+    };
+    assert!(large.len() > 20 << 20);
+    let dir = project(arch, &[("python/large.so", large)], "");
+    let r = layerpub(dir.path(), &["package", "--output", "json"], &[]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains("`python/large.so` is an ELF object needing GLIBC_2.36"),
+        "{}",
+        r.stderr
+    );
 }
