@@ -55,6 +55,9 @@ pub fn inspect_kept(name: &str, kept: &Kept) -> Vec<Fact> {
 
 /// `head`: the file's first bytes; `data`: the file as far as it is at hand, for ELF's tables.
 fn inspect_in<'a>(name: &str, head: &[u8], data: impl ReadRef<'a>) -> Vec<Fact> {
+    if is_prebuild(name) {
+        return Vec::new();
+    }
     let bytes = head;
     let mut facts = Vec::new();
     match bytes.get(..4) {
@@ -165,6 +168,14 @@ impl<'a> ReadRef<'a> for &'a Kept {
         let at = window.iter().position(|b| *b == delimiter).ok_or(())?;
         Ok(&window[..at])
     }
+}
+
+/// Whether `name` lies in a `prebuilds/` folder: Node packages (prebuildify, node-gyp-build)
+/// ship an addon for every platform there (`prebuilds/darwin-arm64/`, `prebuilds/win32-x64/`,
+/// `prebuilds/linux-x64/…musl.node`, …) and pick the one that matches at run time, so the
+/// others are not the layer's to refuse.
+fn is_prebuild(name: &str) -> bool {
+    name.starts_with("prebuilds/") || name.contains("/prebuilds/")
 }
 
 fn is_fat_macho(bytes: &[u8]) -> bool {
@@ -761,6 +772,32 @@ mod tests {
             r.read_bytes_at_until(1..len, 0).unwrap(),
             &data[1..zero as usize]
         );
+    }
+
+    #[test]
+    fn node_prebuilds_for_every_platform_are_left_to_node_gyp_build() {
+        let base = "nodejs/node_modules/bufferutil/prebuilds";
+        assert!(
+            inspect(
+                &format!("{base}/darwin-x64+arm64/bufferutil.node"),
+                &mach_o()
+            )
+            .is_empty()
+        );
+        assert!(inspect(&format!("{base}/win32-x64/bufferutil.node"), &pe()).is_empty());
+        assert!(
+            inspect(
+                &format!("{base}/linux-x64/bufferutil.node"),
+                &elf_header(62)
+            )
+            .is_empty()
+        );
+        // An addon outside prebuilds/ is the layer's own.
+        let own = inspect(
+            "nodejs/node_modules/x/build/Release/x.node",
+            &elf_header(62),
+        );
+        assert_eq!(own.len(), 1);
     }
 
     #[test]
