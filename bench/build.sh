@@ -96,15 +96,22 @@ run "today, no change: pip install -t, then layerpub (unchanged)" today
 run "build: pip, no change (one ListLayerVersions call, no build)" built
 [ "$(field 'd["layers"][0]["published"]')" = False ] || { echo "FAILED: the no-change run published" >&2; exit 1; }
 grep -q '^build: ' "$WORK/last.err" && { echo "FAILED: the no-change run started the build" >&2; exit 1; }
-run "bare pip install --target, arm64 flags" bare
-build_ms=()
+# A change: the bare install and layerpub's forced publish, one after the other in each round,
+# so both see the same machine; the build step's own time is the result's build.duration_ms.
+bare_s=() build_ms=() forced_s=()
 for ((i = 0; i < RUNS; i++)); do
+  t0=$(date +%s.%N); bare >/dev/null 2>&1 || { echo "FAILED: bare pip install" >&2; exit 1; }; t1=$(date +%s.%N)
+  bare_s+=("$(awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.4f", b - a}')")
+  t0=$(date +%s.%N)
   forced >"$WORK/last.out" 2>"$WORK/last.err" || { cat "$WORK/last.err" >&2; exit 1; }
+  t1=$(date +%s.%N)
+  forced_s+=("$(awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.4f", b - a}')")
   build_ms+=("$(field 'd["layers"][0]["build"]["duration_ms"]')")
 done
+echo "bare pip install --target: ${bare_s[*]} s; forced publish: ${forced_s[*]} s; its build step: ${build_ms[*]} ms" >&2
+labels+=("bare pip install --target, arm64 flags") walls+=("$(printf '%s\n' "${bare_s[@]}" | median)")
+labels+=("build: pip, forced publish (build, package, upload, publish)") walls+=("$(printf '%s\n' "${forced_s[@]}" | median)")
 build_s=$(printf '%s\n' "${build_ms[@]}" | awk '{print $1 / 1000}' | median)
-echo "build: pip inside a forced publish: ${build_ms[*]} ms" >&2
-run "build: pip, forced publish (build, package, upload, publish)" forced
 zip_size=$(stat -c %s built.zip)
 
 section=$(mktemp)
@@ -120,9 +127,9 @@ section=$(mktemp)
   done
   awk -v t="$build_s" 'BEGIN {printf "| build step alone inside that publish (`build.duration_ms`) | %.3f |\n", t}'
   echo
-  awk -v today="${walls[0]}" -v built="${walls[1]}" 'BEGIN {printf "No change: today'"'"'s flow takes %.2f s, layerpub with `build` %.3f s: **%.0fx faster** (goal ≥ 100x: %s).\n", today, built, today / built, today / built >= 100 ? "met" : "NOT met"}'
+  awk -v today="${walls[0]}" -v built="${walls[1]}" 'BEGIN {printf "No change: today'"'"'s flow takes %.2f s, layerpub with `build` %.3f s: **%.0fx faster** (goal ≥ 100x: %s).\n", today, built, today / built, (today / built >= 100 ? "met" : "NOT met")}'
   echo
-  awk -v bare="${walls[2]}" -v b="$build_s" 'BEGIN {printf "A change: the build step takes %.2f s against %.2f s for the bare `pip install --target`: **%+.1f%%** (goal ≤ 5%%: %s).\n", b, bare, (b / bare - 1) * 100, (b / bare - 1) <= 0.05 ? "met" : "NOT met"}'
+  awk -v bare="${walls[2]}" -v b="$build_s" 'BEGIN {printf "A change: the build step takes %.2f s against %.2f s for the bare `pip install --target`: **%+.1f%%** (goal ≤ 5%%: %s).\n", b, bare, (b / bare - 1) * 100, ((b / bare - 1) <= 0.05 ? "met" : "NOT met")}'
   echo
 } >"$section"
 cd - >/dev/null
