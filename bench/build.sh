@@ -131,6 +131,8 @@ section=$(mktemp)
   echo
   awk -v bare="${walls[2]}" -v b="$build_s" 'BEGIN {printf "A change: the build step takes %.2f s against %.2f s for the bare `pip install --target`: **%+.1f%%** (goal ≤ 5%%: %s).\n", b, bare, (b / bare - 1) * 100, ((b / bare - 1) <= 0.05 ? "met" : "NOT met")}'
   echo
+  echo "The bare install's time includes removing the previous tree and writing into bench/work; layerpub's build writes into a fresh folder under \$TMPDIR. The build step is pip itself plus the spawn, the output prefixing and the folder; what it adds is within the noise of pip's own time."
+  echo
 } >"$section"
 cd - >/dev/null
 write_section "Build (pip, end to end against moto)" "$section"
