@@ -51,16 +51,21 @@ pub fn pip(spec: &BuildSpec, target: &Path, requirements: &[PathBuf], hashes: bo
         // One line per package in the log, not a redrawn bar.
         "--progress-bar=off".into(),
     ]);
+    requirements_args(&mut args, requirements, hashes);
+    Invocation {
+        programs: vec!["pip", "pip3"],
+        args,
+    }
+}
+
+/// pip's and uv's common tail: `--require-hashes` when the files pin hashes, then `-r FILE` each.
+fn requirements_args(args: &mut Vec<String>, requirements: &[PathBuf], hashes: bool) {
     if hashes {
         args.push("--require-hashes".into());
     }
     for r in requirements {
         args.push("-r".into());
         args.push(path(r));
-    }
-    Invocation {
-        programs: vec!["pip", "pip3"],
-        args,
     }
 }
 
@@ -99,13 +104,7 @@ pub fn uv(spec: &BuildSpec, target: &Path, requirements: &[PathBuf], hashes: boo
         ":all:".into(),
         "--no-compile".into(),
     ];
-    if hashes {
-        args.push("--require-hashes".into());
-    }
-    for r in requirements {
-        args.push("-r".into());
-        args.push(path(r));
-    }
+    requirements_args(&mut args, requirements, hashes);
     Invocation {
         programs: vec!["uv"],
         args,
