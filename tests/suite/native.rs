@@ -241,3 +241,142 @@ unsigned r(void) { return arc4random() + pad[7]; }
         r.stderr
     );
 }
+
+/// Downloads charset-normalizer 3.4.0's wheel for `platform` and CPython `python` from the
+/// package index (the one registry the CI machine reaches) into `dest`, and returns its path.
+fn wheel(python_bin: &Path, dest: &Path, platform: &str, python: &str) -> std::path::PathBuf {
+    let out = Command::new(python_bin)
+        .args([
+            "-m",
+            "pip",
+            "download",
+            "--quiet",
+            "--disable-pip-version-check",
+        ])
+        .args(["--no-deps", "--only-binary=:all:", "--implementation", "cp"])
+        .args(["--platform", platform, "--python-version", python, "--dest"])
+        .arg(dest)
+        .arg("charset-normalizer==3.4.0")
+        .output()
+        .expect("run pip download");
+    assert!(
+        out.status.success(),
+        "pip download {platform} {python}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let tag = platform.split('_').next().unwrap();
+    fs::read_dir(dest)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| {
+            let name = p.file_name().unwrap().to_string_lossy();
+            name.ends_with(".whl")
+                && name.contains(&format!("cp{}", python.replace('.', "")))
+                && name.contains(tag)
+        })
+        .unwrap_or_else(|| panic!("no {platform} cp{python} wheel in {}", dest.display()))
+}
+
+/// A project whose layer is the unpacked `wheel` under python/, declared for `runtime` on
+/// `arch`, and the names of its extension modules.
+fn wheel_project(
+    python_bin: &Path,
+    wheel: &Path,
+    runtime: &str,
+    arch: &str,
+) -> (tempfile::TempDir, Vec<String>) {
+    let dir = temp();
+    let site = dir.path().join("layer/python");
+    let status = Command::new(python_bin)
+        .args(["-m", "zipfile", "-e"])
+        .arg(wheel)
+        .arg(&site)
+        .status()
+        .unwrap();
+    assert!(status.success(), "unpack {}", wheel.display());
+    fs::write(
+        dir.path().join("layerpub.yml"),
+        format!(
+            "layer-name: charset\npath: layer\ncompatible-runtimes: [{runtime}]\ncompatible-architectures: [{arch}]\ns3-bucket: {BUCKET}\n"
+        ),
+    )
+    .unwrap();
+    let modules = fs::read_dir(site.join("charset_normalizer"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".so"))
+        .collect();
+    (dir, modules)
+}
+
+/// The end-to-end case with real wheels from the package index: charset-normalizer's
+/// manylinux aarch64 wheel loads in an arm64 python3.12 layer (published) and not in an x86_64
+/// one; its cp311 wheel not in a python3.12 layer; its macOS wheel not at all. Every refusal is
+/// exit 2 with nothing uploaded and names the file as stored in the zip.
+#[test]
+fn real_wheels_from_the_package_index_are_checked_as_lambda_would_load_them() {
+    let python = common::moto::ensure_installed();
+    let downloads = temp();
+    let m = bucket();
+
+    let aarch64 = wheel(&python, downloads.path(), "manylinux2014_aarch64", "3.12");
+    let (ok, modules) = wheel_project(&python, &aarch64, "python3.12", "arm64");
+    assert!(
+        modules
+            .iter()
+            .any(|n| n.contains("cpython-312-aarch64-linux-gnu")),
+        "{modules:?}"
+    );
+    let r = publish(&m, ok.path());
+    let layer = r.assert_ok().layer();
+    assert_eq!(layer["published"], true, "{}", r.stderr);
+    assert_eq!(layer["warnings"], serde_json::json!([]), "{}", r.stderr);
+
+    let refused = |dir: &Path, says: &[String]| {
+        let before = m.keys(BUCKET).len();
+        let r = publish(&m, dir);
+        assert_eq!(r.code, 2, "stderr: {}", r.stderr);
+        for s in says {
+            assert!(
+                r.stderr.contains(s.as_str()),
+                "wanted {s:?} in: {}",
+                r.stderr
+            );
+        }
+        assert_eq!(m.keys(BUCKET).len(), before, "nothing uploaded");
+    };
+
+    let (x86, modules) = wheel_project(&python, &aarch64, "python3.12", "x86_64");
+    refused(
+        x86.path(),
+        &[format!(
+            "`python/charset_normalizer/{}` is an ELF object for arm64, but the layer declares compatible-architectures: [x86_64]",
+            modules[0]
+        )],
+    );
+
+    let cp311 = wheel(&python, downloads.path(), "manylinux2014_x86_64", "3.11");
+    let (old, modules) = wheel_project(&python, &cp311, "python3.12", "x86_64");
+    refused(
+        old.path(),
+        &[format!(
+            "`python/charset_normalizer/{}` is a CPython 3.11 extension module, but the layer declares compatible-runtimes: [python3.12]",
+            modules[0]
+        )],
+    );
+
+    let mac = wheel(&python, downloads.path(), "macosx_11_0_arm64", "3.12");
+    let (mac, modules) = wheel_project(&python, &mac, "python3.12", "arm64");
+    refused(
+        mac.path(),
+        &[
+            format!("`python/charset_normalizer/{}` is a Mach-O (macOS) binary", modules[0]),
+            "charset_normalizer-3.4.0.dist-info/WHEEL` is the metadata of a wheel for macosx_11_0_arm64".to_owned(),
+        ],
+    );
+    assert_eq!(
+        m.versions("charset").len(),
+        1,
+        "only the loadable layer published"
+    );
+}
