@@ -122,7 +122,7 @@ pub fn package(layer: &LayerConfig, options: &PackageOptions) -> Result<Packaged
 
     let unzipped_size = in_order(
         options.threads,
-        |push| sized_walk(layer, push),
+        |push| sized_walk(layer, Some(temp.as_file()), push),
         |entry| compress(entry, want_tree_hashes, inspect_native, &options.interrupt),
         |entry, mut c| {
             write_entry(&mut zip, &entry, &mut c, &layer.zip_path)?;
@@ -193,7 +193,7 @@ pub(crate) fn fingerprint_document(
     let mut files = Vec::new();
     in_order(
         options.threads,
-        |push| sized_walk(layer, push),
+        |push| sized_walk(layer, None, push),
         |e| hash_entry(e, &options.interrupt),
         |e, sha| {
             files.push(TreeFile {
@@ -213,10 +213,11 @@ pub(crate) fn fingerprint_document(
 /// over (metadata only) to name the largest entries in the error. Returns the unzipped size.
 fn sized_walk(
     layer: &LayerConfig,
+    writing: Option<&File>,
     push: &mut dyn FnMut(Entry) -> bool,
 ) -> Result<u64, PackageError> {
     let mut size = SizeCheck::default();
-    walk_sorted(layer, |e| {
+    walk_sorted(layer, writing, |e| {
         size.add(&e);
         !size.within() || push(e)
     })?;

@@ -78,15 +78,26 @@ pub fn check_root(layer: &LayerConfig) -> Result<PathBuf, PackageError> {
 /// with a `/` after a folder's, which is the byte order of the full `/`-joined names (all
 /// the names below a folder sit together, between its siblings' as `name/` sorts). Checked
 /// as entries go out, since the zip's order and hash depend on it.
+///
+/// `writing` is the file the zip is being written to, if any: it exists while the walk runs,
+/// and is never packaged, whatever name a link gives it.
 pub fn walk_sorted(
     layer: &LayerConfig,
+    writing: Option<&fs::File>,
     mut each: impl FnMut(Entry) -> bool,
 ) -> Result<(), PackageError> {
     let root = &layer.path;
     let canonical_root = check_root(layer)?;
     let filter = &layer.globs;
     let follow = layer.symlinks == SymlinkPolicy::Follow;
-    let own = Own::new(&layer.zip_path, &canonical_root);
+    let mut own = Own::new(&layer.zip_path, &canonical_root);
+    if let Some(f) = writing {
+        use std::os::unix::fs::MetadataExt;
+        let meta = f.metadata().map_err(|e| {
+            PackageError::io(format!("cannot read `{}`", layer.zip_path.display()), e)
+        })?;
+        own.ids.push((meta.dev(), meta.ino()));
+    }
 
     let mut previous = String::new();
     let mut emit = |entry: Entry| -> Result<bool, PackageError> {
@@ -249,8 +260,9 @@ struct Own {
     /// The zip's folder below the root, when it lies inside it.
     dir: Option<PathBuf>,
     zip_name: Option<std::ffi::OsString>,
-    /// Device and inode of the zip when it exists: found again through any link.
-    id: Option<(u64, u64)>,
+    /// Device and inode of the zip when it exists, and of the temporary zip being written:
+    /// found again through any link.
+    ids: Vec<(u64, u64)>,
 }
 
 impl Own {
@@ -266,7 +278,11 @@ impl Own {
         Own {
             dir,
             zip_name: zip_path.file_name().map(ToOwned::to_owned),
-            id: fs::metadata(zip_path).ok().map(|m| (m.dev(), m.ino())),
+            ids: fs::metadata(zip_path)
+                .ok()
+                .map(|m| (m.dev(), m.ino()))
+                .into_iter()
+                .collect(),
         }
     }
 
@@ -287,9 +303,7 @@ impl Own {
                 return true;
             }
         }
-        self.id
-            .zip(meta)
-            .is_some_and(|(id, m)| (m.dev(), m.ino()) == id)
+        meta.is_some_and(|m| self.ids.contains(&(m.dev(), m.ino())))
     }
 }
 
