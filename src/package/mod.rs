@@ -117,8 +117,10 @@ pub fn package(layer: &LayerConfig, options: &PackageOptions) -> Result<Packaged
     let out = HashingWriter::new(BufWriter::with_capacity(1 << 20, temp.as_file()));
     let mut zip = ZipWriter::new(out, options.stamp);
     let mut tree = Vec::new();
-    // Only the names outlive the writing of their entry (for the layout warnings).
+    // Only the names outlive the writing of their entry (for the layout warnings), kept once:
+    // in the tree's list when the fingerprint needs it, else here.
     let mut names = Vec::new();
+    let mut count = 0u64;
 
     let unzipped_size = in_order(
         options.threads,
@@ -129,26 +131,31 @@ pub fn package(layer: &LayerConfig, options: &PackageOptions) -> Result<Packaged
             if !c.native.is_empty() {
                 native_found.insert(entry.name.clone(), std::mem::take(&mut c.native));
             }
-            if let Some(sha) = c.content_sha256.take() {
-                tree.push(TreeFile {
-                    path: entry.name.clone(),
+            count += 1;
+            match c.content_sha256.take() {
+                Some(sha) => tree.push(TreeFile {
+                    path: entry.name,
                     mode: mode_label(entry.mode).to_owned(),
                     sha256: hex(&sha),
-                });
+                }),
+                None => names.push(entry.name),
             }
-            names.push(entry.name);
             Ok(())
         },
     )?;
     // Lambda refuses a zip without entries ("Uploaded file must be a non-empty zip"); it is
     // almost always a build step that did not run, or filters that leave nothing.
-    if names.is_empty() {
+    if count == 0 {
         return Err(PackageError::input(format!(
             "path `{}` has no file to package (after include/exclude); run the build step that fills it first, or fix path, include and exclude",
             layer.path.display()
         )));
     }
-    let name_refs: Vec<&str> = names.iter().map(String::as_str).collect();
+    let name_refs: Vec<&str> = if want_tree_hashes {
+        tree.iter().map(|f| f.path.as_str()).collect()
+    } else {
+        names.iter().map(String::as_str).collect()
+    };
     let mut warnings = layout_warnings(&layer.compatible_runtimes, &name_refs);
 
     let out = zip.finish().map_err(|e| write_error(&layer.zip_path, e))?;
@@ -174,7 +181,7 @@ pub fn package(layer: &LayerConfig, options: &PackageOptions) -> Result<Packaged
         sha256,
         code_size,
         unzipped_size,
-        file_count: names.len() as u64,
+        file_count: count,
         document: FingerprintDocument::new(layer, source),
         warnings,
     })
