@@ -41,10 +41,12 @@ run() {
   rm -f "$out.zip" "$out.tgz"
   local cmd
   case $k in
-    0) cmd=("$LAYERPUB" package --layer-name bench --path "$dir" --zip-path "$out.zip" --output json) ;;
+    # --default-excludes false: every file, as zip and tar take them (the real tree has
+    # pip's __pycache__ folders).
+    0) cmd=("$LAYERPUB" package --layer-name bench --path "$dir" --default-excludes false --zip-path "$out.zip" --output json) ;;
     1) cmd=(zip -r -X -q "$out.zip" .) ;;
     2) cmd=(sh -c "tar cf - . | pigz -p 2 >'$out.tgz'") ;;
-    3) cmd=("$LAYERPUB" fingerprint --layer-name bench --path "$dir") ;;
+    3) cmd=("$LAYERPUB" fingerprint --layer-name bench --path "$dir" --default-excludes false) ;;
     4) cmd=(sh -c 'find . -type f -print0 | xargs -0 sha256sum') ;;
   esac
   t0=$(date +%s.%N)
