@@ -177,10 +177,9 @@ impl Batcher {
     /// Adds one entry; false once the workers are gone.
     fn push(&mut self, entry: Entry) -> bool {
         let c = cost(&entry);
-        if !self.current.is_empty() && self.cost + c > BATCH_BYTES {
-            if !self.flush() {
-                return false;
-            }
+        // A file that would overfill the batch starts the next one.
+        if !self.current.is_empty() && self.cost + c > BATCH_BYTES && !self.flush() {
+            return false;
         }
         self.cost += c;
         self.current.push(entry);
