@@ -6,24 +6,6 @@ TREE=$WORK/tree
 GEN_ARGS=(--files 7000 --mb 150 --seed 1)
 DOC=docs/benchmarks.md
 
-# ensure_tree: generates bench/work/tree unless the generator and its arguments are unchanged;
-# sets tree_files and tree_bytes.
-ensure_tree() {
-  mkdir -p "$WORK"
-  local stamp
-  stamp="$(sha256sum bench/gen_tree.py | cut -d' ' -f1) ${GEN_ARGS[*]}"
-  if [[ -d $TREE && "$(cat "$WORK/tree.stamp" 2>/dev/null)" == "$stamp" ]]; then
-    echo "tree: reusing $TREE" >&2
-  else
-    echo "tree: generating $TREE" >&2
-    rm -rf "$TREE" "$WORK/tree.stamp"
-    python3 bench/gen_tree.py "$TREE" "${GEN_ARGS[@]}"
-    echo "$stamp" >"$WORK/tree.stamp"
-  fi
-  tree_files=$(find "$TREE" -type f | wc -l)
-  tree_bytes=$(find "$TREE" -type f -printf '%s\n' | awk '{s += $1} END {print s}')
-}
-
 # The small-file trees issue 17 measures (node_modules-like: about 1 KB text files).
 SMALL_50K=$WORK/small-50k
 SMALL_50K_ARGS=(--small --files 50000 --mb 90 --seed 1)
@@ -44,6 +26,14 @@ ensure_generated() {
     python3 bench/gen_tree.py "$dir" "$@"
     echo "$stamp" >"$dir.stamp"
   fi
+}
+
+# ensure_tree: generates bench/work/tree unless the generator and its arguments are unchanged;
+# sets tree_files and tree_bytes.
+ensure_tree() {
+  ensure_generated "$TREE" "${GEN_ARGS[@]}"
+  tree_files=$(find "$TREE" -type f | wc -l)
+  tree_bytes=$(find "$TREE" -type f -printf '%s\n' | awk '{s += $1} END {print s}')
 }
 
 # median: the median of the numbers on stdin, two decimals.
