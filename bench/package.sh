@@ -139,7 +139,8 @@ for t, name in enumerate(names):
     wz = med(t, 1)[0]
     for k in (0, 1, 2):
         wall, used, rss = med(t, k)
-        print(f"| {name} ({files[t]} files) | {tools[k]} | {wall:.2f} | {wz / wall:.2f}x faster | {used:.2f} | {rss:.0f} | {size(t, k)} | {(size(t, k) / size(t, 1) - 1) * 100:+.2f}% |")
+        tool = tools[k].replace("|", "\\|")  # a pipe would end the table cell
+        print(f"| {name} ({files[t]} files) | {tool} | {wall:.2f} | {wz / wall:.2f}x faster | {used:.2f} | {rss:.0f} | {size(t, k)} | {(size(t, k) / size(t, 1) - 1) * 100:+.2f}% |")
     lw, lused, lrss = med(t, 0)
     goals.append((f"{name}: {wz / lw:.2f}x faster than zip -r -X (goal >= 3x)", wz / lw >= 3))
     goals.append((f"{name}: {med(t, 2)[0] / lw:.2f}x the speed of tar | pigz -p 2 (goal > 1x)", med(t, 2)[0] > lw))
