@@ -1165,6 +1165,42 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn past_lambdas_limit_the_walk_hands_nothing_more_over_and_names_the_largest() {
+        let dir = tempfile::tempdir().unwrap();
+        let sparse = |name: &str, len: u64| {
+            let f = File::create(dir.path().join(name)).unwrap();
+            f.set_len(len).unwrap();
+        };
+        std::fs::write(dir.path().join("a.py"), b"x = 1\n").unwrap();
+        sparse("b.bin", UNZIPPED_MAX);
+        std::fs::write(dir.path().join("c.py"), b"y = 2\n").unwrap();
+        sparse("d.bin", 1 << 40);
+        let settings = crate::config::settings::Settings {
+            layer_name: Some("deps".into()),
+            path: Some(dir.path().to_str().unwrap().into()),
+            ..Default::default()
+        };
+        let layer = crate::config::resolve(None, Default::default(), settings)
+            .unwrap()
+            .layers
+            .remove(0);
+        let mut handed = Vec::new();
+        let err = sized_walk(&layer, None, &mut |e| {
+            handed.push(e.name);
+            true
+        })
+        .unwrap_err();
+        assert_eq!(handed, ["a.py"], "nothing past the limit is read");
+        let msg = err.to_string();
+        assert!(
+            msg.contains(
+                "the largest entries: d.bin (1.0 TiB), b.bin (250.0 MiB), a.py (6 B), c.py (6 B)."
+            ),
+            "{msg}"
+        );
+    }
+
+    #[test]
     fn human_bytes_reads_well() {
         assert_eq!(human_bytes(10), "10 B");
         assert_eq!(human_bytes(1536), "1.5 KiB");
