@@ -7,6 +7,10 @@ clock, no OS randomness, no set/dict iteration whose order could vary.
 About 60% of the bytes are source-like text (.py/.js/.json... built from an identifier
 vocabulary, compressing ~3-5x like real code) in many small and some medium files; about
 40% are random bytes (.so/.whl-like, incompressible) in a few larger files.
+
+`--small` makes a small-file tree instead, the shape of a node_modules or a pure-Python
+dependency set: 95% of the bytes in text files of about 1 KB (lognormal, 40 B to 64 KB) and
+one binary file in 1,000, of 2 KB to 200 KB.
 """
 import argparse
 import math
@@ -126,11 +130,18 @@ def main():
     ap.add_argument("--files", type=int, default=7000)
     ap.add_argument("--mb", type=float, default=150, help="total size in MB (10^6 bytes)")
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--small", action="store_true", help="small files only (see above)")
     a = ap.parse_args()
 
     rng = random.Random(a.seed)
     total = int(a.mb * 1_000_000)
-    n_bin = max(4, a.files // 200)
+    # (text share, binary files, text median/sigma/min/max, binary median/sigma/min/max)
+    if a.small:
+        share, n_bin = 0.95, max(1, a.files // 1000)
+        text_shape, bin_shape = (1000, 1.0, 40, 64_000), (20_000, 1.0, 2_000, 200_000)
+    else:
+        share, n_bin = TEXT_SHARE, max(4, a.files // 200)
+        text_shape, bin_shape = (4000, 1.3, 64, 2_000_000), (500_000, 1.5, 20_000, 30_000_000)
     n_text = a.files - n_bin
 
     # Pools of pre-made lines keep generation fast; files draw lines from them.
@@ -140,10 +151,12 @@ def main():
     weights = [k[2] for k in TEXT_KINDS]
 
     files = []  # (relpath, kind, size)
-    text_sizes = scaled_sizes(rng, n_text, 4000, 1.3, total * TEXT_SHARE, 64, 2_000_000)
+    median, sigma, lo, hi = text_shape
+    text_sizes = scaled_sizes(rng, n_text, median, sigma, total * share, lo, hi)
     for size in text_sizes:
         files.append((rng.choice(dirs), rng.choices(exts, weights)[0], size))
-    for size in scaled_sizes(rng, n_bin, 500_000, 1.5, total * (1 - TEXT_SHARE), 20_000, 30_000_000):
+    median, sigma, lo, hi = bin_shape
+    for size in scaled_sizes(rng, n_bin, median, sigma, total * (1 - share), lo, hi):
         files.append((rng.choice(dirs), rng.choice(BIN_EXTS), size))
 
     if os.path.exists(a.outdir):

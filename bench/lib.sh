@@ -6,20 +6,32 @@ TREE=$WORK/tree
 GEN_ARGS=(--files 7000 --mb 150 --seed 1)
 DOC=docs/benchmarks.md
 
+# The small-file trees issue 17 measures (node_modules-like: about 1 KB text files).
+SMALL_50K=$WORK/small-50k
+SMALL_50K_ARGS=(--small --files 50000 --mb 90 --seed 1)
+SMALL_100K=$WORK/small-100k
+SMALL_100K_ARGS=(--small --files 100000 --mb 180 --seed 2)
+
+# ensure_generated DIR ARGS...: generates DIR with bench/gen_tree.py ARGS unless the generator
+# and its arguments are unchanged since DIR was made.
+ensure_generated() {
+  local dir=$1 stamp; shift
+  mkdir -p "$WORK"
+  stamp="$(sha256sum bench/gen_tree.py | cut -d' ' -f1) $*"
+  if [[ -d $dir && "$(cat "$dir.stamp" 2>/dev/null)" == "$stamp" ]]; then
+    echo "tree: reusing $dir" >&2
+  else
+    echo "tree: generating $dir" >&2
+    rm -rf "$dir" "$dir.stamp"
+    python3 bench/gen_tree.py "$dir" "$@"
+    echo "$stamp" >"$dir.stamp"
+  fi
+}
+
 # ensure_tree: generates bench/work/tree unless the generator and its arguments are unchanged;
 # sets tree_files and tree_bytes.
 ensure_tree() {
-  mkdir -p "$WORK"
-  local stamp
-  stamp="$(sha256sum bench/gen_tree.py | cut -d' ' -f1) ${GEN_ARGS[*]}"
-  if [[ -d $TREE && "$(cat "$WORK/tree.stamp" 2>/dev/null)" == "$stamp" ]]; then
-    echo "tree: reusing $TREE" >&2
-  else
-    echo "tree: generating $TREE" >&2
-    rm -rf "$TREE" "$WORK/tree.stamp"
-    python3 bench/gen_tree.py "$TREE" "${GEN_ARGS[@]}"
-    echo "$stamp" >"$WORK/tree.stamp"
-  fi
+  ensure_generated "$TREE" "${GEN_ARGS[@]}"
   tree_files=$(find "$TREE" -type f | wc -l)
   tree_bytes=$(find "$TREE" -type f -printf '%s\n' | awk '{s += $1} END {print s}')
 }

@@ -1,10 +1,10 @@
 //! Turns a layer folder into its zip: walk, check Lambda's rules, compress every entry on all
-//! cores, write them in name order, hash the zip while it is written.
+//! cores while the walk goes on, write them in name order, hash the zip while it is written.
 //!
-//! Memory stays bounded whatever the tree: workers may run at most [`WINDOW_ENTRIES`] entries
-//! and [`WINDOW_BYTES`] of input ahead of the writer, and a file larger than [`SPOOL_BYTES`]
-//! is compressed into an anonymous temporary file instead of memory. Output bytes depend only
-//! on the entries, never on which worker finished first.
+//! Memory stays bounded whatever the tree: the pipeline (see [`pipeline`]) bounds how far
+//! each stage runs ahead, and a file larger than [`SPOOL_BYTES`] is compressed into an
+//! anonymous temporary file instead of memory. Output bytes depend only on the entries, never
+//! on which worker finished first.
 
 pub mod archive;
 pub mod changes;
@@ -12,17 +12,18 @@ pub mod destinations;
 pub mod fingerprint;
 pub mod layout;
 pub mod native;
+mod pipeline;
 pub mod walk;
 
+use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{self, BufWriter, Read, Seek, Write};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Condvar, Mutex, mpsc};
+use std::sync::Arc;
 
-use flate2::Compression;
 use flate2::write::DeflateEncoder;
+use flate2::{Compress, Compression, FlushCompress, Status};
 use sha2::{Digest, Sha256};
 
 use crate::config::LayerConfig;
@@ -34,12 +35,9 @@ use crate::domain::text::human_bytes;
 use crate::package::archive::{DosTime, EntryHeader, Method, ZipWriter};
 use crate::package::fingerprint::{FingerprintDocument, Source, TreeFile, hex, read_manifests};
 use crate::package::layout::layout_warnings;
-use crate::package::walk::{Entry, EntryKind, MODE_EXECUTABLE, MODE_SYMLINK, walk};
+use crate::package::pipeline::in_order;
+use crate::package::walk::{Entry, EntryKind, MODE_EXECUTABLE, MODE_SYMLINK, walk_sorted};
 
-/// Entries the workers may be ahead of the writer.
-pub(crate) const WINDOW_ENTRIES: usize = 256;
-/// Input bytes the workers may hold ahead of the writer.
-pub(crate) const WINDOW_BYTES: u64 = 64 << 20;
 /// Files above this are compressed to a temporary file rather than to memory.
 pub(crate) const SPOOL_BYTES: u64 = 16 << 20;
 /// Deflate level 6: what `zip` and Python's `zipfile` use, so sizes compare fairly.
@@ -90,18 +88,8 @@ pub struct Packaged {
 /// Packages one layer into `layer.zip_path`. The zip appears whole or not at all: it is
 /// written to a temporary file beside the target and renamed into place.
 pub fn package(layer: &LayerConfig, options: &PackageOptions) -> Result<Packaged, PackageError> {
-    let entries = walk(layer)?;
-    // Lambda refuses a zip without entries ("Uploaded file must be a non-empty zip"); it is
-    // almost always a build step that did not run, or filters that leave nothing.
-    if entries.is_empty() {
-        return Err(PackageError::input(format!(
-            "path `{}` has no file to package (after include/exclude); run the build step that fills it first, or fix path, include and exclude",
-            layer.path.display()
-        )));
-    }
-    let unzipped_size = check_size(&entries)?;
-    let names: Vec<&str> = entries.iter().map(|e| e.name.as_str()).collect();
-    let mut warnings = layout_warnings(&layer.compatible_runtimes, &names);
+    // A missing or unreadable folder fails before anything is created.
+    walk::check_root(layer)?;
     let inspect_native = layer.native_check != NativeCheck::Off;
     let mut native_found = BTreeMap::new();
     // Read before compressing: a missing lock file should fail in milliseconds, not minutes.
@@ -112,6 +100,8 @@ pub fn package(layer: &LayerConfig, options: &PackageOptions) -> Result<Packaged
     };
     let want_tree_hashes = manifests.is_none();
 
+    // Before the walk starts: the walk recognises the temporary zip (see `walk::Own`) only in
+    // a folder that exists.
     let dir = parent_dir(&layer.zip_path);
     std::fs::create_dir_all(dir).map_err(|e| {
         PackageError::io(
@@ -127,27 +117,46 @@ pub fn package(layer: &LayerConfig, options: &PackageOptions) -> Result<Packaged
     let out = HashingWriter::new(BufWriter::with_capacity(1 << 20, temp.as_file()));
     let mut zip = ZipWriter::new(out, options.stamp);
     let mut tree = Vec::new();
+    // Only the names outlive the writing of their entry (for the layout warnings), kept once:
+    // in the tree's list when the fingerprint needs it, else here.
+    let mut names = Vec::new();
+    let mut count = 0u64;
 
-    in_order(
-        &entries,
+    let unzipped_size = in_order(
         options.threads,
+        |push| sized_walk(layer, Some(temp.as_file()), push),
         |entry| compress(entry, want_tree_hashes, inspect_native, &options.interrupt),
-        |i, mut c| {
-            let entry = &entries[i];
-            write_entry(&mut zip, entry, &mut c, &layer.zip_path)?;
+        |entry, mut c| {
+            write_entry(&mut zip, &entry, &mut c, &layer.zip_path)?;
             if !c.native.is_empty() {
                 native_found.insert(entry.name.clone(), std::mem::take(&mut c.native));
             }
-            if let Some(sha) = c.content_sha256.take() {
-                tree.push(TreeFile {
-                    path: entry.name.clone(),
+            count += 1;
+            match c.content_sha256.take() {
+                Some(sha) => tree.push(TreeFile {
+                    path: entry.name,
                     mode: mode_label(entry.mode).to_owned(),
                     sha256: hex(&sha),
-                });
+                }),
+                None => names.push(entry.name),
             }
             Ok(())
         },
     )?;
+    // Lambda refuses a zip without entries ("Uploaded file must be a non-empty zip"); it is
+    // almost always a build step that did not run, or filters that leave nothing.
+    if count == 0 {
+        return Err(PackageError::input(format!(
+            "path `{}` has no file to package (after include/exclude); run the build step that fills it first, or fix path, include and exclude",
+            layer.path.display()
+        )));
+    }
+    let name_refs: Vec<&str> = if want_tree_hashes {
+        tree.iter().map(|f| f.path.as_str()).collect()
+    } else {
+        names.iter().map(String::as_str).collect()
+    };
+    let mut warnings = layout_warnings(&layer.compatible_runtimes, &name_refs);
 
     let out = zip.finish().map_err(|e| write_error(&layer.zip_path, e))?;
     let (sha256, code_size) = out.finish().map_err(|e| write_error(&layer.zip_path, e))?;
@@ -172,7 +181,7 @@ pub fn package(layer: &LayerConfig, options: &PackageOptions) -> Result<Packaged
         sha256,
         code_size,
         unzipped_size,
-        file_count: entries.len() as u64,
+        file_count: count,
         document: FingerprintDocument::new(layer, source),
         warnings,
     })
@@ -188,25 +197,38 @@ pub(crate) fn fingerprint_document(
         let files = read_manifests(&layer.manifest)?;
         return Ok(FingerprintDocument::new(layer, Source::Manifests { files }));
     }
-    let entries = walk(layer)?;
-    // From the sizes on disk, before a byte is read: a layer Lambda would refuse is refused
-    // in milliseconds, not after hashing gigabytes.
-    check_size(&entries)?;
-    let mut files = Vec::with_capacity(entries.len());
+    let mut files = Vec::new();
     in_order(
-        &entries,
         options.threads,
+        |push| sized_walk(layer, None, push),
         |e| hash_entry(e, &options.interrupt),
-        |i, sha| {
+        |e, sha| {
             files.push(TreeFile {
-                path: entries[i].name.clone(),
-                mode: mode_label(entries[i].mode).to_owned(),
+                mode: mode_label(e.mode).to_owned(),
+                path: e.name,
                 sha256: hex(&sha),
             });
             Ok(())
         },
     )?;
     Ok(FingerprintDocument::new(layer, Source::Tree { files }))
+}
+
+/// The walk as the pipeline's feed, with Lambda's size limit checked on a running total: from
+/// the sizes on disk, so a layer Lambda would refuse is refused before more than the limit is
+/// read, not after reading gigabytes. Past the limit the walk goes on without handing entries
+/// over (metadata only) to name the largest entries in the error. Returns the unzipped size.
+fn sized_walk(
+    layer: &LayerConfig,
+    writing: Option<&File>,
+    push: &mut dyn FnMut(Entry) -> bool,
+) -> Result<u64, PackageError> {
+    let mut size = SizeCheck::default();
+    walk_sorted(layer, writing, |e| {
+        size.add(&e);
+        !size.within() || push(e)
+    })?;
+    size.finish()
 }
 
 fn mode_label(mode: u32) -> &'static str {
@@ -338,28 +360,56 @@ impl<R: Read> Read for CrcReader<R> {
     }
 }
 
-/// Sums the unzipped size and refuses a layer Lambda would refuse, naming the largest entries.
-fn check_size(entries: &[Entry]) -> Result<u64, PackageError> {
-    // Checked: sparse files can claim sizes whose sum passes 2^64 and would wrap to a few bytes.
-    let total = entries
-        .iter()
-        .try_fold(0u64, |sum, e| sum.checked_add(e.size));
-    let size = match total {
-        Some(t) if t <= UNZIPPED_MAX => return Ok(t),
-        Some(t) => format!("{t} bytes ({})", human_bytes(t)),
-        None => "more than 2^64 bytes".to_owned(),
-    };
-    let mut largest: Vec<&Entry> = entries.iter().collect();
-    largest.sort_by(|a, b| b.size.cmp(&a.size).then_with(|| a.name.cmp(&b.name)));
-    let list: Vec<String> = largest
-        .iter()
-        .take(5)
-        .map(|e| format!("{} ({})", e.name, human_bytes(e.size)))
-        .collect();
-    Err(PackageError::input(format!(
-        "the layer unzips to {size}, over Lambda's limit of {UNZIPPED_MAX} bytes (250 MiB); the largest entries: {}. Exclude what the functions do not need (tests, docs, caches) with exclude, or split the layer",
-        list.join(", ")
-    )))
+/// The unzipped size summed entry by entry, with the largest entries kept to name them when
+/// the layer is over Lambda's limit.
+#[derive(Default)]
+struct SizeCheck {
+    /// `None` once the sum passed 2^64: sparse files can claim such sizes, and wrapped they
+    /// would sum to a few bytes and pass.
+    total: Option<u64>,
+    entries: usize,
+    /// The five largest so far, largest first, then by name.
+    largest: Vec<(u64, String)>,
+}
+
+impl SizeCheck {
+    fn add(&mut self, e: &Entry) {
+        self.total = if self.entries == 0 {
+            Some(e.size)
+        } else {
+            self.total.and_then(|t| t.checked_add(e.size))
+        };
+        self.entries += 1;
+        // Entries come in name order, so an equal size already kept has the smaller name.
+        if self.largest.len() < 5 || self.largest[4].0 < e.size {
+            let at = self.largest.partition_point(|(s, _)| *s >= e.size);
+            self.largest.insert(at, (e.size, e.name.clone()));
+            self.largest.truncate(5);
+        }
+    }
+
+    fn within(&self) -> bool {
+        self.total.is_some_and(|t| t <= UNZIPPED_MAX)
+    }
+
+    /// The unzipped size, or the error that refuses the layer, naming its largest entries.
+    fn finish(self) -> Result<u64, PackageError> {
+        let size = match self.total {
+            None if self.entries == 0 => return Ok(0),
+            Some(t) if t <= UNZIPPED_MAX => return Ok(t),
+            Some(t) => format!("{t} bytes ({})", human_bytes(t)),
+            None => "more than 2^64 bytes".to_owned(),
+        };
+        let list: Vec<String> = self
+            .largest
+            .iter()
+            .map(|(size, name)| format!("{name} ({})", human_bytes(*size)))
+            .collect();
+        Err(PackageError::input(format!(
+            "the layer unzips to {size}, over Lambda's limit of {UNZIPPED_MAX} bytes (250 MiB); the largest entries: {}. Exclude what the functions do not need (tests, docs, caches) with exclude, or split the layer",
+            list.join(", ")
+        )))
+    }
 }
 
 /// The native files' findings against the layer's declaration: an error listing them all with
@@ -486,43 +536,103 @@ fn compress(
         EntryKind::File if entry.size > SPOOL_BYTES => {
             compress_spooled(entry, want_sha, inspect_native, interrupt)
         }
-        EntryKind::File => {
-            let bytes = read_exact_size(entry)?;
-            // From the bytes read for the zip: no second read.
-            let native = if inspect_native {
-                native::inspect(&entry.name, &bytes)
-            } else {
-                Vec::new()
-            };
-            if bytes.is_empty() || !worth_deflating(&bytes) {
-                let mut c = stored_in_memory(bytes, want_sha);
-                c.native = native;
-                return Ok(c);
-            }
-            let mut enc = DeflateEncoder::new(
-                Vec::with_capacity(bytes.len() / 2 + 64),
-                Compression::new(LEVEL),
-            );
-            enc.write_all(&bytes)
-                .and_then(|_| enc.flush())
-                .map_err(|e| PackageError::io("deflate failed", e))?;
-            let deflated = enc
-                .finish()
-                .map_err(|e| PackageError::io("deflate failed", e))?;
-            let crc32 = crc32fast::hash(&bytes);
-            let content_sha256 = want_sha.then(|| Sha256::digest(&bytes).into());
-            let (method, data) = if deflated.len() < bytes.len() {
-                (Method::Deflated, deflated)
-            } else {
-                (Method::Stored, bytes)
-            };
-            Ok(Compressed {
-                method,
-                crc32,
-                data: Data::Memory(data),
-                content_sha256,
-                native,
-            })
+        EntryKind::File => SCRATCH.with_borrow_mut(|d| {
+            let Scratch {
+                compress,
+                input,
+                output,
+            } = d;
+            let c = compress_in_memory(entry, want_sha, inspect_native, compress, input, output);
+            trim(input);
+            trim(output);
+            c
+        }),
+    }
+}
+
+/// Compresses a file that fits in memory, with a worker's reused state and buffers.
+fn compress_in_memory(
+    entry: &Entry,
+    want_sha: bool,
+    inspect_native: bool,
+    compress: &mut Compress,
+    input: &mut Vec<u8>,
+    output: &mut Vec<u8>,
+) -> Result<Compressed, PackageError> {
+    read_exact_size(entry, input)?;
+    // From the bytes read for the zip: no second read.
+    let native = if inspect_native {
+        native::inspect(&entry.name, input)
+    } else {
+        Vec::new()
+    };
+    let crc32 = crc32fast::hash(input);
+    let content_sha256 = want_sha.then(|| Sha256::digest(&input[..]).into());
+    // Deflated only when smaller: deflate gives up as soon as it is not.
+    let deflated = !input.is_empty()
+        && worth_deflating_with(compress, output, input)
+        && deflate(compress, input, output, input.len())
+            .map_err(|e| PackageError::io("deflate failed", e))?;
+    // An exact copy: the reused buffers keep their room for the next file.
+    let (method, data) = if deflated {
+        (Method::Deflated, output.to_vec())
+    } else {
+        (Method::Stored, input.to_vec())
+    };
+    Ok(Compressed {
+        method,
+        crc32,
+        data: Data::Memory(data),
+        content_sha256,
+        native,
+    })
+}
+
+/// A worker's deflate state and buffers, reused from file to file: a fresh deflate state is
+/// a few hundred KB to allocate and clear, more than compressing a small file costs.
+struct Scratch {
+    compress: Compress,
+    input: Vec<u8>,
+    output: Vec<u8>,
+}
+
+thread_local! {
+    static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch {
+        compress: Compress::new(Compression::new(LEVEL), false),
+        input: Vec::new(),
+        output: Vec::new(),
+    });
+}
+
+/// Deflates `input` whole into `output` (raw deflate, ended by a final block and nothing
+/// after it: no sync-flush marker); false as soon as the output would reach `limit` bytes.
+fn deflate(
+    compress: &mut Compress,
+    input: &[u8],
+    output: &mut Vec<u8>,
+    limit: usize,
+) -> io::Result<bool> {
+    compress.reset();
+    output.clear();
+    output.reserve(limit.min(input.len() / 2 + 64));
+    let (in0, out0) = (compress.total_in(), compress.total_out());
+    loop {
+        let consumed = (compress.total_in() - in0) as usize;
+        let before = (compress.total_in(), compress.total_out());
+        let status = compress
+            .compress_vec(&input[consumed..], output, FlushCompress::Finish)
+            .map_err(io::Error::other)?;
+        if output.len() >= limit {
+            return Ok(false);
+        }
+        if status == Status::StreamEnd {
+            debug_assert_eq!(output.len() as u64, compress.total_out() - out0);
+            return Ok(true);
+        }
+        if output.len() == output.capacity() {
+            output.reserve((output.len() / 2).max(4096).min(limit - output.len()));
+        } else if before == (compress.total_in(), compress.total_out()) {
+            return Err(io::Error::other("deflate made no progress"));
         }
     }
 }
@@ -531,15 +641,15 @@ fn compress(
 /// that does not shrink by 2% means the file is stored without a full deflate. Depends only on
 /// the content, so the archive stays deterministic.
 fn worth_deflating(data: &[u8]) -> bool {
+    SCRATCH.with_borrow_mut(|d| worth_deflating_with(&mut d.compress, &mut d.output, data))
+}
+
+fn worth_deflating_with(compress: &mut Compress, scratch: &mut Vec<u8>, data: &[u8]) -> bool {
     if data.len() <= PROBE_BYTES {
         return true;
     }
     let sample = &data[..PROBE_BYTES];
-    let mut enc = DeflateEncoder::new(Vec::with_capacity(PROBE_BYTES), Compression::new(LEVEL));
-    match enc.write_all(sample).and_then(|_| enc.finish()) {
-        Ok(out) => out.len() < sample.len() * 98 / 100,
-        Err(_) => true,
-    }
+    deflate(compress, sample, scratch, sample.len() * 98 / 100).unwrap_or(true)
 }
 
 fn stored_in_memory(bytes: Vec<u8>, want_sha: bool) -> Compressed {
@@ -552,15 +662,45 @@ fn stored_in_memory(bytes: Vec<u8>, want_sha: bool) -> Compressed {
     }
 }
 
-fn read_exact_size(entry: &Entry) -> Result<Vec<u8>, PackageError> {
-    let mut bytes = Vec::with_capacity(entry.size as usize);
-    File::open(&entry.source)
-        .and_then(|f| f.take(entry.size + 1).read_to_end(&mut bytes))
-        .map_err(|e| read_error(&entry.source, e))?;
-    if bytes.len() as u64 != entry.size {
+/// Reads a file whole into `bytes`, refusing it when its size is no longer the walk's.
+///
+/// One `read` call for most files: it asks for a byte more than the walk saw, so a file that
+/// grew is caught, and a read of a regular file that returns less than asked has reached the
+/// end, so no second call is needed to see 0 (a small file costs open, read, close).
+fn read_exact_size(entry: &Entry, bytes: &mut Vec<u8>) -> Result<(), PackageError> {
+    let want = usize::try_from(entry.size).map_err(|_| changed_error(&entry.source))?;
+    bytes.clear();
+    bytes.resize(want + 1, 0);
+    let mut f = File::open(&entry.source).map_err(|e| read_error(&entry.source, e))?;
+    let mut n = 0;
+    while n < want + 1 {
+        match f.read(&mut bytes[n..]) {
+            Ok(0) => break,
+            Ok(k) => {
+                n += k;
+                if n == want {
+                    break;
+                }
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(read_error(&entry.source, e)),
+        }
+    }
+    bytes.truncate(n);
+    if n != want {
         return Err(changed_error(&entry.source));
     }
-    Ok(bytes)
+    Ok(())
+}
+
+/// Buffers above this are given back after use rather than kept for the next file: a few
+/// large files must not keep every worker's memory high for the rest of the run.
+const KEEP_BUFFER: usize = 1 << 20;
+
+fn trim(buffer: &mut Vec<u8>) {
+    if buffer.capacity() > KEEP_BUFFER {
+        *buffer = Vec::new();
+    }
 }
 
 /// Streams a large file through deflate into a temporary file.
@@ -739,6 +879,13 @@ fn hash_entry(entry: &Entry, interrupt: &Interrupt) -> Result<[u8; 32], PackageE
     stop_if_interrupted(interrupt)?;
     match &entry.kind {
         EntryKind::Symlink(target) => Ok(Sha256::digest(target.as_bytes()).into()),
+        // Read whole into the worker's buffer: one read call, no buffer to allocate per file.
+        EntryKind::File if entry.size <= SPOOL_BYTES => SCRATCH.with_borrow_mut(|d| {
+            let read = read_exact_size(entry, &mut d.input);
+            let sha = read.map(|()| Sha256::digest(&d.input).into());
+            trim(&mut d.input);
+            sha
+        }),
         EntryKind::File => {
             let f = File::open(&entry.source).map_err(|e| read_error(&entry.source, e))?;
             let mut digests = Digests::new(true);
@@ -760,116 +907,6 @@ fn stop_if_interrupted(interrupt: &Interrupt) -> Result<(), PackageError> {
     match interrupt.signal() {
         Some(s) => Err(PackageError::Interrupted(s)),
         None => Ok(()),
-    }
-}
-
-/// Runs `work` on every entry on `threads` workers (0: one per core) and hands the results to
-/// `sink` in entry order, on the calling thread. Stops at the first error, from either side.
-fn in_order<T, W, S>(
-    entries: &[Entry],
-    threads: usize,
-    work: W,
-    mut sink: S,
-) -> Result<(), PackageError>
-where
-    T: Send,
-    W: Fn(&Entry) -> Result<T, PackageError> + Sync,
-    S: FnMut(usize, T) -> Result<(), PackageError>,
-{
-    let threads = if threads == 0 {
-        std::thread::available_parallelism().map_or(1, |n| n.get())
-    } else {
-        threads
-    }
-    .min(entries.len().max(1));
-    let next = AtomicUsize::new(0);
-    let window = Window::default();
-
-    std::thread::scope(|scope| {
-        let (tx, rx) = mpsc::channel::<(usize, Result<T, PackageError>)>();
-        for _ in 0..threads {
-            let tx = tx.clone();
-            let (next, window, work) = (&next, &window, &work);
-            scope.spawn(move || {
-                loop {
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    if i >= entries.len() {
-                        break;
-                    }
-                    let cost = entries[i].size.min(SPOOL_BYTES);
-                    if !window.enter(i, cost) {
-                        break;
-                    }
-                    if tx.send((i, work(&entries[i]))).is_err() {
-                        break;
-                    }
-                }
-            });
-        }
-        drop(tx);
-
-        let mut pending = BTreeMap::new();
-        let mut want = 0;
-        let result = (|| {
-            for (i, r) in rx.iter() {
-                pending.insert(i, r);
-                while let Some(r) = pending.remove(&want) {
-                    sink(want, r?)?;
-                    window.leave(want + 1, entries[want].size.min(SPOOL_BYTES));
-                    want += 1;
-                }
-            }
-            Ok(())
-        })();
-        // Wake any worker waiting for room so that the scope can end.
-        window.cancel();
-        result
-    })
-}
-
-/// How far ahead of the writer the workers may run.
-#[derive(Default)]
-struct Window {
-    state: Mutex<WindowState>,
-    room: Condvar,
-    cancelled: AtomicBool,
-}
-
-#[derive(Default)]
-struct WindowState {
-    written: usize,
-    bytes: u64,
-}
-
-impl Window {
-    /// Waits until entry `i` may start; false when the run was cancelled. The entry the writer
-    /// waits for always may, so the pipeline cannot stall.
-    fn enter(&self, i: usize, cost: u64) -> bool {
-        let mut s = self.state.lock().unwrap_or_else(|p| p.into_inner());
-        loop {
-            if self.cancelled.load(Ordering::Relaxed) {
-                return false;
-            }
-            let within = i < s.written + WINDOW_ENTRIES && s.bytes + cost <= WINDOW_BYTES;
-            if i == s.written || within {
-                s.bytes += cost;
-                return true;
-            }
-            s = self.room.wait(s).unwrap_or_else(|p| p.into_inner());
-        }
-    }
-
-    fn leave(&self, written: usize, cost: u64) {
-        let mut s = self.state.lock().unwrap_or_else(|p| p.into_inner());
-        s.written = written;
-        s.bytes = s.bytes.saturating_sub(cost);
-        self.room.notify_all();
-    }
-
-    fn cancel(&self) {
-        let _guard = self.state.lock().unwrap_or_else(|p| p.into_inner());
-        self.cancelled.store(true, Ordering::Relaxed);
-        self.room.notify_all();
     }
 }
 
@@ -909,10 +946,19 @@ impl<W: Write> Write for HashingWriter<W> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn entries(sizes: &[u64]) -> Vec<Entry> {
+    /// The size check over `entries`, as the walk runs it.
+    fn check_size(entries: &[Entry]) -> Result<u64, PackageError> {
+        let mut size = SizeCheck::default();
+        for e in entries {
+            size.add(e);
+        }
+        size.finish()
+    }
+
+    pub(crate) fn entries(sizes: &[u64]) -> Vec<Entry> {
         sizes
             .iter()
             .enumerate()
@@ -924,69 +970,6 @@ mod tests {
                 mode: 0o100644,
             })
             .collect()
-    }
-
-    #[test]
-    fn results_arrive_in_entry_order_whatever_finishes_first() {
-        let es = entries(&[1; 2000]);
-        let mut seen = Vec::new();
-        in_order(
-            &es,
-            4,
-            |e| {
-                // Uneven work so that workers overtake each other.
-                if e.name.ends_with('7') {
-                    std::thread::yield_now();
-                }
-                Ok(e.name.clone())
-            },
-            |i, name| {
-                assert_eq!(name, es[i].name);
-                seen.push(i);
-                Ok(())
-            },
-        )
-        .unwrap();
-        assert_eq!(seen, (0..2000).collect::<Vec<_>>());
-    }
-
-    #[test]
-    fn a_worker_error_stops_the_run_and_is_returned() {
-        let es = entries(&[1; 5000]);
-        let err = in_order(
-            &es,
-            3,
-            |e| {
-                if e.name == "f00100" {
-                    Err(PackageError::input("boom"))
-                } else {
-                    Ok(())
-                }
-            },
-            |_, _| Ok(()),
-        )
-        .unwrap_err();
-        assert_eq!(err.to_string(), "boom");
-    }
-
-    #[test]
-    fn a_sink_error_stops_the_workers_too() {
-        // Large entries fill the byte window at once: workers must be woken to end.
-        let es = entries(&[SPOOL_BYTES; 64]);
-        let err = in_order(
-            &es,
-            2,
-            |_| Ok(()),
-            |i, _| {
-                if i == 1 {
-                    Err(PackageError::input("disk full"))
-                } else {
-                    Ok(())
-                }
-            },
-        )
-        .unwrap_err();
-        assert_eq!(err.to_string(), "disk full");
     }
 
     #[test]
@@ -1098,6 +1081,122 @@ mod tests {
         assert!(
             worth_deflating(&noise[..100]),
             "small files are always tried"
+        );
+    }
+
+    #[test]
+    fn a_deflated_entry_ends_with_its_final_block_not_a_sync_flush_marker() {
+        // A flush before finishing wrote `00 00 ff ff` (and an empty final block) after every
+        // entry's data: about 6 bytes per file for nothing.
+        let dir = tempfile::tempdir().unwrap();
+        let text = b"def handler(event, context):\n    return event\n".repeat(50);
+        let mut sizes = Vec::new();
+        for (i, len) in [text.len(), 300, 120].into_iter().enumerate() {
+            let source = dir.path().join(format!("m{i}.py"));
+            std::fs::write(&source, &text[..len]).unwrap();
+            let entry = Entry {
+                name: format!("m{i}.py"),
+                source,
+                kind: EntryKind::File,
+                size: len as u64,
+                mode: 0o100644,
+            };
+            let c = compress(&entry, false, false, &Interrupt::never()).unwrap();
+            assert_eq!(c.method, Method::Deflated, "{len} bytes");
+            let Data::Memory(data) = &c.data else {
+                panic!("in memory")
+            };
+            // The marker, then the empty final block `03 00` that finishing added.
+            let tail = &data[data.len().saturating_sub(6)..];
+            assert!(
+                !tail.windows(4).any(|w| w == [0, 0, 0xff, 0xff]),
+                "{tail:02x?}"
+            );
+            let mut back = Vec::new();
+            flate2::read::DeflateDecoder::new(&data[..])
+                .read_to_end(&mut back)
+                .unwrap();
+            assert_eq!(back, &text[..len], "the worker's reused state starts clean");
+            assert_eq!(c.crc32, crc32fast::hash(&text[..len]));
+            sizes.push(data.len());
+        }
+        // What a fresh encoder gives, byte for byte: reusing the state changes nothing.
+        let mut fresh = DeflateEncoder::new(Vec::new(), Compression::new(LEVEL));
+        fresh.write_all(&text).unwrap();
+        assert_eq!(sizes[0], fresh.finish().unwrap().len());
+    }
+
+    #[test]
+    fn the_size_check_keeps_the_largest_entries_as_they_stream_by() {
+        let mut es = entries(&[7, 9, 9, 1, 30, 9, 2, 9]);
+        es[3].size = UNZIPPED_MAX;
+        let msg = check_size(&es).unwrap_err().to_string();
+        assert!(
+            msg.contains("the largest entries: f00003 (250.0 MiB), f00004 (30 B), f00001 (9 B), f00002 (9 B), f00005 (9 B)."),
+            "{msg}"
+        );
+        assert_eq!(check_size(&entries(&[1, 2])).unwrap(), 3);
+        assert_eq!(check_size(&[]).unwrap(), 0);
+    }
+
+    #[test]
+    fn a_file_whose_size_changed_since_the_walk_is_refused_from_one_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let source = dir.path().join("m.py");
+        std::fs::write(&source, b"0123456789").unwrap();
+        let entry = |size| Entry {
+            name: "m.py".into(),
+            source: source.clone(),
+            kind: EntryKind::File,
+            size,
+            mode: 0o100644,
+        };
+        let mut buf = vec![7u8; 100];
+        read_exact_size(&entry(10), &mut buf).unwrap();
+        assert_eq!(buf, b"0123456789", "the reused buffer holds only this file");
+        for size in [9, 11, 0] {
+            let err = read_exact_size(&entry(size), &mut buf).unwrap_err();
+            assert!(
+                err.to_string()
+                    .contains("changed while layerpub was packaging it"),
+                "{err}"
+            );
+        }
+    }
+
+    #[test]
+    fn past_lambdas_limit_the_walk_hands_nothing_more_over_and_names_the_largest() {
+        let dir = tempfile::tempdir().unwrap();
+        let sparse = |name: &str, len: u64| {
+            let f = File::create(dir.path().join(name)).unwrap();
+            f.set_len(len).unwrap();
+        };
+        std::fs::write(dir.path().join("a.py"), b"x = 1\n").unwrap();
+        sparse("b.bin", UNZIPPED_MAX);
+        std::fs::write(dir.path().join("c.py"), b"y = 2\n").unwrap();
+        sparse("d.bin", 1 << 40);
+        let settings = crate::config::settings::Settings {
+            layer_name: Some("deps".into()),
+            path: Some(dir.path().to_str().unwrap().into()),
+            ..Default::default()
+        };
+        let layer = crate::config::resolve(None, Default::default(), settings)
+            .unwrap()
+            .layers
+            .remove(0);
+        let mut handed = Vec::new();
+        let err = sized_walk(&layer, None, &mut |e| {
+            handed.push(e.name);
+            true
+        })
+        .unwrap_err();
+        assert_eq!(handed, ["a.py"], "nothing past the limit is read");
+        let msg = err.to_string();
+        assert!(
+            msg.contains(
+                "the largest entries: d.bin (1.0 TiB), b.bin (250.0 MiB), a.py (6 B), c.py (6 B)."
+            ),
+            "{msg}"
         );
     }
 

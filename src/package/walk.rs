@@ -1,6 +1,7 @@
 //! Lists what goes into a layer: walks `path`, applies the include/exclude globs (compiled
-//! once, with the config: see [`crate::config::globs`]) and the symlink policy, and returns
-//! the entries sorted by their name in the zip. Reads file metadata only, never contents.
+//! once, with the config: see [`crate::config::globs`]) and the symlink policy, and yields
+//! the entries sorted by their name in the zip, as it finds them. Reads file metadata only,
+//! never contents.
 
 use std::fs;
 use std::io;
@@ -38,8 +39,8 @@ pub enum EntryKind {
     Symlink(String),
 }
 
-/// Walks the layer's folder and returns its entries sorted by name.
-pub fn walk(layer: &LayerConfig) -> Result<Vec<Entry>, PackageError> {
+/// Checks that the layer's `path` is a folder that can be read; returns its canonical path.
+pub fn check_root(layer: &LayerConfig) -> Result<PathBuf, PackageError> {
     let root = &layer.path;
     let meta = fs::metadata(root).map_err(|e| match e.kind() {
         io::ErrorKind::NotFound => PackageError::input(format!(
@@ -65,16 +66,58 @@ pub fn walk(layer: &LayerConfig) -> Result<Vec<Entry>, PackageError> {
             crate::config::inputs::kind(meta.file_type())
         )));
     }
-    let canonical_root = fs::canonicalize(root)
-        .map_err(|e| PackageError::io(format!("cannot resolve path `{}`", root.display()), e))?;
+    fs::canonicalize(root)
+        .map_err(|e| PackageError::io(format!("cannot resolve path `{}`", root.display()), e))
+}
+
+/// Walks the layer's folder and hands its entries to `each` in name order as it finds them,
+/// so that packaging starts with the first folder, not after the last; stops early (with
+/// `Ok`) when `each` returns false.
+///
+/// Sorted without collecting: each folder's children are visited in the order of their name
+/// with a `/` after a folder's, which is the byte order of the full `/`-joined names (all
+/// the names below a folder sit together, between its siblings' as `name/` sorts). Checked
+/// as entries go out, since the zip's order and hash depend on it.
+///
+/// `writing` is the file the zip is being written to, if any: it exists while the walk runs,
+/// and is never packaged, whatever name a link gives it.
+pub fn walk_sorted(
+    layer: &LayerConfig,
+    writing: Option<&fs::File>,
+    mut each: impl FnMut(Entry) -> bool,
+) -> Result<(), PackageError> {
+    let root = &layer.path;
+    let canonical_root = check_root(layer)?;
     let filter = &layer.globs;
     let follow = layer.symlinks == SymlinkPolicy::Follow;
-    let own = Own::new(&layer.zip_path, &canonical_root);
+    let mut own = Own::new(&layer.zip_path, &canonical_root);
+    if let Some(f) = writing {
+        use std::os::unix::fs::MetadataExt;
+        let meta = f.metadata().map_err(|e| {
+            PackageError::io(format!("cannot read `{}`", layer.zip_path.display()), e)
+        })?;
+        own.ids.push((meta.dev(), meta.ino()));
+    }
 
-    let mut entries = Vec::new();
+    let mut previous = String::new();
+    let mut emit = |entry: Entry| -> Result<bool, PackageError> {
+        if !previous.is_empty() && entry.name <= previous {
+            return Err(PackageError::io(
+                format!(
+                    "the walk of `{}` gave `{}` after `{previous}`",
+                    root.display(),
+                    entry.name
+                ),
+                io::Error::other("entries out of order; please report this bug"),
+            ));
+        }
+        previous.clone_from(&entry.name);
+        Ok(each(entry))
+    };
     let walker = WalkDir::new(root)
         .min_depth(1)
         .follow_links(follow)
+        .sort_by(name_order)
         .into_iter()
         .filter_entry(|e| !e.file_type().is_dir() || !filter.excludes_dir(below(root, e.path())));
     for item in walker {
@@ -117,16 +160,19 @@ pub fn walk(layer: &LayerConfig) -> Result<Vec<Entry>, PackageError> {
         if file_type.is_symlink() {
             // Only reached with `preserve`: `follow` reports the target's type.
             let target = link_text(path)?;
-            entries.push(Entry {
+            let more = emit(Entry {
                 name,
                 source: path.to_path_buf(),
                 size: target.len() as u64,
                 kind: EntryKind::Symlink(target),
                 mode: MODE_SYMLINK,
-            });
+            })?;
+            if !more {
+                return Ok(());
+            }
         } else if let Some(meta) = meta {
             let executable = meta.permissions().mode() & 0o111 != 0;
-            entries.push(Entry {
+            let more = emit(Entry {
                 name,
                 source: path.to_path_buf(),
                 kind: EntryKind::File,
@@ -136,7 +182,10 @@ pub fn walk(layer: &LayerConfig) -> Result<Vec<Entry>, PackageError> {
                 } else {
                     MODE_FILE
                 },
-            });
+            })?;
+            if !more {
+                return Ok(());
+            }
         } else {
             return Err(PackageError::input(format!(
                 "`{}` is not a regular file, folder or link (a socket, pipe or device); remove it or add it to exclude",
@@ -144,9 +193,19 @@ pub fn walk(layer: &LayerConfig) -> Result<Vec<Entry>, PackageError> {
             )));
         }
     }
-    // Byte order of the `/`-joined names: the same on every machine and file system.
-    entries.sort_by(|a, b| a.name.cmp(&b.name));
-    Ok(entries)
+    Ok(())
+}
+
+/// The order the walk visits a folder's children in: by name, a folder's name followed by
+/// `/`, so that the entries come out in the byte order of their `/`-joined names (the same
+/// on every machine and file system). With `follow`, a link to a folder counts as a folder.
+fn name_order(a: &walkdir::DirEntry, b: &walkdir::DirEntry) -> std::cmp::Ordering {
+    fn key(e: &walkdir::DirEntry) -> impl Iterator<Item = u8> + '_ {
+        use std::os::unix::ffi::OsStrExt;
+        let slash = e.file_type().is_dir().then_some(&b'/');
+        e.file_name().as_bytes().iter().chain(slash).copied()
+    }
+    key(a).cmp(key(b))
 }
 
 /// The path below the root (the walk only yields paths under it).
@@ -201,8 +260,9 @@ struct Own {
     /// The zip's folder below the root, when it lies inside it.
     dir: Option<PathBuf>,
     zip_name: Option<std::ffi::OsString>,
-    /// Device and inode of the zip when it exists: found again through any link.
-    id: Option<(u64, u64)>,
+    /// Device and inode of the zip when it exists, and of the temporary zip being written:
+    /// found again through any link.
+    ids: Vec<(u64, u64)>,
 }
 
 impl Own {
@@ -218,7 +278,11 @@ impl Own {
         Own {
             dir,
             zip_name: zip_path.file_name().map(ToOwned::to_owned),
-            id: fs::metadata(zip_path).ok().map(|m| (m.dev(), m.ino())),
+            ids: fs::metadata(zip_path)
+                .ok()
+                .map(|m| (m.dev(), m.ino()))
+                .into_iter()
+                .collect(),
         }
     }
 
@@ -239,9 +303,7 @@ impl Own {
                 return true;
             }
         }
-        self.id
-            .zip(meta)
-            .is_some_and(|(id, m)| (m.dev(), m.ino()) == id)
+        meta.is_some_and(|m| self.ids.contains(&(m.dev(), m.ino())))
     }
 }
 

@@ -439,3 +439,29 @@ fn many_entries_get_a_valid_zip64_directory() {
     assert_unzip_ok(&zip);
     assert_eq!(python_entries(&zip).len(), 66_000);
 }
+
+#[test]
+fn entries_are_in_byte_order_of_their_full_names_though_the_walk_streams_them() {
+    // A folder's entries sort after a sibling file whose name continues with a byte below
+    // `/` (`a-c.py`, `a.py` before `a/b.py`): visiting folders in plain name order would put
+    // `a/…` first.
+    let dir = temp();
+    let tree = dir.path().join("tree");
+    for rel in [
+        "ab.py", "a0/x.py", "a/z/q.py", "a/b.py", "a.py", "a-c.py", "a/z.py",
+    ] {
+        write_file(&tree, rel, b"x = 1\n", 0o644);
+    }
+    let zip = dir.path().join("deps.zip");
+    package_json(dir.path(), &tree, &zip, &[]);
+    let names: Vec<String> = python_entries(&zip)
+        .iter()
+        .map(|e| e["name"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "a-c.py", "a.py", "a/b.py", "a/z.py", "a/z/q.py", "a0/x.py", "ab.py"
+        ]
+    );
+}
