@@ -5,7 +5,8 @@
 //! and write in order), and it seeks back to patch headers, which rules out hashing while
 //! writing. Why not `rawzip`: it always writes data descriptors and adds an extended-timestamp
 //! field whenever a time is set. The container is a frozen, documented format (APPNOTE 6.3);
-//! deflate and CRC-32 come from `flate2` and `crc32fast`.
+//! deflate comes from libdeflate (whole files in memory) and `flate2` on zlib-rs (streamed large
+//! files), CRC-32 from `crc32fast`.
 //!
 //! What every entry gets: no extra fields (no uid/gid, no extended timestamps), one fixed DOS
 //! timestamp, Unix "version made by" with the mode in the external attributes, sizes and CRC in
