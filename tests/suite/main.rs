@@ -29,4 +29,5 @@ mod rollout;
 mod secrets;
 mod several_layers;
 mod share_prune;
+mod tls;
 mod untrusted_text;
