@@ -11,6 +11,7 @@ mod common;
 
 mod action;
 mod bad_input;
+mod binary_size;
 mod build;
 mod ci_platforms;
 mod config_cli;
