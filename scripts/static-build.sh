@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds the fully static x86_64 Linux binary the action ships, and checks that it is static:
-# `file` says statically linked, `ldd` says it is not a dynamic executable, and it runs in an
-# empty environment. Prints the binary's path and size.
+# `file` says statically linked, `ldd` says it is not a dynamic executable, it runs in an
+# empty environment, and it is within the size budget (scripts/check-binary-size.sh: 6.5 MiB,
+# LAYERPUB_MAX_BINARY_BYTES overrides). Prints the binary's path and size.
 #   bash scripts/static-build.sh [OUT_DIR]     (default dist/bin)
 #
 # musl is the target (no glibc NSS modules loaded at run time); when the musl target cannot be
@@ -40,3 +41,4 @@ env -i "$bin" --version >/dev/null || { echo "static-build: $bin does not run in
 mkdir -p "$out"
 cp "$bin" "$out/layerpub-$target"
 echo "$out/layerpub-$target $(stat -c %s "$bin") bytes ($target)"
+bash "$repo/scripts/check-binary-size.sh" "$out/layerpub-$target" >&2

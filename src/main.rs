@@ -55,51 +55,14 @@ fn fail(e: &layerpub::domain::error::Error, on_github: bool) -> ExitCode {
 }
 
 /// Logs go to stderr at the level in LAYERPUB_LOG (default `warn`) for layerpub's own events;
-/// other crates stay at `warn` whatever the level, because the HTTP and signing crates log
-/// headers and canonical requests (session tokens among them) at debug and trace. Colour only
-/// on a terminal and never with NO_COLOR (set and not empty, as no-color.org says).
+/// other crates stay at `warn` whatever the level (layerpub::cli::log says why). Colour only
+/// on a terminal and never with NO_COLOR (set and not empty, as no-color.org says); off a
+/// terminal each line goes through the same defusing as every other line of the log.
 fn init_logging(env: &Env) {
-    use tracing_subscriber::layer::SubscriberExt;
-    use tracing_subscriber::util::SubscriberInitExt;
     let level = env
         .get("LAYERPUB_LOG")
         .and_then(|l| l.parse::<tracing::Level>().ok())
         .unwrap_or(tracing::Level::WARN);
     let colour = std::io::stderr().is_terminal() && env.get("NO_COLOR").is_none();
-    let filter = tracing_subscriber::filter::Targets::new()
-        .with_target("layerpub", level)
-        .with_default(tracing::Level::WARN);
-    tracing_subscriber::registry()
-        .with(
-            tracing_subscriber::fmt::layer()
-                .with_writer(move || LogWriter { raw: colour })
-                .with_ansi(colour)
-                .with_target(false),
-        )
-        .with(filter)
-        .init();
-}
-
-/// stderr for log events, which carry values too (a bucket, a function name, an AWS
-/// answer): each event (one `write` of its whole text) goes through the same defusing as
-/// every other line of the log, except on a terminal, where its colours must pass.
-struct LogWriter {
-    raw: bool,
-}
-
-impl std::io::Write for LogWriter {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        let mut stderr = std::io::stderr().lock();
-        if self.raw {
-            stderr.write_all(buf)?;
-        } else {
-            let text = String::from_utf8_lossy(buf);
-            stderr.write_all(layerpub::ci::github_output::defuse_commands(&text).as_bytes())?;
-        }
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        std::io::stderr().flush()
-    }
+    layerpub::cli::log::init(level, colour);
 }

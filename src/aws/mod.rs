@@ -4,13 +4,15 @@
 //! One SDK config serves S3 and Lambda: the default credential chain (environment, profile,
 //! web identity for OIDC from GitHub or GitLab, container, instance), the `region` setting or
 //! the chain's region, the `endpoint-url` setting or `AWS_ENDPOINT_URL`. One HTTP stack:
-//! hyper 1 with rustls on ring, handed to the SDK explicitly (its default client is off).
+//! hyper 1 with rustls on ring, handed to the SDK explicitly (its default client is off), with
+//! TLS set up only for `https://` requests ([`transport`]).
 
 pub mod functions;
 pub mod lambda_api;
 pub mod prune;
 pub mod s3_store;
 pub mod share;
+mod transport;
 
 use std::time::Duration;
 
@@ -19,7 +21,6 @@ use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region};
 use aws_sdk_s3::config::http::HttpResponse;
 use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata};
-use aws_smithy_http_client::tls;
 
 use crate::config::env::Env;
 use crate::domain::error::{AwsError, Error, Kind};
@@ -95,13 +96,8 @@ pub async fn clients(
     endpoint_url: Option<&str>,
     options: &ClientOptions,
 ) -> Result<Clients, Error> {
-    let http = aws_smithy_http_client::Builder::new()
-        .tls_provider(tls::Provider::Rustls(
-            tls::rustls_provider::CryptoMode::Ring,
-        ))
-        .build_https();
     let mut loader = aws_config::defaults(BehaviorVersion::latest())
-        .http_client(http)
+        .http_client(transport::http_client())
         .retry_config(
             RetryConfig::standard()
                 .with_max_attempts(MAX_ATTEMPTS)

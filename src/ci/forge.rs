@@ -1,8 +1,8 @@
 //! One forge: the sticky pull-request comment (GitHub) and the merge-request note (GitLab)
 //! behind one type. Which forge a run comments on ([`Comments::for_run`]), one [`Outcome`],
 //! one marker rule ([`marker`], [`carries`]) and one rule for "already says this"
-//! ([`same_body`]); the HTTP of each stays in its own module (`github` through octocrab,
-//! `gitlab` through hyper), as release-plz keeps one `GitForge` enum over its clients.
+//! ([`same_body`]); the answers of each stay in its own module (`github`, `gitlab`),
+//! over one HTTP client ([`crate::ci::rest`]), as release-plz keeps one `GitForge` enum over its clients.
 //!
 //! On both, a layer's comment is found by its first line, the hidden marker, *and* by its
 //! author being the token's user: a comment someone else wrote with the same marker (quoted,

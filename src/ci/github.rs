@@ -1,7 +1,7 @@
 //! The sticky pull-request comment on GitHub: which pull request (from the runner's
 //! environment and event file), then one comment per layer, created once and edited in place
-//! on every later run. The shell's edge: [`upsert_comment`] talks to the GitHub API through
-//! octocrab; [`context`] only reads the event file. The rules shared with GitLab's note (the
+//! on every later run. The shell's edge: [`upsert_comment`] talks to the GitHub REST API
+//! through the forges' client ([`crate::ci::rest`]); [`context`] only reads the event file. The rules shared with GitLab's note (the
 //! marker, whose comment is ours, the outcome) are in [`crate::ci::forge`].
 //!
 //! The comment is found by its hidden marker ([`forge::marker`]) *and* its author, so a comment
@@ -11,10 +11,13 @@
 
 use std::time::Duration;
 
-use octocrab::{Octocrab, Page};
-use serde::{Deserialize, Serialize};
+use http::Method;
+use http::header::{AUTHORIZATION, HeaderValue};
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
 
 use crate::ci::forge::{self, Outcome};
+use crate::ci::rest::{Exchange, Refused, Rest};
 use crate::config::env::Env;
 use crate::domain::error::{Error, ForgeError};
 use crate::domain::secret::Secret;
@@ -182,13 +185,16 @@ pub async fn merged_pull_request(
 ) -> Result<Option<GitHubContext>, Error> {
     let client = client(&ctx)?;
     let path = format!("/repos/{}/{}/commits/{sha}/pulls", ctx.owner, ctx.repo);
-    let pulls: Vec<PullRequest> = client.get(&path, None::<&()>).await.map_err(|e| {
-        failure(
-            &ctx,
-            &format!("finding the pull request merged as {sha}"),
-            e,
-        )
-    })?;
+    let pulls: Vec<PullRequest> = call(&client, Method::GET, &path, None)
+        .await
+        .map_err(|e| {
+            failure(
+                &ctx,
+                &format!("finding the pull request merged as {sha}"),
+                e,
+            )
+        })?
+        .0;
     let merged = pulls.into_iter().find(|p| {
         p.merged_at.is_some()
             && p.merge_commit_sha
@@ -254,15 +260,21 @@ struct User {
     login: String,
 }
 
-#[derive(Serialize)]
-struct CommentBody<'a> {
-    body: &'a str,
-}
+/// Three retries (four attempts) of what may be repeated, as octocrab's retry layer made
+/// before; short pauses, since a comment is a report that must not hold the job up.
+const RETRY_DELAYS: [Duration; 3] = [
+    Duration::from_millis(250),
+    Duration::from_millis(500),
+    Duration::from_secs(1),
+];
 
-/// `?per_page=100`: GitHub's largest page, so most pull requests take one request.
-#[derive(Serialize)]
-struct PerPage {
-    per_page: u8,
+/// Why a call to GitHub did not give what was asked: GitHub refused it (its status and
+/// message), no answer came, or the answer is not the JSON expected.
+#[derive(Debug)]
+enum Failed {
+    Refused(Refused),
+    Exchange(Exchange),
+    Decode(serde_json::Error),
 }
 
 /// Creates this layer's comment on the pull request, or edits ours in place; writes nothing
@@ -278,6 +290,7 @@ pub async fn upsert_comment(
     let client = client(ctx)?;
     let login = our_login(&client, ctx).await?;
     let ours = find_comment(&client, ctx, &marker, &login).await?;
+    let payload = serde_json::json!({ "body": body });
     match ours {
         Some(c) if forge::same_body(c.body.as_deref().unwrap_or(""), body) => {
             tracing::debug!(id = c.id, "the pull-request comment is current");
@@ -285,48 +298,63 @@ pub async fn upsert_comment(
         }
         Some(c) => {
             let path = format!("/repos/{}/{}/issues/comments/{}", ctx.owner, ctx.repo, c.id);
-            let written = client
-                .patch::<Comment, _, _>(path, Some(&CommentBody { body }))
-                .await;
+            let written = call(&client, Method::PATCH, &path, Some(&payload)).await;
             write_outcome(ctx, ("update", "updating"), written, Outcome::Updated)
         }
         None => {
-            let written = client
-                .post::<_, Comment>(ctx.comments_path(), Some(&CommentBody { body }))
-                .await;
+            let written = call(&client, Method::POST, &ctx.comments_path(), Some(&payload)).await;
             write_outcome(ctx, ("create", "creating"), written, Outcome::Created)
         }
     }
 }
 
-/// An octocrab client for the context's API URL (a path prefix kept) and token, on the same
-/// rustls/ring stack as the AWS SDK. octocrab retries 5xx, 429 and connection errors 3 times.
-fn client(ctx: &GitHubContext) -> Result<Octocrab, Error> {
-    Octocrab::builder()
-        .base_uri(ctx.api_url.as_str())
-        .and_then(|b| {
-            b.personal_token(ctx.token.expose().to_owned())
-                .set_connect_timeout(Some(Duration::from_secs(10)))
-                .set_read_timeout(Some(Duration::from_secs(30)))
-                .build()
-        })
-        .map_err(|e| {
-            Error::GitHub(
-                ForgeError::failure(format!(
-                    "could not set up the GitHub client for {}: {}",
-                    ctx.api_url,
-                    describe(&e, &ctx.token)
-                ))
-                .caused_by(e),
-            )
-        })
+/// One call whose 2xx answer is a `T`, the answer's `Link` to the next page beside it.
+async fn call<T: DeserializeOwned>(
+    client: &Rest,
+    method: Method,
+    path: &str,
+    json: Option<&serde_json::Value>,
+) -> Result<(T, Option<String>), Failed> {
+    let reply = client
+        .send(method, path, json)
+        .await
+        .map_err(Failed::Exchange)?;
+    if !reply.status.is_success() {
+        return Err(Failed::Refused(Refused::of(&reply)));
+    }
+    let value = reply.json().map_err(Failed::Decode)?;
+    Ok((value, reply.next_link().map(str::to_owned)))
+}
+
+/// The client for the context's API URL (a path prefix kept) and token, which goes as
+/// `Authorization: Bearer …` on every request.
+fn client(ctx: &GitHubContext) -> Result<Rest, Error> {
+    let setup = |why: String| {
+        Error::GitHub(ForgeError::failure(format!(
+            "could not set up the GitHub client for {}: {why}",
+            ctx.api_url
+        )))
+    };
+    let auth = HeaderValue::from_str(&format!("Bearer {}", ctx.token.expose())).map_err(|_| {
+        Error::bad_input(
+            "github-token: contains characters that cannot be sent in an HTTP header; copy the token again",
+        )
+    })?;
+    Rest::new(
+        "GitHub",
+        &ctx.api_url,
+        (AUTHORIZATION, auth),
+        "application/vnd.github+json",
+        &RETRY_DELAYS,
+    )
+    .map_err(setup)
 }
 
 /// The login our comments carry. A personal or app user token can read `GET /user`; the
 /// workflow's installation token gets 403 there, and writes as `github-actions[bot]`.
-async fn our_login(client: &Octocrab, ctx: &GitHubContext) -> Result<String, Error> {
-    match client.get::<User, _, ()>("/user", None).await {
-        Ok(user) => Ok(user.login),
+async fn our_login(client: &Rest, ctx: &GitHubContext) -> Result<String, Error> {
+    match call::<User>(client, Method::GET, "/user", None).await {
+        Ok((user, _)) => Ok(user.login),
         Err(e) if status(&e) == Some(403) => {
             tracing::debug!(
                 "GET /user is forbidden (an installation token); looking for comments by {ACTIONS_BOT_LOGIN}"
@@ -340,18 +368,19 @@ async fn our_login(client: &Octocrab, ctx: &GitHubContext) -> Result<String, Err
 /// Our comment for this layer: the first one, oldest first over every page, that carries the
 /// marker and was written by `login`.
 async fn find_comment(
-    client: &Octocrab,
+    client: &Rest,
     ctx: &GitHubContext,
     marker: &str,
     login: &str,
 ) -> Result<Option<Comment>, Error> {
     let what = || format!("listing the comments of {}", ctx.pull_request());
-    let mut page: Page<Comment> = client
-        .get(ctx.comments_path(), Some(&PerPage { per_page: 100 }))
+    // `per_page=100`: GitHub's largest page, so most pull requests take one request.
+    let first = format!("{}?per_page=100", ctx.comments_path());
+    let (mut items, mut next): (Vec<Comment>, _) = call(client, Method::GET, &first, None)
         .await
         .map_err(|e| failure(ctx, &what(), e))?;
     for _ in 0..MAX_PAGES {
-        let found = page.items.into_iter().find(|c| {
+        let found = items.into_iter().find(|c| {
             c.body.as_deref().is_some_and(|b| forge::carries(b, marker))
                 && c.user
                     .as_ref()
@@ -360,20 +389,21 @@ async fn find_comment(
         if found.is_some() {
             return Ok(found);
         }
-        let Some(next) = page.next else {
+        let Some(link) = next else {
             return Ok(None);
         };
         // The token goes to the API host only, whatever a Link header says.
-        let next = next.to_string();
-        if !next.starts_with(&format!("{}/", ctx.api_url)) {
+        let Some(path) = link
+            .strip_prefix(ctx.api_url.as_str())
+            .filter(|rest| rest.starts_with('/'))
+        else {
             return Err(Error::GitHub(ForgeError::failure(format!(
-                "{} failed: GitHub's next-page link `{next}` is outside {}",
+                "{} failed: GitHub's next-page link `{link}` is outside {}",
                 what(),
                 ctx.api_url
             ))));
-        }
-        page = client
-            .get(next, None::<&()>)
+        };
+        (items, next) = call(client, Method::GET, path, None)
             .await
             .map_err(|e| failure(ctx, &what(), e))?;
     }
@@ -389,11 +419,11 @@ async fn find_comment(
 fn write_outcome(
     ctx: &GitHubContext,
     (verb, doing): (&str, &str),
-    written: octocrab::Result<Comment>,
+    written: Result<(Comment, Option<String>), Failed>,
     done: fn(u64) -> Outcome,
 ) -> Result<Outcome, Error> {
     match written {
-        Ok(c) => {
+        Ok((c, _)) => {
             tracing::debug!(id = c.id, "{verb}d the pull-request comment");
             Ok(done(c.id))
         }
@@ -411,17 +441,17 @@ fn write_outcome(
 }
 
 /// The HTTP status of an error GitHub answered, if it answered.
-fn status(e: &octocrab::Error) -> Option<u16> {
+fn status(e: &Failed) -> Option<u16> {
     match e {
-        octocrab::Error::GitHub { source, .. } => Some(source.status_code.as_u16()),
+        Failed::Refused(refused) => Some(refused.status),
         _ => None,
     }
 }
 
-/// An error as a message with the fix, octocrab's error kept as its source: a refused token
-/// and a missing pull request are input the user can fix (exit 2); the rest is a failure
-/// (exit 1).
-fn failure(ctx: &GitHubContext, what: &str, e: octocrab::Error) -> Error {
+/// An error as a message with the fix, the underlying error ([`Refused`], the exchange's, or
+/// serde's) kept as its source: a refused token and a missing pull request are input the user
+/// can fix (exit 2); the rest is a failure (exit 1).
+fn failure(ctx: &GitHubContext, what: &str, e: Failed) -> Error {
     let text = describe(&e, &ctx.token);
     let error = match status(&e) {
         Some(401) => ForgeError::bad_input(format!(
@@ -436,28 +466,20 @@ fn failure(ctx: &GitHubContext, what: &str, e: octocrab::Error) -> Error {
             "{what} failed: {text}; check the network and GITHUB_API_URL"
         )),
     };
-    Error::GitHub(error.caused_by(e))
+    Error::GitHub(match e {
+        Failed::Refused(r) => error.caused_by(r),
+        Failed::Exchange(x) => error.caused_by(x),
+        Failed::Decode(d) => error.caused_by(d),
+    })
 }
 
 /// What went wrong, in one line: GitHub's status and message, or the transport's error chain.
-/// octocrab's messages carry no request headers; the token is still scrubbed, in case.
-fn describe(e: &octocrab::Error, token: &Secret) -> String {
+/// No message carries request headers; the token is still scrubbed, in case.
+fn describe(e: &Failed, token: &Secret) -> String {
     let mut text = match e {
-        octocrab::Error::GitHub { source, .. } => {
-            format!("{} {}", source.status_code.as_u16(), source.message)
-        }
-        other => {
-            let mut parts = vec![other.to_string()];
-            let mut source = std::error::Error::source(other);
-            while let Some(s) = source {
-                let part = s.to_string();
-                if !parts.iter().any(|p| p.contains(&part)) {
-                    parts.push(part);
-                }
-                source = s.source();
-            }
-            parts.join(": ")
-        }
+        Failed::Refused(r) => r.to_string(),
+        Failed::Exchange(x) => x.to_string(),
+        Failed::Decode(d) => format!("GitHub's answer is not what layerpub expects: {d}"),
     };
     text = text.replace(['\n', '\r'], " ");
     if !token.expose().is_empty() {

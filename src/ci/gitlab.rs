@@ -7,28 +7,21 @@
 //! the rendered note), *and* by its author being the token's user: someone quoting the marker
 //! in their own note must not have it overwritten, nor stop ours from being updated.
 //!
-//! HTTP goes through hyper-util's client over hyper-rustls with the ring provider and the
-//! system's root certificates: the crates the AWS SDK's HTTP stack is built from, so GitLab
-//! support adds no crate to the build. The token travels only in the `PRIVATE-TOKEN` header
-//! (marked sensitive) and is held as a [`Secret`], so no `Debug`, log line or error shows it.
+//! HTTP goes through the forges' client ([`crate::ci::rest`]). The token travels only in the
+//! `PRIVATE-TOKEN` header (marked sensitive) and is held as a [`Secret`], so no `Debug`, log
+//! line or error shows it.
 
-use std::sync::Arc;
 use std::time::Duration;
 
-use http::header::{ACCEPT, CONTENT_TYPE, HeaderMap, HeaderValue, USER_AGENT};
-use http::{Method, Request, StatusCode, Uri};
-use http_body_util::{BodyExt, Full, Limited};
-use hyper::body::Bytes;
-use hyper_rustls::HttpsConnector;
-use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::TokioExecutor;
+use http::header::{HeaderMap, HeaderName, HeaderValue};
+use http::{Method, StatusCode, Uri};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use serde::Deserialize;
 
 use crate::ci::forge::{self, Outcome};
+use crate::ci::rest::{self, Reply, Rest};
 use crate::config::env::Env;
-use crate::domain::error::{Cause, Error, ForgeError};
+use crate::domain::error::{Error, ForgeError};
 use crate::domain::secret::Secret;
 
 /// Where and as whom to post: read from the job's environment by [`context`].
@@ -160,7 +153,7 @@ pub async fn merged_merge_request(
         Err(Failure::Forbidden(why)) => return Err(Error::GitLab(ForgeError::failure(why))),
         Err(Failure::Error(e)) => return Err(e),
     };
-    let requests: Vec<MergeRequest> = answer.json(&path)?;
+    let requests: Vec<MergeRequest> = json(&answer, &path)?;
     let is = |v: &Option<String>| v.as_deref().is_some_and(|v| v.eq_ignore_ascii_case(sha));
     let iid = requests
         .iter()
@@ -222,11 +215,11 @@ async fn upsert(api: &Api<'_>, marker: &str, body: &str) -> Result<Outcome, Fail
         Some(note) => {
             let path = format!("{notes}/{}", note.id);
             let answer = api.send(Method::PUT, &path, Some(&payload)).await?;
-            Ok(Outcome::Updated(answer.json::<Note>(&path)?.id))
+            Ok(Outcome::Updated(json::<Note>(&answer, &path)?.id))
         }
         None => {
             let answer = api.send(Method::POST, &notes, Some(&payload)).await?;
-            Ok(Outcome::Created(answer.json::<Note>(&notes)?.id))
+            Ok(Outcome::Created(json::<Note>(&answer, &notes)?.id))
         }
     }
 }
@@ -249,7 +242,7 @@ async fn find_note(api: &Api<'_>, me: &str, marker: &str) -> Result<Option<Note>
         }
         pages += 1;
         let answer = api.send(Method::GET, &path, None).await?;
-        let page: Vec<Note> = answer.json(&path)?;
+        let page: Vec<Note> = json(&answer, &path)?;
         if let Some(note) = page.into_iter().find(|n| n.is_ours(me, marker)) {
             return Ok(Some(note));
         }
@@ -282,7 +275,7 @@ fn next_page(headers: &HeaderMap, first: &str, api_url: &str) -> Result<Option<S
             ))),
         };
     }
-    let Some(link) = header("link").and_then(next_link) else {
+    let Some(link) = header("link").and_then(rest::next_link) else {
         return Ok(None);
     };
     match link.strip_prefix(api_url) {
@@ -292,19 +285,6 @@ fn next_page(headers: &HeaderMap, first: &str, api_url: &str) -> Result<Option<S
              send the token there (is CI_API_V4_URL the instance's external URL?)"
         ))))),
     }
-}
-
-/// The URL of `rel="next"` in a `Link` header (RFC 8288).
-fn next_link(link: &str) -> Option<&str> {
-    link.split(',').find_map(|part| {
-        let (target, params) = part.trim().split_once(';')?;
-        let is_next = params.split(';').any(|p| {
-            let p = p.trim().replace(' ', "");
-            p == "rel=\"next\"" || p == "rel=next"
-        });
-        let url = target.trim().strip_prefix('<')?.strip_suffix('>')?;
-        is_next.then_some(url)
-    })
 }
 
 /// A note as GitLab lists it; only what we read.
@@ -352,56 +332,47 @@ const PATH_SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'_')
     .remove(b'~');
 
-/// Per request: connecting, and the whole exchange including the body.
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
-const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
-/// A page of 100 notes is far below this; a larger answer is not GitLab's.
-const MAX_RESPONSE_BYTES: usize = 16 * 1024 * 1024;
 /// Pauses before the second and third attempt of a request that may be repeated.
 const RETRY_DELAYS: [Duration; 2] = [Duration::from_millis(500), Duration::from_secs(2)];
 
-type HttpClient = Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
-
-/// One merge request's notes API, with its client and the token's header.
+/// One merge request's notes API: the forges' client with the token's header.
 struct Api<'a> {
     ctx: &'a GitLabContext,
-    client: HttpClient,
-    token: HeaderValue,
+    rest: Rest,
 }
 
-/// A finished exchange with a 2xx status.
-struct Answer {
-    headers: HeaderMap,
-    body: Bytes,
-}
+/// A 2xx reply.
+type Answer = Reply;
 
-impl Answer {
-    fn json<T: for<'de> Deserialize<'de>>(&self, path: &str) -> Result<T, Error> {
-        serde_json::from_slice(&self.body).map_err(|e| {
-            Error::GitLab(
-                ForgeError::failure(format!(
-                    "GitLab's answer to {path} is not what layerpub expects: {e}"
-                ))
-                .caused_by(e),
-            )
-        })
-    }
+/// The body of a 2xx reply as `T`, or an error saying the answer to `path` was not GitLab's.
+fn json<T: for<'de> Deserialize<'de>>(answer: &Answer, path: &str) -> Result<T, Error> {
+    answer.json().map_err(|e| {
+        Error::GitLab(
+            ForgeError::failure(format!(
+                "GitLab's answer to {path} is not what layerpub expects: {e}"
+            ))
+            .caused_by(e),
+        )
+    })
 }
 
 impl<'a> Api<'a> {
     fn new(ctx: &'a GitLabContext) -> Result<Self, Error> {
-        let mut token = HeaderValue::from_str(ctx.token.expose()).map_err(|_| {
+        let token = HeaderValue::from_str(ctx.token.expose()).map_err(|_| {
             Error::bad_input(
                 "GITLAB_TOKEN: contains characters that cannot be sent in an HTTP header; \
                  copy the token again",
             )
         })?;
-        token.set_sensitive(true);
-        Ok(Api {
-            ctx,
-            client: http_client(&ctx.api_url)?,
-            token,
-        })
+        let rest = Rest::new(
+            "GitLab",
+            &ctx.api_url,
+            (HeaderName::from_static("private-token"), token),
+            "application/json",
+            &RETRY_DELAYS,
+        )
+        .map_err(|m| Error::GitLab(ForgeError::failure(m)))?;
+        Ok(Api { ctx, rest })
     }
 
     /// `/projects/:id/merge_requests/:iid/notes`, below the API URL.
@@ -416,10 +387,11 @@ impl<'a> Api<'a> {
     /// The token's user name: notes are matched by it.
     async fn username(&self) -> Result<String, Failure> {
         let answer = self.send(Method::GET, "/user", None).await?;
-        Ok(answer.json::<User>("/user")?.username)
+        Ok(json::<User>(&answer, "/user")?.username)
     }
 
-    /// Sends one request, retrying what may be repeated, and sorts out the status.
+    /// Sends one request (retried by [`Rest::send`] where that is safe) and sorts out the
+    /// status.
     async fn send(
         &self,
         method: Method,
@@ -427,126 +399,30 @@ impl<'a> Api<'a> {
         json: Option<&serde_json::Value>,
     ) -> Result<Answer, Failure> {
         let what = format!("{method} {path}");
-        let mut attempt = 0;
-        loop {
-            let result = self.exchange(&method, path, json).await;
-            let delay = RETRY_DELAYS.get(attempt).copied();
-            match (result, delay) {
-                (Ok((status, _, _)), Some(delay)) if retryable_status(&method, status) => {
-                    tracing::debug!("GitLab answered {status} to {what}; retrying");
-                    tokio::time::sleep(delay).await;
-                }
-                (Err(e), Some(delay)) if idempotent(&method) => {
-                    tracing::debug!("{what} failed ({e}); retrying");
-                    tokio::time::sleep(delay).await;
-                }
-                (Ok((status, headers, body)), _) => {
-                    tracing::debug!("GitLab answered {status} to {what}");
-                    return check_status(self.ctx, &what, status, headers, body);
-                }
-                (Err(e), _) => {
-                    let message = format!(
-                        "{what} on {} failed: {e}; check the network and CI_API_V4_URL",
-                        self.ctx.api_url
-                    );
-                    return Err(Failure::Error(Error::GitLab(
-                        ForgeError::failure(message).caused_by(e),
-                    )));
-                }
+        match self.rest.send(method, path, json).await {
+            Ok(reply) => check_status(self.ctx, &what, reply),
+            Err(e) => {
+                let message = format!(
+                    "{what} on {} failed: {e}; check the network and CI_API_V4_URL",
+                    self.rest.api_url()
+                );
+                Err(Failure::Error(Error::GitLab(
+                    ForgeError::failure(message).caused_by(e),
+                )))
             }
-            attempt += 1;
         }
     }
-
-    /// One HTTP exchange, within [`REQUEST_TIMEOUT`].
-    async fn exchange(
-        &self,
-        method: &Method,
-        path: &str,
-        json: Option<&serde_json::Value>,
-    ) -> Result<(StatusCode, HeaderMap, Bytes), Exchange> {
-        let mut request = Request::builder()
-            .method(method.clone())
-            .uri(format!("{}{path}", self.ctx.api_url))
-            .header(ACCEPT, "application/json")
-            .header(USER_AGENT, concat!("layerpub/", env!("CARGO_PKG_VERSION")))
-            .header("PRIVATE-TOKEN", self.token.clone());
-        let body = match json {
-            Some(v) => {
-                request = request.header(CONTENT_TYPE, "application/json");
-                Bytes::from(v.to_string())
-            }
-            None => Bytes::new(),
-        };
-        let request = request
-            .body(Full::new(body))
-            .map_err(|e| Exchange::Request(Box::new(e)))?;
-        let exchange = async {
-            let response = self
-                .client
-                .request(request)
-                .await
-                .map_err(|e| Exchange::Send(Box::new(e)))?;
-            let (parts, body) = response.into_parts();
-            let body = Limited::new(body, MAX_RESPONSE_BYTES)
-                .collect()
-                .await
-                .map_err(Exchange::Read)?
-                .to_bytes();
-            Ok((parts.status, parts.headers, body))
-        };
-        tokio::time::timeout(REQUEST_TIMEOUT, exchange)
-            .await
-            .map_err(|_| Exchange::Timeout)?
-    }
-}
-
-/// Why an HTTP exchange did not finish. `Display` is the one line the message quotes (for a
-/// failed send, hyper's top-level error with its causes, which alone says little); the error
-/// underneath is the source.
-#[derive(Debug, thiserror::Error)]
-enum Exchange {
-    #[error("{0}")]
-    Request(#[source] Cause),
-    #[error("{}", error_chain(.0.as_ref()))]
-    Send(#[source] Cause),
-    #[error("reading the answer: {0}")]
-    Read(#[source] Cause),
-    #[error("no answer within {} s", REQUEST_TIMEOUT.as_secs())]
-    Timeout,
-}
-
-/// GET and PUT may be sent again after a dropped connection; a POST may have created the note.
-fn idempotent(method: &Method) -> bool {
-    *method == Method::GET || *method == Method::PUT
-}
-
-/// 429 means the request was not handled, so any method may repeat it; a gateway error only
-/// an idempotent one.
-fn retryable_status(method: &Method, status: StatusCode) -> bool {
-    status == StatusCode::TOO_MANY_REQUESTS
-        || (idempotent(method)
-            && matches!(
-                status,
-                StatusCode::BAD_GATEWAY
-                    | StatusCode::SERVICE_UNAVAILABLE
-                    | StatusCode::GATEWAY_TIMEOUT
-            ))
 }
 
 /// 2xx → the answer; 403 → [`Failure::Forbidden`]; anything else → an error that says what
 /// to check. GitLab's own message is quoted; it never contains the token.
-fn check_status(
-    ctx: &GitLabContext,
-    what: &str,
-    status: StatusCode,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Answer, Failure> {
+fn check_status(ctx: &GitLabContext, what: &str, reply: Reply) -> Result<Answer, Failure> {
+    let status = reply.status;
     if status.is_success() {
-        return Ok(Answer { headers, body });
+        return Ok(reply);
     }
-    let said = gitlab_message(&body)
+    let said = reply
+        .message()
         .map(|m| format!(" ({m})"))
         .unwrap_or_default();
     let answered = format!("GitLab answered {status}{said} to {what}");
@@ -565,58 +441,10 @@ fn check_status(
              cannot see it",
             ctx.project_id, ctx.mr_iid
         )))),
-        _ => Failure::Error(Error::GitLab(ForgeError::failure(answered))),
+        _ => Failure::Error(Error::GitLab(
+            ForgeError::failure(answered).caused_by(rest::Refused::of(&reply)),
+        )),
     })
-}
-
-/// GitLab's explanation in an error body (`{"message": …}` or `{"error": …}`), shortened.
-fn gitlab_message(body: &[u8]) -> Option<String> {
-    let v: serde_json::Value = serde_json::from_slice(body).ok()?;
-    let m = v.get("message").or_else(|| v.get("error"))?;
-    let text = match m {
-        serde_json::Value::String(s) => s.clone(),
-        other => other.to_string(),
-    };
-    Some(text.chars().take(300).collect())
-}
-
-/// An error and its causes on one line (hyper's top-level message alone says little).
-fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        text += &format!(": {s}");
-        source = s.source();
-    }
-    text
-}
-
-/// The HTTP client: HTTP/1.1 over rustls (ring) with the system's root certificates.
-fn http_client(api_url: &str) -> Result<HttpClient, Error> {
-    let mut roots = rustls::RootCertStore::empty();
-    roots.add_parsable_certificates(rustls_native_certs::load_native_certs().certs);
-    if roots.is_empty() && api_url.starts_with("https://") {
-        return Err(Error::GitLab(ForgeError::failure(format!(
-            "no root certificates found on this machine to verify {api_url}; install the \
-             ca-certificates package or set SSL_CERT_FILE"
-        ))));
-    }
-    let tls = rustls::ClientConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .map_err(|e| Error::GitLab(ForgeError::failure(format!("TLS setup failed: {e}")).caused_by(e)))?
-    .with_root_certificates(roots)
-    .with_no_client_auth();
-    let mut http = HttpConnector::new();
-    http.enforce_http(false);
-    http.set_connect_timeout(Some(CONNECT_TIMEOUT));
-    let https = hyper_rustls::HttpsConnectorBuilder::new()
-        .with_tls_config(tls)
-        .https_or_http()
-        .enable_http1()
-        .wrap_connector(http);
-    Ok(Client::builder(TokioExecutor::new()).build(https))
 }
 
 #[cfg(test)]
@@ -683,33 +511,5 @@ mod tests {
             api.notes_path(),
             "/projects/group%2Fsub-group%2Fmy.project/merge_requests/5/notes"
         );
-    }
-
-    #[test]
-    fn gitlab_error_messages_are_quoted_briefly() {
-        assert_eq!(
-            gitlab_message(br#"{"message":"403 Forbidden"}"#).as_deref(),
-            Some("403 Forbidden")
-        );
-        assert_eq!(
-            gitlab_message(br#"{"message":{"note":["is too long"]}}"#).as_deref(),
-            Some(r#"{"note":["is too long"]}"#)
-        );
-        assert_eq!(gitlab_message(b"<html>"), None);
-    }
-
-    #[test]
-    fn only_reads_and_puts_are_retried_after_a_gateway_error() {
-        assert!(retryable_status(&Method::GET, StatusCode::BAD_GATEWAY));
-        assert!(retryable_status(
-            &Method::PUT,
-            StatusCode::SERVICE_UNAVAILABLE
-        ));
-        assert!(!retryable_status(&Method::POST, StatusCode::BAD_GATEWAY));
-        assert!(retryable_status(
-            &Method::POST,
-            StatusCode::TOO_MANY_REQUESTS
-        ));
-        assert!(!retryable_status(&Method::GET, StatusCode::NOT_FOUND));
     }
 }

@@ -5,3 +5,4 @@ pub mod forge;
 pub mod github;
 pub mod github_output;
 pub mod gitlab;
+pub mod rest;

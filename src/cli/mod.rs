@@ -1,6 +1,8 @@
 //! The command line: parses flags, gathers the settings from every source, runs the command,
 //! and writes the report. The only module besides `main` that knows about stdout and stderr.
 
+pub mod log;
+
 use std::io::Write;
 use std::path::{Path, PathBuf};
 

@@ -7,9 +7,10 @@
 //! folders; includes select files.
 
 use std::fmt;
+use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
-use globset::{Glob, GlobBuilder, GlobSet, GlobSetBuilder};
+use crate::config::glob::{Glob, GlobError, GlobSet};
 
 use crate::domain::error::Problem;
 
@@ -37,20 +38,19 @@ impl Globs {
                     input: input.into(),
                     layer: None,
                     message: format!(
-                        "`{pattern}` is not a valid glob ({}); patterns look like `*.pyc`, `tests/` or `**/*.md`",
-                        e.kind()
+                        "`{pattern}` is not a valid glob ({e}); patterns look like `*.pyc`, `tests/` or `**/*.md`"
                     ),
                 });
                 None
             }
         };
-        let mut includes = GlobSetBuilder::new();
+        let mut includes = GlobSet::default();
         for p in &include {
             if let Some((g, _)) = compile("include", p) {
                 includes.add(g);
             }
         }
-        let (mut any, mut dirs) = (GlobSetBuilder::new(), GlobSetBuilder::new());
+        let (mut any, mut dirs) = (GlobSet::default(), GlobSet::default());
         for p in &exclude {
             match compile("exclude", p) {
                 Some((g, true)) => dirs.add(g),
@@ -61,27 +61,14 @@ impl Globs {
         if !problems.is_empty() {
             return Err(problems);
         }
-        // Every pattern compiled on its own; a set of them builds unless the regex engine
-        // runs out of room, which is said as a problem of the settings that made it so large.
-        let built = |b: GlobSetBuilder, input: &str| {
-            b.build().map_err(|e| {
-                vec![Problem {
-                    input: input.into(),
-                    layer: None,
-                    message: format!(
-                        "the patterns cannot be compiled together ({e}); give fewer or simpler ones"
-                    ),
-                }]
-            })
-        };
         Ok(Globs {
             include_set: if include.is_empty() {
                 None
             } else {
-                Some(built(includes, "include")?)
+                Some(includes)
             },
-            exclude_set: built(any, "exclude")?,
-            exclude_dirs: built(dirs, "exclude")?,
+            exclude_set: any,
+            exclude_dirs: dirs,
             include,
             exclude,
         })
@@ -100,13 +87,13 @@ impl Globs {
     /// Whether a folder (path relative to the root) is left out with all it holds. Matched
     /// on the path's bytes, so a name that is not UTF-8 can be excluded.
     pub(crate) fn excludes_dir(&self, rel: impl AsRef<Path>) -> bool {
-        let rel = rel.as_ref();
+        let rel = rel.as_ref().as_os_str().as_bytes();
         self.exclude_set.is_match(rel) || self.exclude_dirs.is_match(rel)
     }
 
     /// Whether a file or link is packaged.
     pub(crate) fn keeps_file(&self, rel: impl AsRef<Path>) -> bool {
-        let rel = rel.as_ref();
+        let rel = rel.as_ref().as_os_str().as_bytes();
         !self.exclude_set.is_match(rel) && self.include_set.as_ref().is_none_or(|i| i.is_match(rel))
     }
 }
@@ -130,7 +117,7 @@ impl fmt::Debug for Globs {
 }
 
 /// Translates one user pattern into a glob; returns whether it matches folders only.
-fn glob(pattern: &str) -> Result<(Glob, bool), globset::Error> {
+fn glob(pattern: &str) -> Result<(Glob, bool), GlobError> {
     let dir_only = pattern.ends_with('/');
     let core = pattern.trim_end_matches('/');
     let anchored = core.starts_with('/') || core.contains('/');
@@ -140,7 +127,7 @@ fn glob(pattern: &str) -> Result<(Glob, bool), globset::Error> {
     } else {
         format!("**/{core}")
     };
-    let g = GlobBuilder::new(&full).literal_separator(true).build()?;
+    let g = Glob::new(&full)?;
     Ok((g, dir_only))
 }
 

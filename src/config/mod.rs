@@ -9,6 +9,7 @@
 
 pub mod build;
 pub mod env;
+pub(crate) mod glob;
 pub mod globs;
 pub mod inputs;
 pub mod settings;

@@ -93,7 +93,7 @@ pub enum Error {
     /// AWS failed, refused, or answered something we cannot accept.
     #[error(transparent)]
     Aws(#[from] AwsError),
-    /// The GitHub API failed (after octocrab's retries), refused, or answered something we
+    /// The GitHub API failed (after the client's retries), refused, or answered something we
     /// cannot use.
     #[error(transparent)]
     GitHub(ForgeError),

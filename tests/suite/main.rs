@@ -1,5 +1,5 @@
 //! The end-to-end and API tests, in one test binary: each of the old `tests/*.rs` files is a
-//! module here, so the AWS SDK, octocrab and the rest are linked once instead of once per file
+//! module here, so the AWS SDK and the rest are linked once instead of once per file
 //! (as ripgrep's `tests/tests.rs` does). Run one area with a filter on its module:
 //! `cargo test --test suite faults::`.
 //!
@@ -11,6 +11,7 @@ mod common;
 
 mod action;
 mod bad_input;
+mod binary_size;
 mod build;
 mod ci_platforms;
 mod config_cli;
@@ -29,4 +30,5 @@ mod rollout;
 mod secrets;
 mod several_layers;
 mod share_prune;
+mod tls;
 mod untrusted_text;
