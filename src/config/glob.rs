@@ -210,7 +210,12 @@ fn parse(pattern: &str) -> Result<Vec<Tok>, GlobError> {
             '}' => {
                 let (mut alts, current) = group.take().ok_or(GlobError::UnopenedAlternates)?;
                 alts.push(current);
-                out.push(Tok::Alt(alts));
+                // As globset (what this replaced) read it: an empty alternative is dropped
+                // (`a{,.py}` is `a.py` only), and a group of empty ones is no group.
+                alts.retain(|a| !a.is_empty());
+                if !alts.is_empty() {
+                    out.push(Tok::Alt(alts));
+                }
             }
             _ => push_char(sink(&mut group, &mut out), c),
         }
@@ -389,7 +394,10 @@ mod tests {
         assert!(is("*.{pyc,pyo}", "a.pyc"));
         assert!(!is("*.{pyc,pyo}", "a.py"));
         assert!(is("{a,b/c}/x", "b/c/x"));
-        assert!(is("{,x}y", "y"));
+        // globset's reading, kept: an empty alternative is dropped.
+        assert!(is("{,x}y", "xy"));
+        assert!(!is("{,x}y", "y"));
+        assert!(is("{,}y", "y"));
         assert!(is(r"\*.py", "*.py"));
         assert!(!is(r"\*.py", "a.py"));
         assert!(is("a,b", "a,b"));
@@ -418,5 +426,50 @@ mod tests {
             err("[a").to_string(),
             "unclosed character class; missing ']'"
         );
+    }
+
+    /// The matcher against globset (what it replaced, with `literal_separator` as config used
+    /// it), on generated patterns and paths: every pattern both accept must match the same
+    /// paths. Outside the comparison, on purpose: `?` over a multi-byte character (one
+    /// character here, one byte in globset; the paths are ASCII), `[!…]` against `/` (never
+    /// here), a pattern ending in `/` (config strips it first).
+    mod against_globset {
+        use super::*;
+        use proptest::prelude::*;
+
+        const TOKENS: &[&str] = &[
+            "a", "b", ".", "-", "*", "?", "**", "/", "**/", "/**", "[ab]", "[a-c]", "[.]", "{a,b}",
+            "{a*,.b}", "{,a}", "\\*",
+        ];
+
+        fn pattern() -> impl Strategy<Value = String> {
+            prop::collection::vec(prop::sample::select(TOKENS), 1..7)
+                .prop_map(|t| t.concat())
+                .prop_filter("config strips a trailing /", |p| !p.ends_with('/'))
+        }
+
+        fn path() -> impl Strategy<Value = String> {
+            prop::collection::vec("[ab.-]{1,3}", 1..5).prop_map(|names| names.join("/"))
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(4000))]
+            #[test]
+            fn matches_what_globset_matches(p in pattern(), paths in prop::collection::vec(path(), 1..8)) {
+                let reference = globset::GlobBuilder::new(&p).literal_separator(true).build();
+                let ours = Glob::new(&p);
+                prop_assert_eq!(ours.is_ok(), reference.is_ok(), "pattern {:?}: {:?}", p, ours.err());
+                if let (Ok(ours), Ok(reference)) = (ours, reference) {
+                    let reference = reference.compile_matcher();
+                    for path in paths {
+                        prop_assert_eq!(
+                            ours.is_match(path.as_bytes()),
+                            reference.is_match(&path),
+                            "pattern {:?} path {:?}", p, path
+                        );
+                    }
+                }
+            }
+        }
     }
 }
