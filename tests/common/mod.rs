@@ -385,3 +385,14 @@ pub fn report_row(file: &str, row: &serde_json::Value) {
         .unwrap();
     writeln!(f, "{row}").unwrap();
 }
+
+/// A 64-bit little-endian ELF header for `machine` (183 AArch64, 62 x86-64), as
+/// tests/support/wheelhouse.py writes it: enough for the native check to read the machine.
+pub fn elf_header(machine: u16) -> Vec<u8> {
+    let mut h = b"\x7fELF\x02\x01\x01".to_vec();
+    h.extend([0u8; 9]);
+    h.extend(3u16.to_le_bytes());
+    h.extend(machine.to_le_bytes());
+    h.resize(64, 0);
+    h
+}

@@ -88,6 +88,13 @@ impl Drop for Slot {
 
 /// An emulator, reset, for this test alone: the first free one (started if it never was), or
 /// the first one another test gives back.
+/// A server from the pool with the bucket `name` already made.
+pub fn moto_with_bucket(name: &str) -> MotoGuard {
+    let m = moto();
+    m.aws(&["create-bucket", name]);
+    m
+}
+
 pub fn moto() -> MotoGuard {
     let pool = pool();
     let slot = {

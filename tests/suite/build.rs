@@ -12,7 +12,7 @@ use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
-use common::moto::{Moto, MotoGuard, ensure_installed, moto};
+use common::moto::{Moto, MotoGuard, ensure_installed, moto_with_bucket};
 use common::*;
 
 const BUCKET: &str = "layers";
@@ -103,19 +103,7 @@ fn write_script(path: &Path, text: &str) {
 }
 
 fn bucket() -> MotoGuard {
-    let m = moto();
-    m.aws(&["create-bucket", BUCKET]);
-    m
-}
-
-/// The ELF header wheelhouse.py writes for `machine` (183 AArch64, 62 x86-64).
-fn elf(machine: u16) -> Vec<u8> {
-    let mut h = b"\x7fELF\x02\x01\x01".to_vec();
-    h.extend([0u8; 9]);
-    h.extend(3u16.to_le_bytes());
-    h.extend(machine.to_le_bytes());
-    h.resize(64, 0);
-    h
+    moto_with_bucket(BUCKET)
 }
 
 fn sha256_hex(bytes: &[u8]) -> String {
@@ -177,7 +165,7 @@ fn pip_builds_an_arm64_layer_on_this_machine_and_an_unchanged_run_starts_no_tool
         .iter()
         .find(|e| e["name"] == "python/nativepkg/_native.cpython-312-aarch64-linux-gnu.so")
         .unwrap_or_else(|| panic!("no aarch64 library in {names:?}"));
-    assert_eq!(so["sha256"], sha256_hex(&elf(183)));
+    assert_eq!(so["sha256"], sha256_hex(&elf_header(183)));
     assert!(!names.iter().any(|n| n.contains("x86_64")), "{names:?}");
     assert!(names.iter().all(|n| n.starts_with("python/")), "{names:?}");
     assert_eq!(m.versions("deps").len(), 1);
@@ -219,7 +207,7 @@ fn a_change_of_architecture_rebuilds_for_the_new_platform() {
         .iter()
         .find(|e| e["name"] == "python/nativepkg/_native.cpython-312-x86_64-linux-gnu.so")
         .expect("the x86_64 library");
-    assert_eq!(so["sha256"], sha256_hex(&elf(62)));
+    assert_eq!(so["sha256"], sha256_hex(&elf_header(62)));
 }
 
 #[test]

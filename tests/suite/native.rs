@@ -9,25 +9,13 @@ use std::fs;
 use std::path::Path;
 use std::process::Command;
 
-use common::moto::{Moto, MotoGuard, moto};
+use common::moto::{Moto, MotoGuard, moto_with_bucket};
 use common::*;
 
 const BUCKET: &str = "layers";
 
 fn bucket() -> MotoGuard {
-    let m = moto();
-    m.aws(&["create-bucket", BUCKET]);
-    m
-}
-
-/// A 64-bit little-endian ELF header for `machine` (183 AArch64, 62 x86-64).
-fn elf(machine: u16) -> Vec<u8> {
-    let mut h = b"\x7fELF\x02\x01\x01".to_vec();
-    h.extend([0u8; 9]);
-    h.extend(3u16.to_le_bytes());
-    h.extend(machine.to_le_bytes());
-    h.resize(64, 0);
-    h
+    moto_with_bucket(BUCKET)
 }
 
 /// A project with `layer/` holding `files`, declared for python3.12 on `arch`.
@@ -61,7 +49,10 @@ fn an_arm64_layer_with_an_x86_64_library_is_refused_before_anything_is_uploaded(
     let m = bucket();
     let dir = project(
         "arm64",
-        &[("python/_speedups.cpython-312-x86_64-linux-gnu.so", elf(62))],
+        &[(
+            "python/_speedups.cpython-312-x86_64-linux-gnu.so",
+            elf_header(62),
+        )],
         "",
     );
     let r = publish(&m, dir.path());
@@ -94,7 +85,7 @@ fn the_matching_layer_is_accepted_and_warn_publishes_with_the_findings() {
         "arm64",
         &[(
             "python/_speedups.cpython-312-aarch64-linux-gnu.so",
-            elf(183),
+            elf_header(183),
         )],
         "",
     );
@@ -113,9 +104,9 @@ fn the_matching_layer_is_accepted_and_warn_publishes_with_the_findings() {
         &[
             (
                 "python/_speedups.cpython-311-aarch64-linux-gnu.so",
-                elf(183),
+                elf_header(183),
             ),
-            ("python/_other.so", elf(62)),
+            ("python/_other.so", elf_header(62)),
         ],
         "native-check: warn\n",
     );
@@ -135,7 +126,7 @@ fn the_matching_layer_is_accepted_and_warn_publishes_with_the_findings() {
     // `off` does not look at all.
     let off = project(
         "arm64",
-        &[("python/_other.so", elf(62))],
+        &[("python/_other.so", elf_header(62))],
         "native-check: off\n",
     );
     let layer = layerpub(off.path(), &["package", "--output", "json"], &[])
