@@ -3,7 +3,7 @@
 //! Markdown table row per case. Run by `bash bench/changes.sh`, which writes the table into
 //! docs/benchmarks.md.
 //!
-//!   cargo run --release --example changes_bench [RUNS]
+//!   cargo run --release --example changes_bench [RUNS [CASE]]   (CASE: a part of a case's label)
 
 use std::time::{Duration, Instant};
 
@@ -69,6 +69,7 @@ fn main() {
         .nth(1)
         .and_then(|a| a.parse().ok())
         .unwrap_or(5);
+    let only = std::env::args().nth(2).unwrap_or_default();
     let cases: Vec<(&str, FingerprintDocument, FingerprintDocument)> = vec![
         (
             "40,000-line lock file, every pin changed",
@@ -95,7 +96,7 @@ fn main() {
         "| input | median time of `changes` (ms) | lines listed | lines counted, not listed |"
     );
     println!("|---|---:|---:|---:|");
-    for (label, before, after) in &cases {
+    for (label, before, after) in cases.iter().filter(|c| c.0.contains(&only)) {
         let mut times: Vec<Duration> = Vec::new();
         let mut listed = (0, 0);
         for _ in 0..runs.max(1) {

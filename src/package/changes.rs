@@ -12,30 +12,37 @@ use crate::package::fingerprint::{FingerprintDocument, Source};
 /// lock file must not carry 100,000 lines into the JSON report and `result-json`.
 pub(crate) const MAX_LISTED: usize = 1_000;
 
+/// Up to this many middle lines, each is looked for in the shared parts as they are (text or
+/// lines); above it, the shared lines are hashed once into a set, so that the work stays
+/// linear however many lines changed.
+const FEW: usize = 16;
+
 /// Compares the previous version's document with the current one.
 ///
 /// Linear in the number of lines: lines are matched through hash sets, and a removed line is
 /// paired with the first added line of the same package through a map keyed by package name.
+/// A line is added when the other document has it nowhere, so the lines both documents share
+/// at their start and end need no hashing: only the middles are. When both documents hold the
+/// text of the same lock files, those shared parts are found on the text itself and never cut
+/// into lines (a 100,000-line lock file with one pin moved costs one pass of `memcmp`).
 /// A document read back from S3 is untrusted: nothing here slices or indexes its strings.
 pub fn changes(previous: &FingerprintDocument, current: &FingerprintDocument) -> Changes {
     let mut out = Changes::default();
     if previous.source != current.source {
-        lines(
-            &mut out,
-            &entries(&previous.source),
-            &entries(&current.source),
-        );
+        match (lock_texts(&previous.source), lock_texts(&current.source)) {
+            (Some(old), Some(new)) => texts(&mut out, &old, &new),
+            _ => {
+                let (old, new) = (entries(&previous.source), entries(&current.source));
+                list(&mut out, &old, &new);
+            }
+        }
     }
     settings(&mut out, previous, current);
     out
 }
 
-/// The lines added, removed and changed between two lists of lines, each list sorted and cut
-/// to [`MAX_LISTED`].
-fn lines(out: &mut Changes, old: &[Cow<'_, str>], new: &[Cow<'_, str>]) {
-    // The lines both lists share at their start and at their end are in both, so neither
-    // added nor removed; a lock file with one pin moved leaves a middle of one line each,
-    // and hashing only the middles keeps the common run free of large sets.
+/// Two whole lists of lines: their shared start and end are found line by line.
+fn list(out: &mut Changes, old: &[Cow<'_, str>], new: &[Cow<'_, str>]) {
     let start = old.iter().zip(new).take_while(|(a, b)| a == b).count();
     let (old_rest, new_rest) = (&old[start..], &new[start..]);
     let end = old_rest
@@ -44,20 +51,147 @@ fn lines(out: &mut Changes, old: &[Cow<'_, str>], new: &[Cow<'_, str>]) {
         .zip(new_rest.iter().rev())
         .take_while(|(a, b)| a == b)
         .count();
-    let old_mid = &old_rest[..old_rest.len() - end];
-    let new_mid = &new_rest[..new_rest.len() - end];
-    let in_old: HashSet<&str> = old_mid.iter().map(|l| l.as_ref()).collect();
-    let in_new: HashSet<&str> = new_mid.iter().map(|l| l.as_ref()).collect();
-    // The middle lines that also appear in the shared part (in both lists, then).
-    let shared: HashSet<&str> = old[..start]
+    let old_mid: Vec<&str> = old_rest[..old_rest.len() - end]
+        .iter()
+        .map(|l| l.as_ref())
+        .collect();
+    let new_mid: Vec<&str> = new_rest[..new_rest.len() - end]
+        .iter()
+        .map(|l| l.as_ref())
+        .collect();
+    let shared = old[..start]
         .iter()
         .chain(&old[old.len() - end..])
-        .map(|l| l.as_ref())
-        .filter(|l| in_old.contains(l) || in_new.contains(l))
-        .collect();
-    // In document order, duplicates kept: a line listed twice and gone is gone twice.
-    let removed: Vec<&str> = missing_from(old_mid, &in_new, &shared);
-    let added: Vec<&str> = missing_from(new_mid, &in_old, &shared);
+        .map(|l| l.as_ref());
+    let shared = if old_mid.len() + new_mid.len() <= FEW {
+        Shared::Lines(shared.collect())
+    } else {
+        Shared::Set(shared.collect())
+    };
+    lines(out, &old_mid, &new_mid, &shared);
+}
+
+/// The lock files' texts of both documents, paired in their order (by name): each pair's
+/// shared start and end are found on the text, and only the middles are cut into lines. Any
+/// pairing is right: what is outside the middles is the same bytes in both documents.
+fn texts(out: &mut Changes, old: &[&str], new: &[&str]) {
+    let (mut old_mid, mut new_mid, mut shared) = (Vec::new(), Vec::new(), Vec::new());
+    for (o, n) in old.iter().zip(new) {
+        let (start, o_end, n_end) = middle(o, n);
+        old_mid.extend(meaningful_lines(&o[start..o_end]));
+        new_mid.extend(meaningful_lines(&n[start..n_end]));
+        shared.extend([&o[..start], &o[o_end..]]);
+    }
+    // A file only one document has is all middle.
+    old_mid.extend(old.iter().skip(new.len()).flat_map(|t| meaningful_lines(t)));
+    new_mid.extend(new.iter().skip(old.len()).flat_map(|t| meaningful_lines(t)));
+    let shared = if old_mid.len() + new_mid.len() <= FEW {
+        Shared::Texts(shared)
+    } else {
+        Shared::Set(shared.into_iter().flat_map(meaningful_lines).collect())
+    };
+    lines(out, &old_mid, &new_mid, &shared);
+}
+
+/// The parts both documents share (their start and end), where a middle line is looked up.
+enum Shared<'a> {
+    /// Lock-file texts, searched for the line (few lines are looked up).
+    Texts(Vec<&'a str>),
+    /// Lines, compared one by one (few lines are looked up).
+    Lines(Vec<&'a str>),
+    /// Lines hashed once (many lines are looked up).
+    Set(HashSet<&'a str>),
+}
+
+impl Shared<'_> {
+    fn contains(&self, line: &str) -> bool {
+        match self {
+            Self::Texts(texts) => texts.iter().any(|t| has_line(t, line)),
+            Self::Lines(lines) => lines.contains(&line),
+            Self::Set(set) => set.contains(line),
+        }
+    }
+}
+
+/// Where two texts differ, cut to whole lines: the middle of `old` is `old[start..old_end]`,
+/// that of `new` is `new[start..new_end]`; before and after them the bytes are the same.
+fn middle(old: &str, new: &str) -> (usize, usize, usize) {
+    let (o, n) = (old.as_bytes(), new.as_bytes());
+    let same = common_len(o.chunks(CHUNK), n.chunks(CHUNK), |x, y| {
+        x.iter().zip(y).take_while(|(a, b)| a == b).count()
+    });
+    // Back to the start of the line the first difference is in (both texts agree up to it).
+    let start = o[..same]
+        .iter()
+        .rposition(|&b| b == b'\n')
+        .map_or(0, |i| i + 1);
+    let (o_rest, n_rest) = (&o[start..], &n[start..]);
+    let tail = common_len(o_rest.rchunks(CHUNK), n_rest.rchunks(CHUNK), |x, y| {
+        x.iter()
+            .rev()
+            .zip(y.iter().rev())
+            .take_while(|(a, b)| a == b)
+            .count()
+    });
+    // Forward to the start of a line, at a line break inside the shared tail: then the tail
+    // starts a line in both texts.
+    let tail = o_rest[o_rest.len() - tail..]
+        .iter()
+        .position(|&b| b == b'\n')
+        .map_or(0, |i| tail - i - 1);
+    (start, old.len() - tail, new.len() - tail)
+}
+
+/// Texts are compared this many bytes at a time (`memcmp`), then byte by byte in the first
+/// piece that differs.
+const CHUNK: usize = 4096;
+
+/// How many bytes two texts share, from the pieces of each in the same order (from the start
+/// or from the end), `within` counting the shared bytes of the first pair that differs.
+fn common_len<'a>(
+    a: impl Iterator<Item = &'a [u8]>,
+    b: impl Iterator<Item = &'a [u8]>,
+    within: impl Fn(&[u8], &[u8]) -> usize,
+) -> usize {
+    let mut same = 0;
+    for (x, y) in a.zip(b) {
+        if x != y {
+            return same + within(x, y);
+        }
+        same += x.len();
+    }
+    same
+}
+
+/// Whether `text` has `line` as one of its meaningful lines (as [`meaningful_lines`] gives
+/// them). The text is searched for `line`, and only the lines it occurs in are cut out.
+fn has_line(text: &str, line: &str) -> bool {
+    if line.is_empty() {
+        return false;
+    }
+    let mut from = 0;
+    while let Some(at) = text[from..].find(line) {
+        let at = from + at;
+        let begin = text[..at].rfind('\n').map_or(0, |i| i + 1);
+        let end = text[at..].find('\n').map_or(text.len(), |i| at + i + 1);
+        if meaningful_lines(&text[begin..end]).any(|l| l == line) {
+            return true;
+        }
+        from = end;
+    }
+    false
+}
+
+/// The lines added, removed and changed, from the middles of the two documents (what is
+/// between their shared start and end) and a test for the lines of the shared parts. Each
+/// list is sorted and cut to [`MAX_LISTED`].
+fn lines(out: &mut Changes, old_mid: &[&str], new_mid: &[&str], shared: &Shared<'_>) {
+    let in_old: HashSet<&str> = old_mid.iter().copied().collect();
+    let in_new: HashSet<&str> = new_mid.iter().copied().collect();
+    // In document order, duplicates kept: a line listed twice and gone is gone twice. A line
+    // of the shared parts is in both documents, so neither added nor removed.
+    let removed: Vec<&str> = missing_from(old_mid, &in_new, shared);
+    let added: Vec<&str> = missing_from(new_mid, &in_old, shared);
     // The first added line of each package; a package's removed lines all pair with it.
     let mut first_added: HashMap<&str, &str> = HashMap::new();
     for a in &added {
@@ -112,17 +246,30 @@ fn settings(out: &mut Changes, previous: &FingerprintDocument, current: &Fingerp
     differs("build", p.build == c.build);
 }
 
-/// The lines of `lines` in neither `other` nor `shared`, in order.
-fn missing_from<'a>(
-    lines: &'a [Cow<'_, str>],
-    other: &HashSet<&str>,
-    shared: &HashSet<&str>,
-) -> Vec<&'a str> {
+/// The lines of `lines` in neither `other` nor the shared parts, in order.
+fn missing_from<'a>(lines: &[&'a str], other: &HashSet<&str>, shared: &Shared<'_>) -> Vec<&'a str> {
     lines
         .iter()
-        .map(|l| l.as_ref())
+        .copied()
         .filter(|l| !other.contains(l) && !shared.contains(l))
         .collect()
+}
+
+/// The text of every lock file, when the document holds the text of each.
+fn lock_texts(source: &Source) -> Option<Vec<&str>> {
+    match source {
+        Source::Manifests { files } => files.iter().map(|f| f.text.as_deref()).collect(),
+        Source::Tree { .. } => None,
+    }
+}
+
+/// The meaningful lines of a lock file's text: comments, blank lines and `--hash` lines
+/// dropped, each trimmed, with a continuation's `\\` removed.
+fn meaningful_lines(text: &str) -> impl Iterator<Item = &str> {
+    text.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#') && !l.starts_with("--hash"))
+        .map(|l| l.trim_end_matches('\\').trim())
 }
 
 /// The comparable lines of a document: each lock file's meaningful lines (comments and blank
@@ -133,11 +280,8 @@ fn entries(source: &Source) -> Vec<Cow<'_, str>> {
         Source::Manifests { files } => files
             .iter()
             .flat_map(|f| match &f.text {
-                Some(text) => text
-                    .lines()
-                    .map(str::trim)
-                    .filter(|l| !l.is_empty() && !l.starts_with('#') && !l.starts_with("--hash"))
-                    .map(|l| Cow::Borrowed(l.trim_end_matches('\\').trim()))
+                Some(text) => meaningful_lines(text)
+                    .map(Cow::Borrowed)
                     .collect::<Vec<_>>(),
                 None => vec![Cow::Owned(format!(
                     "{} (sha256 {})",
@@ -374,6 +518,69 @@ mod tests {
         r_out.sort();
         c_out.sort();
         (a_out, r_out, c_out)
+    }
+
+    /// Lock files as people write them (indented, continued, commented, CRLF, one file or
+    /// two), long enough to cross [`FEW`]: the listing from their texts and the one from their
+    /// lines both agree with the quadratic listing of their meaningful lines.
+    #[test]
+    fn the_listing_from_texts_and_from_lines_agrees_with_the_quadratic_one() {
+        use proptest::prelude::*;
+        use proptest::test_runner::{Config, TestRunner};
+        // "aa==1" holds "a==1": a search of the text finds it, the line must not match.
+        let line = prop::sample::select(vec![
+            "a==1",
+            "a==2",
+            "aa==1",
+            "  a==1",
+            "a==1 \\",
+            "b==1\r",
+            "b==2",
+            "# a==1",
+            "",
+            "x",
+            "--hash=sha256:0",
+            "d @ u1",
+        ]);
+        let file = prop::collection::vec(line, 0..24).prop_map(|l| l.join("\n"));
+        let files = prop::collection::vec(file, 1..3);
+        let mut runner = TestRunner::new(Config {
+            cases: 2000,
+            failure_persistence: None,
+            ..Config::default()
+        });
+        let doc = |texts: &[String]| {
+            with_source(Source::Manifests {
+                files: texts
+                    .iter()
+                    .enumerate()
+                    .map(|(i, t)| manifest_file(Path::new(&format!("{i}.txt")), t.as_bytes()))
+                    .collect(),
+            })
+        };
+        runner
+            .run(&(files.clone(), files), |(old, new)| {
+                let (old, new) = (doc(&old), doc(&new));
+                let norm = |d: &FingerprintDocument| -> Vec<String> {
+                    entries(&d.source).iter().map(|l| l.to_string()).collect()
+                };
+                let (added, removed, changed) = quadratic(&norm(&old), &norm(&new));
+                let from_texts = changes(&old, &new);
+                prop_assert_eq!(&from_texts.added, &added);
+                prop_assert_eq!(&from_texts.removed, &removed);
+                prop_assert_eq!(&from_texts.changed, &changed);
+                let mut from_lines = Changes::default();
+                list(
+                    &mut from_lines,
+                    &entries(&old.source),
+                    &entries(&new.source),
+                );
+                prop_assert_eq!(from_lines.added, added);
+                prop_assert_eq!(from_lines.removed, removed);
+                prop_assert_eq!(from_lines.changed, changed);
+                Ok(())
+            })
+            .unwrap();
     }
 
     #[test]
