@@ -487,6 +487,12 @@ fn bad_settings_are_refused_before_any_call() {
         )
         .env("LAYERPUB_ENDPOINT_URL", "http://"),
         case(
+            "endpoint-url-with-a-non-ascii-host",
+            "endpoint-url",
+            &["endpoint-url: `http://motö.internal:5000` has a host name that is not ASCII", "punycode"],
+        )
+        .env("LAYERPUB_ENDPOINT_URL", "http://motö.internal:5000"),
+        case(
             "share-with-everyone-without-allow-public",
             "share-with",
             &["share-with: `*` makes the layer usable by every AWS account", "`allow-public: true`"],
