@@ -130,14 +130,18 @@ bad = rows("bad_input.jsonl")
 if bad is None:
     lines += ["Not run yet: tests/suite/bad_input.rs wrote no report.", ""]
 else:
-    none_wrote = sum(1 for r in bad if r.get("aws_writes", 0) == 0)
+    refused = sum(1 for r in bad if r.get("exit_code") == 2 and r.get("aws_writes", 0) == 0)
+    warned = sum(1 for r in bad if r.get("exit_code") == 0)
     lines += [
-        f"{len(bad)} bad inputs tried; {none_wrote} of them made no AWS write (nothing published).",
+        f"{len(bad)} bad inputs tried: {refused} refused (exit 2) with no AWS write; {warned} only"
+        " warned (the pull-request comment or merge-request note could not be written: the"
+        " publish stands, so the first of them publishes and the rest find it unchanged).",
+        "Rows by case name (the cases run in parallel groups).",
         "",
         "| case | setting | exit code | message | AWS writes | held |",
         "|---|---|---|---|---|---|",
     ]
-    for r in bad:
+    for r in sorted(bad, key=lambda r: r.get("case", "")):
         lines.append(
             f"| {cell(r.get('case'))} | {cell(r.get('setting'))} | {cell(r.get('exit_code'))} | {cell(r.get('message'))} | {cell(r.get('aws_writes'))} | {ok(r)} |"
         )

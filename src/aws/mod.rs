@@ -12,7 +12,7 @@ pub mod lambda_api;
 pub mod prune;
 pub mod s3_store;
 pub mod share;
-mod transport;
+pub mod transport;
 
 use std::time::Duration;
 

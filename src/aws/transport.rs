@@ -1,90 +1,246 @@
-//! The SDK's HTTP client: hyper 1 with rustls on ring, whose TLS setup (reading the system's
-//! ~300 root certificates, about 4 ms) happens only when a request goes to an `https://` URL.
+//! The SDK's HTTP client: hyper-util's pooled HTTP/1.1 client, the one `ci::rest` talks to
+//! GitHub and GitLab with, over rustls on ring. TLS is set up (the system's ~300 root
+//! certificates read, about 4 ms) only when a request goes to an `https://` URL.
 //!
-//! The SDK's own HTTPS client builds its rustls config, certificates included, for the first
-//! request whatever its scheme: a run against a plain `http://` endpoint (moto, LocalStack, a
-//! proxy on localhost) paid for TLS it never used. Here each request picks its connector by
-//! its URL's scheme: `http://` goes through a connector without TLS, `https://` through the
-//! SDK's HTTPS one, created (and its certificates loaded) on the first such request. Both are
-//! the SDK's own connectors, so timeouts, pooling and certificate verification are the SDK's;
-//! nothing here turns verification off. Credential providers (web identity's STS, SSO,
-//! container and instance metadata) share this client, so an `https://` call among them still
-//! gets TLS even when the service endpoint is `http://`.
+//! The SDK's own client (aws-smithy-http-client) was this plus HTTP/2 (h2), which no AWS call
+//! here uses, and its own copy of the connector stack: 310 KiB of the binary
+//! (docs/benchmarks.md, "Binary size"). What it did for the SDK is done here the same way:
+//! the connect timeout and read timeout (time to the response's head) of the connector
+//! settings the SDK asks for, and transport errors sorted into the kinds its retry strategy
+//! reads (timeout, I/O: retried; a response cut short: transient, retried; the rest: not).
+//! Credential providers (web identity's STS, SSO, container and instance metadata) share this
+//! client, so an `https://` call among them gets TLS even when the service endpoint is
+//! `http://`. Like the SDK's client as layerpub configured it, it goes through no proxy.
 
-use aws_sdk_s3::config::http::HttpRequest;
+use std::error::Error as StdError;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+
+use aws_sdk_s3::config::http::{HttpRequest, HttpResponse};
 use aws_sdk_s3::config::{HttpClient, SharedHttpClient};
-use aws_smithy_http_client::tls;
-use aws_smithy_runtime_api::client::connector_metadata::ConnectorMetadata;
 use aws_smithy_runtime_api::client::http::{
     HttpConnector, HttpConnectorFuture, HttpConnectorSettings, SharedHttpConnector,
 };
+use aws_smithy_runtime_api::client::result::ConnectorError;
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
+use aws_smithy_types::body::SdkBody;
+use aws_smithy_types::retry::ErrorKind;
+use hyper_rustls::HttpsConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector as TcpConnector;
+use hyper_util::rt::TokioExecutor;
 
 /// Whether a request to `uri` needs TLS: anything but a plain `http://` URL. Unknown or
-/// missing schemes go to the HTTPS connector, which verifies or refuses them.
+/// missing schemes go to the HTTPS client, which verifies or refuses them.
 pub(crate) fn needs_tls(uri: &str) -> bool {
     !uri.get(..7)
         .is_some_and(|s| s.eq_ignore_ascii_case("http://"))
 }
 
-/// The client the SDK is given ([`super::clients`]).
-pub(crate) fn http_client() -> SharedHttpClient {
-    SharedHttpClient::new(BySchemeClient {
-        plain: aws_smithy_http_client::Builder::new().build_http(),
-        https: aws_smithy_http_client::Builder::new()
-            .tls_provider(tls::Provider::Rustls(
-                tls::rustls_provider::CryptoMode::Ring,
-            ))
-            .build_https(),
-    })
+/// The system's root certificates, for verifying `what`; an error says how to get some.
+pub(crate) fn native_roots(what: &str) -> Result<rustls::RootCertStore, String> {
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add_parsable_certificates(rustls_native_certs::load_native_certs().certs);
+    if roots.is_empty() {
+        return Err(format!(
+            "no root certificates found on this machine to verify {what}; install the \
+             ca-certificates package or set SSL_CERT_FILE"
+        ));
+    }
+    Ok(roots)
 }
 
-/// Two SDK clients, one per scheme. Each caches its connectors per settings; the HTTPS one
-/// creates its connector (and its TLS config) only when [`ByScheme::call`] first needs it.
+/// HTTP/1.1 over rustls on ring, verifying against `roots`. With `plain_too`, plain
+/// `http://` URLs pass through without TLS; without, they are refused.
+pub(crate) fn https_connector(
+    roots: rustls::RootCertStore,
+    tcp: TcpConnector,
+    plain_too: bool,
+) -> Result<HttpsConnector<TcpConnector>, String> {
+    let tls = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .map_err(|e| format!("TLS setup failed: {e}"))?
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    let builder = hyper_rustls::HttpsConnectorBuilder::new().with_tls_config(tls);
+    let builder = if plain_too {
+        builder.https_or_http()
+    } else {
+        builder.https_only()
+    };
+    Ok(builder.enable_http1().wrap_connector(tcp))
+}
+
+/// A TCP connector giving up on a connection after `timeout`.
+pub(crate) fn tcp_connector(timeout: Option<Duration>) -> TcpConnector {
+    let mut tcp = TcpConnector::new();
+    tcp.enforce_http(false);
+    tcp.set_nodelay(true);
+    tcp.set_connect_timeout(timeout);
+    tcp
+}
+
+/// The client the SDK is given ([`super::clients`]; the tests build their own clients with it).
+pub fn http_client() -> SharedHttpClient {
+    SharedHttpClient::new(Transport::default())
+}
+
+type PlainClient = Client<TcpConnector, SdkBody>;
+type TlsClient = Client<HttpsConnector<TcpConnector>, SdkBody>;
+
+/// One pooled client per connect timeout the SDK asks for (the services' 10 s, the instance
+/// metadata's 1 s), each with its TLS side made on first use.
+#[derive(Debug, Default)]
+struct Transport {
+    pools: Mutex<Vec<(Option<Duration>, Arc<Pools>)>>,
+}
+
 #[derive(Debug)]
-struct BySchemeClient {
-    plain: SharedHttpClient,
-    https: SharedHttpClient,
+struct Pools {
+    connect_timeout: Option<Duration>,
+    plain: PlainClient,
+    tls: OnceLock<Result<TlsClient, String>>,
 }
 
-impl HttpClient for BySchemeClient {
+impl Pools {
+    fn new(connect_timeout: Option<Duration>) -> Pools {
+        Pools {
+            connect_timeout,
+            plain: Client::builder(TokioExecutor::new()).build(tcp_connector(connect_timeout)),
+            tls: OnceLock::new(),
+        }
+    }
+
+    fn tls(&self, uri: &str) -> Result<TlsClient, String> {
+        self.tls
+            .get_or_init(|| {
+                let roots = native_roots(uri)?;
+                let https = https_connector(roots, tcp_connector(self.connect_timeout), false)?;
+                Ok(Client::builder(TokioExecutor::new()).build(https))
+            })
+            .clone()
+    }
+}
+
+impl HttpClient for Transport {
     fn http_connector(
         &self,
         settings: &HttpConnectorSettings,
-        components: &RuntimeComponents,
+        _components: &RuntimeComponents,
     ) -> SharedHttpConnector {
-        SharedHttpConnector::new(ByScheme {
-            plain: self.plain.http_connector(settings, components),
-            https: self.https.clone(),
-            settings: settings.clone(),
-            components: components.clone(),
+        let timeout = settings.connect_timeout();
+        let mut pools = self.pools.lock().unwrap_or_else(|p| p.into_inner());
+        let found = pools
+            .iter()
+            .find(|(t, _)| *t == timeout)
+            .map(|(_, p)| p.clone());
+        let pools = found.unwrap_or_else(|| {
+            let made = Arc::new(Pools::new(timeout));
+            pools.push((timeout, made.clone()));
+            made
+        });
+        SharedHttpConnector::new(Connector {
+            pools,
+            read_timeout: settings.read_timeout(),
         })
     }
-
-    fn connector_metadata(&self) -> Option<ConnectorMetadata> {
-        self.https.connector_metadata()
-    }
 }
 
-/// One request's connector: the plain one at hand, the HTTPS one asked for when needed.
+/// The connector for one set of settings.
 #[derive(Debug)]
-struct ByScheme {
-    plain: SharedHttpConnector,
-    https: SharedHttpClient,
-    settings: HttpConnectorSettings,
-    components: RuntimeComponents,
+struct Connector {
+    pools: Arc<Pools>,
+    read_timeout: Option<Duration>,
 }
 
-impl HttpConnector for ByScheme {
+impl HttpConnector for Connector {
     fn call(&self, request: HttpRequest) -> HttpConnectorFuture {
-        if needs_tls(request.uri()) {
-            self.https
-                .http_connector(&self.settings, &self.components)
-                .call(request)
+        let tls = needs_tls(request.uri());
+        let client = if tls {
+            match self.pools.tls(request.uri()) {
+                Ok(c) => Some(c),
+                Err(e) => return HttpConnectorFuture::ready(Err(ConnectorError::user(e.into()))),
+            }
         } else {
-            self.plain.call(request)
-        }
+            None
+        };
+        let request = match request.try_into_http1x() {
+            Ok(r) => r,
+            Err(e) => return HttpConnectorFuture::ready(Err(ConnectorError::user(e.into()))),
+        };
+        let sent = match client {
+            Some(c) => c.request(request),
+            None => self.pools.plain.request(request),
+        };
+        let read_timeout = self.read_timeout;
+        HttpConnectorFuture::new(async move {
+            let answer = match read_timeout {
+                Some(t) => match tokio::time::timeout(t, sent).await {
+                    Ok(answer) => answer,
+                    Err(_) => {
+                        return Err(ConnectorError::timeout(
+                            format!("no response within the read timeout of {t:?}").into(),
+                        ));
+                    }
+                },
+                None => sent.await,
+            };
+            match answer {
+                Ok(response) => HttpResponse::try_from(response.map(SdkBody::from_body_1_x))
+                    .map_err(|e| ConnectorError::other(e.into(), None)),
+                Err(e) => Err(connector_error(e)),
+            }
+        })
     }
+}
+
+/// The kind of a transport error, as the SDK's retry strategy reads it: a connection that
+/// could not be made, was closed or failed with an I/O error is I/O (retried); a response cut
+/// short is transient (retried, as S3 sometimes does it); a timeout is a timeout; a request
+/// hyper refused is the caller's; anything else is not retried.
+fn connector_error(e: hyper_util::client::legacy::Error) -> ConnectorError {
+    let kind = if e.is_connect() {
+        Kind::Io
+    } else {
+        match source::<hyper::Error>(&e) {
+            Some(h) if h.is_timeout() => Kind::Timeout,
+            Some(h) if h.is_user() => Kind::User,
+            Some(h) if h.is_incomplete_message() => Kind::Transient,
+            Some(h) if h.is_closed() || h.is_canceled() => Kind::Io,
+            _ if source::<std::io::Error>(&e).is_some() => Kind::Io,
+            _ => Kind::Other,
+        }
+    };
+    let e = e.into();
+    match kind {
+        Kind::Io => ConnectorError::io(e),
+        Kind::Timeout => ConnectorError::timeout(e),
+        Kind::User => ConnectorError::user(e),
+        Kind::Transient => ConnectorError::other(e, Some(ErrorKind::TransientError)),
+        Kind::Other => ConnectorError::other(e, None),
+    }
+}
+
+enum Kind {
+    Io,
+    Timeout,
+    User,
+    Transient,
+    Other,
+}
+
+/// The first error of type `E` in `e`'s chain of sources, `e` included.
+fn source<'a, E: StdError + 'static>(e: &'a (dyn StdError + 'static)) -> Option<&'a E> {
+    let mut next = Some(e);
+    while let Some(e) = next {
+        if let Some(found) = e.downcast_ref::<E>() {
+            return Some(found);
+        }
+        next = e.source();
+    }
+    None
 }
 
 #[cfg(test)]
@@ -97,9 +253,17 @@ mod tests {
         assert!(!needs_tls("HTTP://localhost:4566/"));
         assert!(needs_tls("https://lambda.us-east-1.amazonaws.com/"));
         assert!(needs_tls("https://sts.amazonaws.com/"));
-        // Not http: the HTTPS connector verifies it or refuses it; never a plain connection.
+        // Not http: the HTTPS client verifies it or refuses it; never a plain connection.
         assert!(needs_tls("httpx://example.com/"));
         assert!(needs_tls("http:/x"));
         assert!(needs_tls(""));
+    }
+
+    #[test]
+    fn an_error_is_found_among_the_sources() {
+        let io = std::io::Error::new(std::io::ErrorKind::ConnectionReset, "reset");
+        let outer = std::io::Error::other(io);
+        assert!(source::<std::io::Error>(&outer).is_some());
+        assert!(source::<std::fmt::Error>(&outer).is_none());
     }
 }

@@ -11,7 +11,6 @@
 //! comment is written: a plain `http://` URL (a local server, the tests' wiremock) gets no TLS.
 //! The token travels in one header, marked sensitive, and is never part of a message.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use http::header::{ACCEPT, CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue, USER_AGENT};
@@ -24,6 +23,7 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use serde::Deserialize;
 
+use crate::aws::transport;
 use crate::domain::error::Cause;
 
 /// Connecting, and the whole exchange including the body, per attempt.
@@ -282,31 +282,13 @@ pub(crate) fn needs_tls(api_url: &str) -> bool {
 /// plain `http://` one the trust store stays empty, nothing is read, and an `https://` request
 /// (which cannot happen: see [`needs_tls`]) would fail verification rather than skip it.
 fn http_client(api_url: &str) -> Result<HttpClient, String> {
-    let mut roots = rustls::RootCertStore::empty();
-    if needs_tls(api_url) {
-        roots.add_parsable_certificates(rustls_native_certs::load_native_certs().certs);
-        if roots.is_empty() {
-            return Err(format!(
-                "no root certificates found on this machine to verify {api_url}; install the \
-                 ca-certificates package or set SSL_CERT_FILE"
-            ));
-        }
-    }
-    let tls = rustls::ClientConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .map_err(|e| format!("TLS setup failed: {e}"))?
-    .with_root_certificates(roots)
-    .with_no_client_auth();
-    let mut http = HttpConnector::new();
-    http.enforce_http(false);
-    http.set_connect_timeout(Some(CONNECT_TIMEOUT));
-    let https = hyper_rustls::HttpsConnectorBuilder::new()
-        .with_tls_config(tls)
-        .https_or_http()
-        .enable_http1()
-        .wrap_connector(http);
+    let roots = if needs_tls(api_url) {
+        transport::native_roots(api_url)?
+    } else {
+        rustls::RootCertStore::empty()
+    };
+    let tcp = transport::tcp_connector(Some(CONNECT_TIMEOUT));
+    let https = transport::https_connector(roots, tcp, true)?;
     Ok(Client::builder(TokioExecutor::new()).build(https))
 }
 

@@ -140,3 +140,156 @@ fn an_https_endpoint_still_sets_up_tls_with_the_system_s_certificates() {
     );
     assert!(m.versions("deps").is_empty(), "nothing was published");
 }
+
+/// Writes a self-signed certificate for 127.0.0.1 and its key as `NAME.pem` and `NAME.key`
+/// in `dir`, with Python's `cryptography` (moto needs it, so the emulator's venv has it).
+fn self_signed(python: &Path, dir: &Path, name: &str) -> (PathBuf, PathBuf) {
+    const MAKE: &str = r#"
+import datetime, ipaddress, sys
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+cert_path, key_path = sys.argv[1], sys.argv[2]
+key = ec.generate_private_key(ec.SECP256R1())
+name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "layerpub test")])
+now = datetime.datetime.now(datetime.timezone.utc)
+cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
+    .public_key(key.public_key()).serial_number(x509.random_serial_number())
+    .not_valid_before(now - datetime.timedelta(days=1))
+    .not_valid_after(now + datetime.timedelta(days=1))
+    .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
+    .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+    .sign(key, hashes.SHA256()))
+open(cert_path, "wb").write(cert.public_bytes(serialization.Encoding.PEM))
+open(key_path, "wb").write(key.private_bytes(serialization.Encoding.PEM,
+    serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+"#;
+    let (cert, key) = (
+        dir.join(format!("{name}.pem")),
+        dir.join(format!("{name}.key")),
+    );
+    let made = std::process::Command::new(python)
+        .args(["-c", MAKE])
+        .arg(&cert)
+        .arg(&key)
+        .status()
+        .expect("run the venv's python");
+    assert!(
+        made.success(),
+        "could not make a certificate with cryptography"
+    );
+    (cert, key)
+}
+
+/// A moto server speaking HTTPS only, with a certificate of its own; stopped when dropped.
+struct TlsMoto {
+    endpoint: String,
+    ca: PathBuf,
+    server: std::process::Child,
+}
+
+impl Drop for TlsMoto {
+    fn drop(&mut self) {
+        let _ = self.server.kill();
+        let _ = self.server.wait();
+    }
+}
+
+fn tls_moto(dir: &Path) -> TlsMoto {
+    let python = common::moto::ensure_installed();
+    let (ca, key) = self_signed(&python, dir, "server");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let server = std::process::Command::new(&python)
+        .args([
+            "-m",
+            "moto.server",
+            "-H",
+            "127.0.0.1",
+            "-p",
+            &port.to_string(),
+        ])
+        .arg("-c")
+        .arg(&ca)
+        .arg("-k")
+        .arg(&key)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start moto over TLS");
+    let endpoint = format!("https://127.0.0.1:{port}");
+    let s = TlsMoto {
+        endpoint,
+        ca,
+        server,
+    };
+    // Answering over TLS, with this certificate, before any test run.
+    const PROBE: &str = "import ssl, sys, urllib.request\nurllib.request.urlopen(sys.argv[1] + '/moto-api/', context=ssl.create_default_context(cafile=sys.argv[2]), timeout=2)";
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while !std::process::Command::new(&python)
+        .args(["-c", PROBE, &s.endpoint])
+        .arg(&s.ca)
+        .stderr(std::process::Stdio::null())
+        .status()
+        .unwrap()
+        .success()
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "moto did not answer on {}",
+            s.endpoint
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    s
+}
+
+/// The whole publish over TLS (no bucket: the zip goes inline to Lambda), with the
+/// certificate checked: a run trusting another certificate fails naming it and publishes
+/// nothing; the run trusting the server's publishes version 1, and the next finds it unchanged.
+#[test]
+fn an_https_endpoint_publishes_over_verified_tls() {
+    let dir = temp();
+    project(dir.path());
+    let s = tls_moto(dir.path());
+    let (stranger, _) = self_signed(&common::moto::ensure_installed(), dir.path(), "stranger");
+    let run = |ca: &Path| {
+        layerpub_cmd()
+            .current_dir(dir.path())
+            .args(["--output", "json"])
+            .env("AWS_ACCESS_KEY_ID", "testing")
+            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .env("AWS_REGION", "us-east-1")
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .env("AWS_ENDPOINT_URL", &s.endpoint)
+            .env("SSL_CERT_FILE", ca)
+            .env("SSL_CERT_DIR", dir.path().join("no-such-dir"))
+            .env("LAYERPUB_TEST_TIMEOUT_SECS", "5")
+            .run_within()
+    };
+    let refused = run(&stranger);
+    assert_eq!(refused.code, 1, "{}\n{}", refused.stdout, refused.stderr);
+    assert!(
+        refused.stderr.contains("invalid peer certificate"),
+        "the error names the certificate: {}",
+        refused.stderr
+    );
+    let first = run(&s.ca);
+    let layer = first.assert_ok().layer();
+    assert_eq!(layer["published"], true, "{}", first.stdout);
+    assert_eq!(
+        layer["layer_version"], 1,
+        "the refused run published nothing"
+    );
+    let again = run(&s.ca);
+    assert_eq!(
+        again.assert_ok().layer()["published"],
+        false,
+        "{}",
+        again.stdout
+    );
+}
