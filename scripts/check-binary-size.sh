@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
-# Fails when the binary BIN is larger than the size budget: 7 MiB (7,340,032 bytes), or
-# LAYERPUB_MAX_BINARY_BYTES. Every action run downloads the binary. Issue 17's goal is 6 MB
-# with a check at 6.5 MiB; the binary is 6.90 MB today (docs/benchmarks.md, "Binary size"), so
-# the budget is a ratchet for now: about 440 KB above today's size, room for a release's growth,
-# not for a new dependency nobody weighed. Lower it as the binary shrinks.
+# Fails when the binary BIN is larger than the size budget: 6.5 MiB (6,815,744 bytes), or
+# LAYERPUB_MAX_BINARY_BYTES. Every action run downloads the binary. Issue 17 asks for this
+# check, with a goal of 6 MB; the binary is 6.41 MB today (docs/benchmarks.md, "Binary
+# size"): about 400 KB of room for a release's growth, not for a new dependency nobody
+# weighed. Lower it as the binary shrinks.
 # scripts/static-build.sh runs it where the binary is built, so .ci/run fails.
 #   bash scripts/check-binary-size.sh BIN
 set -euo pipefail
 bin=${1:?usage: check-binary-size.sh BIN}
-max=${LAYERPUB_MAX_BINARY_BYTES:-7340032}
+max=${LAYERPUB_MAX_BINARY_BYTES:-6815744}
 [[ $max =~ ^[0-9]+$ ]] || { echo "check-binary-size: LAYERPUB_MAX_BINARY_BYTES must be a number of bytes, not \`$max\`" >&2; exit 2; }
 size=$(stat -c %s "$bin")
 if (( size > max )); then
