@@ -82,6 +82,19 @@ pub(crate) fn tcp_connector(timeout: Option<Duration>) -> TcpConnector {
     tcp
 }
 
+/// `scheme://host[:port]` of a URL, without its path or any `user:password@`: what a
+/// certificate verifies, and what an error about it names.
+fn origin(uri: &str) -> String {
+    let start = uri.find("://").map_or(0, |i| i + 3);
+    let end = uri[start..]
+        .find(['/', '?', '#'])
+        .map_or(uri.len(), |i| start + i);
+    let host = uri[start..end]
+        .rfind('@')
+        .map_or(start, |at| start + at + 1);
+    format!("{}{}", &uri[..start], &uri[host..end])
+}
+
 /// The client the SDK is given ([`super::clients`]; the tests build their own clients with it).
 pub fn http_client() -> SharedHttpClient {
     SharedHttpClient::new(Transport::default())
@@ -116,7 +129,7 @@ impl Pools {
     fn tls(&self, uri: &str) -> Result<TlsClient, String> {
         self.tls
             .get_or_init(|| {
-                let roots = native_roots(uri)?;
+                let roots = native_roots(&origin(uri))?;
                 let https = https_connector(roots, tcp_connector(self.connect_timeout), false)?;
                 Ok(Client::builder(TokioExecutor::new()).build(https))
             })
@@ -257,6 +270,17 @@ mod tests {
         assert!(needs_tls("httpx://example.com/"));
         assert!(needs_tls("http:/x"));
         assert!(needs_tls(""));
+    }
+
+    #[test]
+    fn an_origin_has_no_path_and_no_credentials() {
+        assert_eq!(
+            origin("https://lambda.us-east-1.amazonaws.com/2018-10-31/layers?x=1"),
+            "https://lambda.us-east-1.amazonaws.com"
+        );
+        assert_eq!(origin("https://127.0.0.1:4566"), "https://127.0.0.1:4566");
+        assert_eq!(origin("https://user:secret@host:1/p"), "https://host:1");
+        assert_eq!(origin("weird"), "weird");
     }
 
     #[test]
