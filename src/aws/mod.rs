@@ -53,7 +53,7 @@ pub(crate) const READ_TIMEOUT: Duration = Duration::from_secs(120);
 /// How the clients are built, beyond the settings: what the environment says about them,
 /// read once from [`Env`] by the command line and passed in (the library reads no process
 /// environment).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClientOptions {
     /// How long a call may wait on the server: [`READ_TIMEOUT`].
     pub read_timeout: Duration,
@@ -61,6 +61,8 @@ pub struct ClientOptions {
     /// cannot take virtual-host bucket names. (The SDK reads the URL itself; the shared
     /// config does not show it.)
     pub s3_endpoint_from_env: bool,
+    /// `HTTPS_PROXY` / `NO_PROXY`.
+    pub proxy: transport::Proxy,
 }
 
 impl Default for ClientOptions {
@@ -68,6 +70,7 @@ impl Default for ClientOptions {
         ClientOptions {
             read_timeout: READ_TIMEOUT,
             s3_endpoint_from_env: false,
+            proxy: transport::Proxy::default(),
         }
     }
 }
@@ -86,6 +89,7 @@ impl ClientOptions {
         ClientOptions {
             read_timeout,
             s3_endpoint_from_env: env.get("AWS_ENDPOINT_URL_S3").is_some(),
+            proxy: transport::Proxy::from_env(env),
         }
     }
 }
@@ -96,8 +100,9 @@ pub async fn clients(
     endpoint_url: Option<&str>,
     options: &ClientOptions,
 ) -> Result<Clients, Error> {
+    options.proxy.check().map_err(Error::bad_input)?;
     let mut loader = aws_config::defaults(BehaviorVersion::latest())
-        .http_client(transport::http_client())
+        .http_client(transport::http_client(options.proxy.clone()))
         .retry_config(
             RetryConfig::standard()
                 .with_max_attempts(MAX_ATTEMPTS)

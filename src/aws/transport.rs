@@ -10,10 +10,14 @@
 //! reads (timeout, I/O: retried; a response cut short: transient, retried; the rest: not).
 //! Credential providers (web identity's STS, SSO, container and instance metadata) share this
 //! client, so an `https://` call among them gets TLS even when the service endpoint is
-//! `http://`. Like the SDK's client as layerpub configured it, it goes through no proxy.
+//! `http://`. `https://` calls go through the proxy of `HTTPS_PROXY` (a CONNECT tunnel, so
+//! TLS is still end to end and verified), except to hosts in `NO_PROXY` ([`Proxy`]).
 
 use std::error::Error as StdError;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::{Arc, Mutex, OnceLock};
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use aws_sdk_s3::config::http::{HttpRequest, HttpResponse};
@@ -28,7 +32,118 @@ use aws_smithy_types::retry::ErrorKind;
 use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector as TcpConnector;
-use hyper_util::rt::TokioExecutor;
+use hyper_util::client::legacy::connect::proxy::Tunnel;
+use hyper_util::client::proxy::matcher::Matcher;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use tokio::net::TcpStream;
+use tower_service::Service;
+
+use crate::config::env::Env;
+
+type BoxError = Box<dyn StdError + Send + Sync>;
+
+/// The proxy for `https://` calls: `HTTPS_PROXY` (or `https_proxy`), with the hosts of
+/// `NO_PROXY` (or `no_proxy`) reached directly. Plain `http://` calls (an emulator) always go
+/// directly.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Proxy {
+    https: Option<String>,
+    no: Option<String>,
+}
+
+impl std::fmt::Debug for Proxy {
+    /// Never the URL: it may hold a password.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Proxy")
+            .field("https", &self.https.is_some())
+            .field("no", &self.no)
+            .finish()
+    }
+}
+
+impl Proxy {
+    pub fn from_env(env: &Env) -> Proxy {
+        let first = |names: [&str; 2]| names.iter().find_map(|n| env.get(n)).map(str::to_owned);
+        Proxy {
+            https: first(["HTTPS_PROXY", "https_proxy"]),
+            no: first(["NO_PROXY", "no_proxy"]),
+        }
+    }
+
+    /// The proxy URL must be `http://host[:port]` (user and password allowed); an error names
+    /// the variable, never its value.
+    pub fn check(&self) -> Result<(), String> {
+        let Some(url) = &self.https else {
+            return Ok(());
+        };
+        let ok = url
+            .parse::<http::Uri>()
+            .is_ok_and(|u| u.scheme_str() == Some("http") && u.host().is_some());
+        if ok {
+            Ok(())
+        } else {
+            Err("HTTPS_PROXY: not an http://host:port URL (a proxy reached over plain HTTP,                  as most are); fix it or unset it"
+                .to_owned())
+        }
+    }
+
+    fn matcher(&self) -> Matcher {
+        let mut b = Matcher::builder();
+        if let Some(https) = &self.https {
+            b = b.https(https.clone());
+        }
+        if let Some(no) = &self.no {
+            b = b.no(no.clone());
+        }
+        b.build()
+    }
+}
+
+/// Connects directly, or through the proxy's CONNECT tunnel for an `https://` destination the
+/// proxy settings send there. Either way the result is a TCP stream TLS then runs over.
+#[derive(Clone)]
+pub(crate) struct ProxyConnector {
+    tcp: TcpConnector,
+    proxies: Arc<Matcher>,
+}
+
+impl ProxyConnector {
+    pub(crate) fn new(tcp: TcpConnector, proxy: &Proxy) -> ProxyConnector {
+        ProxyConnector {
+            tcp,
+            proxies: Arc::new(proxy.matcher()),
+        }
+    }
+}
+
+impl Service<http::Uri> for ProxyConnector {
+    type Response = TokioIo<TcpStream>;
+    type Error = BoxError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, BoxError>> + Send>>;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, dst: http::Uri) -> Self::Future {
+        let through = (dst.scheme_str() == Some("https"))
+            .then(|| self.proxies.intercept(&dst))
+            .flatten();
+        match through {
+            Some(proxy) => {
+                let mut tunnel = Tunnel::new(proxy.uri().clone(), self.tcp.clone());
+                if let Some(auth) = proxy.basic_auth() {
+                    tunnel = tunnel.with_auth(auth.clone());
+                }
+                Box::pin(async move { tunnel.call(dst).await.map_err(BoxError::from) })
+            }
+            None => {
+                let mut tcp = self.tcp.clone();
+                Box::pin(async move { tcp.call(dst).await.map_err(BoxError::from) })
+            }
+        }
+    }
+}
 
 /// Whether a request to `uri` needs TLS: anything but a plain `http://` URL. Unknown or
 /// missing schemes go to the HTTPS client, which verifies or refuses them.
@@ -54,9 +169,9 @@ pub(crate) fn native_roots(what: &str) -> Result<rustls::RootCertStore, String> 
 /// `http://` URLs pass through without TLS; without, they are refused.
 pub(crate) fn https_connector(
     roots: rustls::RootCertStore,
-    tcp: TcpConnector,
+    tcp: ProxyConnector,
     plain_too: bool,
-) -> Result<HttpsConnector<TcpConnector>, String> {
+) -> Result<HttpsConnector<ProxyConnector>, String> {
     let tls = rustls::ClientConfig::builder_with_provider(Arc::new(
         rustls::crypto::ring::default_provider(),
     ))
@@ -96,31 +211,44 @@ fn origin(uri: &str) -> String {
 }
 
 /// The client the SDK is given ([`super::clients`]; the tests build their own clients with it).
-pub fn http_client() -> SharedHttpClient {
-    SharedHttpClient::new(Transport::default())
+pub fn http_client(proxy: Proxy) -> SharedHttpClient {
+    SharedHttpClient::new(Transport {
+        proxy,
+        pools: Mutex::default(),
+    })
 }
 
 type PlainClient = Client<TcpConnector, SdkBody>;
-type TlsClient = Client<HttpsConnector<TcpConnector>, SdkBody>;
+type TlsClient = Client<HttpsConnector<ProxyConnector>, SdkBody>;
 
 /// One pooled client per connect timeout the SDK asks for (the services' 10 s, the instance
 /// metadata's 1 s), each with its TLS side made on first use.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct Transport {
+    proxy: Proxy,
     pools: Mutex<Vec<(Option<Duration>, Arc<Pools>)>>,
 }
 
-#[derive(Debug)]
 struct Pools {
     connect_timeout: Option<Duration>,
+    proxy: Proxy,
     plain: PlainClient,
     tls: OnceLock<Result<TlsClient, String>>,
 }
 
+impl std::fmt::Debug for Pools {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pools")
+            .field("connect_timeout", &self.connect_timeout)
+            .finish_non_exhaustive()
+    }
+}
+
 impl Pools {
-    fn new(connect_timeout: Option<Duration>) -> Pools {
+    fn new(connect_timeout: Option<Duration>, proxy: Proxy) -> Pools {
         Pools {
             connect_timeout,
+            proxy,
             plain: Client::builder(TokioExecutor::new()).build(tcp_connector(connect_timeout)),
             tls: OnceLock::new(),
         }
@@ -130,7 +258,8 @@ impl Pools {
         self.tls
             .get_or_init(|| {
                 let roots = native_roots(&origin(uri))?;
-                let https = https_connector(roots, tcp_connector(self.connect_timeout), false)?;
+                let tcp = ProxyConnector::new(tcp_connector(self.connect_timeout), &self.proxy);
+                let https = https_connector(roots, tcp, false)?;
                 Ok(Client::builder(TokioExecutor::new()).build(https))
             })
             .clone()
@@ -150,7 +279,7 @@ impl HttpClient for Transport {
             .find(|(t, _)| *t == timeout)
             .map(|(_, p)| p.clone());
         let pools = found.unwrap_or_else(|| {
-            let made = Arc::new(Pools::new(timeout));
+            let made = Arc::new(Pools::new(timeout, self.proxy.clone()));
             pools.push((timeout, made.clone()));
             made
         });

@@ -16,6 +16,7 @@ use http::header::{AUTHORIZATION, HeaderValue};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
+use crate::aws::transport::Proxy;
 use crate::ci::forge::{self, Outcome};
 use crate::ci::rest::{Exchange, Refused, Rest};
 use crate::config::env::Env;
@@ -42,6 +43,8 @@ pub struct GitHubContext {
     /// The pull request's number (its issue number).
     pub pr: u64,
     token: Secret,
+    /// The proxy for an `https://` API URL (none unless set: [`GitHubContext::with_proxy`]).
+    pub proxy: Proxy,
 }
 
 impl GitHubContext {
@@ -91,7 +94,13 @@ impl GitHubContext {
             repo: repo.to_owned(),
             pr: 0,
             token,
+            proxy: Proxy::default(),
         })
+    }
+
+    /// The same context, its API reached through `proxy` (from `HTTPS_PROXY` / `NO_PROXY`).
+    pub fn with_proxy(self, proxy: Proxy) -> Self {
+        GitHubContext { proxy, ..self }
     }
 
     /// `/repos/OWNER/REPO/issues/N/comments`: list and create.
@@ -136,7 +145,8 @@ pub fn context(
         ))
     })?;
     let api_url = var("GITHUB_API_URL").unwrap_or(DEFAULT_API_URL);
-    GitHubContext::new(api_url, owner, repo, pr, token.clone()).map(Some)
+    GitHubContext::new(api_url, owner, repo, pr, token.clone())
+        .map(|c| Some(c.with_proxy(Proxy::from_env(env))))
 }
 
 /// On a push (a merge into the default branch, typically): the repository and the pushed
@@ -162,7 +172,8 @@ pub fn push_context(
     }
     let (owner, repo) = repository.split_once('/').unwrap_or((repository, ""));
     let api_url = env.get("GITHUB_API_URL").unwrap_or(DEFAULT_API_URL);
-    let ctx = GitHubContext::repository(api_url, owner, repo, token.clone())?;
+    let ctx = GitHubContext::repository(api_url, owner, repo, token.clone())?
+        .with_proxy(Proxy::from_env(env));
     Ok(Some((ctx, sha.to_ascii_lowercase())))
 }
 
@@ -346,6 +357,7 @@ fn client(ctx: &GitHubContext) -> Result<Rest, Error> {
         (AUTHORIZATION, auth),
         "application/vnd.github+json",
         &RETRY_DELAYS,
+        &ctx.proxy,
     )
     .map_err(setup)
 }

@@ -18,6 +18,7 @@ use http::{Method, StatusCode, Uri};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use serde::Deserialize;
 
+use crate::aws::transport::Proxy;
 use crate::ci::forge::{self, Outcome};
 use crate::ci::rest::{self, Reply, Rest};
 use crate::config::env::Env;
@@ -35,6 +36,8 @@ pub struct GitLabContext {
     pub mr_iid: u64,
     /// `GITLAB_TOKEN`: a project (or personal) access token with the `api` scope.
     pub token: Secret,
+    /// The proxy for an `https://` API URL (from `HTTPS_PROXY` / `NO_PROXY`).
+    pub proxy: Proxy,
 }
 
 /// Why a token is needed and how to make one: said whenever the token is missing or refused.
@@ -85,6 +88,7 @@ pub fn context(env: &Env) -> Result<Option<GitLabContext>, Error> {
         project_id: project_id.to_owned(),
         mr_iid,
         token: Secret::new(token),
+        proxy: Proxy::from_env(env),
     }))
 }
 
@@ -117,6 +121,7 @@ pub fn push_context(env: &Env) -> Result<Option<(GitLabContext, String)>, Error>
         project_id: project_id.to_owned(),
         mr_iid: 0,
         token: Secret::new(token),
+        proxy: Proxy::from_env(env),
     };
     Ok(Some((ctx, sha.to_ascii_lowercase())))
 }
@@ -370,6 +375,7 @@ impl<'a> Api<'a> {
             (HeaderName::from_static("private-token"), token),
             "application/json",
             &RETRY_DELAYS,
+            &ctx.proxy,
         )
         .map_err(|m| Error::GitLab(ForgeError::failure(m)))?;
         Ok(Api { ctx, rest })
@@ -505,6 +511,7 @@ mod tests {
             project_id: "group/sub-group/my.project".into(),
             mr_iid: 5,
             token: Secret::new("x"),
+            proxy: Proxy::default(),
         };
         let api = Api::new(&ctx).unwrap();
         assert_eq!(

@@ -19,7 +19,6 @@ use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Bytes;
 use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use serde::Deserialize;
 
@@ -32,7 +31,7 @@ pub(crate) const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 /// A page of 100 comments is far below this; a larger answer is not the forge's.
 const MAX_RESPONSE_BYTES: usize = 16 * 1024 * 1024;
 
-type HttpClient = Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
+type HttpClient = Client<HttpsConnector<transport::ProxyConnector>, Full<Bytes>>;
 
 /// One forge's API: its root URL, the token's header, and the pauses between attempts.
 pub(crate) struct Rest {
@@ -124,12 +123,13 @@ impl Rest {
         auth: (HeaderName, HeaderValue),
         accept: &'static str,
         retry_delays: &'static [Duration],
+        proxy: &transport::Proxy,
     ) -> Result<Rest, String> {
         let (name, mut value) = auth;
         value.set_sensitive(true);
         Ok(Rest {
             api_url: api_url.trim_end_matches('/').to_owned(),
-            client: http_client(api_url)?,
+            client: http_client(api_url, proxy)?,
             auth: (name, value),
             accept,
             retry_delays,
@@ -281,13 +281,15 @@ pub(crate) fn needs_tls(api_url: &str) -> bool {
 /// HTTP/1.1 over rustls (ring). The roots are the system's for an `https://` API URL; for a
 /// plain `http://` one the trust store stays empty, nothing is read, and an `https://` request
 /// (which cannot happen: see [`needs_tls`]) would fail verification rather than skip it.
-fn http_client(api_url: &str) -> Result<HttpClient, String> {
+fn http_client(api_url: &str, proxy: &transport::Proxy) -> Result<HttpClient, String> {
+    proxy.check()?;
     let roots = if needs_tls(api_url) {
         transport::native_roots(api_url)?
     } else {
         rustls::RootCertStore::empty()
     };
-    let tcp = transport::tcp_connector(Some(CONNECT_TIMEOUT));
+    let tcp =
+        transport::ProxyConnector::new(transport::tcp_connector(Some(CONNECT_TIMEOUT)), proxy);
     let https = transport::https_connector(roots, tcp, true)?;
     Ok(Client::builder(TokioExecutor::new()).build(https))
 }

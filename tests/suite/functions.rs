@@ -26,7 +26,7 @@ fn lambda(endpoint: &str) -> aws_sdk_lambda::Client {
         .region(Region::new("us-east-1"))
         .endpoint_url(endpoint)
         .credentials_provider(Credentials::new("testing", "testing", None, None, "test"))
-        .http_client(layerpub::aws::transport::http_client())
+        .http_client(layerpub::aws::transport::http_client(Default::default()))
         .build();
     aws_sdk_lambda::Client::from_conf(config)
 }

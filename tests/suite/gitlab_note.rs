@@ -29,6 +29,7 @@ fn ctx(server: &MockServer) -> GitLabContext {
         project_id: "group/sub/proj".into(),
         mr_iid: 7,
         token: Secret::new(TOKEN),
+        proxy: Default::default(),
     }
 }
 
@@ -446,6 +447,7 @@ async fn the_token_is_not_in_connection_errors() {
         project_id: "42".into(),
         mr_iid: 7,
         token: Secret::new(TOKEN),
+        proxy: Default::default(),
     };
     let err = upsert_note(&ctx, LAYER, &body("v1")).await.unwrap_err();
     assert_eq!(err.exit_code(), EXIT_FAILURE);

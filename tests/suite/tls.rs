@@ -257,20 +257,7 @@ fn an_https_endpoint_publishes_over_verified_tls() {
     project(dir.path());
     let s = tls_moto(dir.path());
     let (stranger, _) = self_signed(&common::moto::ensure_installed(), dir.path(), "stranger");
-    let run = |ca: &Path| {
-        layerpub_cmd()
-            .current_dir(dir.path())
-            .args(["--output", "json"])
-            .env("AWS_ACCESS_KEY_ID", "testing")
-            .env("AWS_SECRET_ACCESS_KEY", "testing")
-            .env("AWS_REGION", "us-east-1")
-            .env("AWS_EC2_METADATA_DISABLED", "true")
-            .env("AWS_ENDPOINT_URL", &s.endpoint)
-            .env("SSL_CERT_FILE", ca)
-            .env("SSL_CERT_DIR", dir.path().join("no-such-dir"))
-            .env("LAYERPUB_TEST_TIMEOUT_SECS", "5")
-            .run_within()
-    };
+    let run = |ca: &Path| tls_run(dir.path(), &s, ca, &[]);
     let refused = run(&stranger);
     assert_eq!(refused.code, 1, "{}\n{}", refused.stdout, refused.stderr);
     assert!(
@@ -292,4 +279,139 @@ fn an_https_endpoint_publishes_over_verified_tls() {
         "{}",
         again.stdout
     );
+}
+
+/// A layerpub run against `s`, trusting `ca`, with `extra` variables.
+fn tls_run(dir: &Path, s: &TlsMoto, ca: &Path, extra: &[(&str, &str)]) -> Run {
+    let mut cmd = layerpub_cmd()
+        .current_dir(dir)
+        .args(["--output", "json"])
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("AWS_ENDPOINT_URL", &s.endpoint)
+        .env("SSL_CERT_FILE", ca)
+        .env("SSL_CERT_DIR", dir.join("no-such-dir"))
+        .env("LAYERPUB_TEST_TIMEOUT_SECS", "5");
+    for (k, v) in extra {
+        cmd = cmd.env(k, v);
+    }
+    cmd.run_within()
+}
+
+/// tests/support/connect_proxy.py on a free port: a proxy that tunnels CONNECT requests and
+/// logs each one's target; stopped when dropped.
+struct ConnectProxy {
+    port: u16,
+    log: PathBuf,
+    server: std::process::Child,
+}
+
+impl Drop for ConnectProxy {
+    fn drop(&mut self) {
+        let _ = self.server.kill();
+        let _ = self.server.wait();
+    }
+}
+
+impl ConnectProxy {
+    fn start(dir: &Path) -> ConnectProxy {
+        let (port_file, log) = (dir.join("proxy.port"), dir.join("proxy.log"));
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/connect_proxy.py");
+        let server = std::process::Command::new("python3")
+            .arg(script)
+            .arg(&port_file)
+            .arg(&log)
+            .spawn()
+            .expect("start the proxy");
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        let port = loop {
+            if let Ok(p) = fs::read_to_string(&port_file) {
+                break p.trim().parse().unwrap();
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the proxy did not start"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        ConnectProxy { port, log, server }
+    }
+
+    fn requests(&self) -> Vec<String> {
+        fs::read_to_string(&self.log)
+            .unwrap_or_default()
+            .lines()
+            .map(str::to_owned)
+            .collect()
+    }
+}
+
+/// On a runner that reaches AWS through a proxy: `https://` calls go through `HTTPS_PROXY`'s
+/// CONNECT tunnel (with its credentials, which no output shows), TLS still verified end to
+/// end; a host in `NO_PROXY` is reached directly; a proxy setting that is not a URL is bad
+/// input naming the variable and not its value.
+#[test]
+fn https_calls_go_through_https_proxy_unless_no_proxy_names_the_host() {
+    let dir = temp();
+    project(dir.path());
+    let s = tls_moto(dir.path());
+    let proxy = ConnectProxy::start(dir.path());
+    let via = format!("http://builder:pr0xy-pa55@127.0.0.1:{}", proxy.port);
+    let moto_host = s.endpoint.trim_start_matches("https://").to_owned();
+
+    let first = tls_run(dir.path(), &s, &s.ca, &[("HTTPS_PROXY", &via)]);
+    assert_eq!(
+        first.assert_ok().layer()["published"],
+        true,
+        "{}",
+        first.stdout
+    );
+    let seen = proxy.requests();
+    assert!(!seen.is_empty(), "nothing went through the proxy");
+    assert!(
+        seen.iter()
+            .all(|r| *r == format!("CONNECT {moto_host} auth")),
+        "every call is a tunnel to the endpoint, with the proxy's credentials: {seen:?}"
+    );
+    for out in [&first.stdout, &first.stderr] {
+        assert!(
+            !out.contains("pr0xy-pa55"),
+            "the proxy's password was shown: {out}"
+        );
+    }
+
+    let direct = tls_run(
+        dir.path(),
+        &s,
+        &s.ca,
+        &[("https_proxy", &via), ("NO_PROXY", "127.0.0.1")],
+    );
+    assert_eq!(
+        direct.assert_ok().layer()["published"],
+        false,
+        "{}",
+        direct.stdout
+    );
+    assert_eq!(
+        proxy.requests(),
+        seen,
+        "NO_PROXY's host went through the proxy"
+    );
+
+    let bad = tls_run(
+        dir.path(),
+        &s,
+        &s.ca,
+        &[("HTTPS_PROXY", "socks5://builder:pr0xy-pa55@127.0.0.1:1")],
+    );
+    assert_eq!(bad.code, 2, "{}", bad.stderr);
+    assert!(
+        bad.stderr
+            .contains("HTTPS_PROXY: not an http://host:port URL"),
+        "{}",
+        bad.stderr
+    );
+    assert!(!bad.stderr.contains("pr0xy-pa55"), "{}", bad.stderr);
 }
