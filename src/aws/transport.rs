@@ -82,8 +82,11 @@ impl Proxy {
         if ok {
             Ok(())
         } else {
-            Err("HTTPS_PROXY: not an http://host:port URL (a proxy reached over plain HTTP,                  as most are); fix it or unset it"
-                .to_owned())
+            Err(
+                "HTTPS_PROXY: not an http://host:port URL (a proxy reached over plain HTTP, \
+                 as most are); fix it or unset it"
+                    .to_owned(),
+            )
         }
     }
 
@@ -105,13 +108,18 @@ impl Proxy {
 pub(crate) struct ProxyConnector {
     tcp: TcpConnector,
     proxies: Arc<Matcher>,
+    /// Also the bound on the proxy's answer to CONNECT: a proxy that accepts the connection
+    /// and never answers must fail like an endpoint that cannot be reached, not wait for the
+    /// read timeout.
+    connect_timeout: Option<Duration>,
 }
 
 impl ProxyConnector {
-    pub(crate) fn new(tcp: TcpConnector, proxy: &Proxy) -> ProxyConnector {
+    pub(crate) fn new(connect_timeout: Option<Duration>, proxy: &Proxy) -> ProxyConnector {
         ProxyConnector {
-            tcp,
+            tcp: tcp_connector(connect_timeout),
             proxies: Arc::new(proxy.matcher()),
+            connect_timeout,
         }
     }
 }
@@ -135,7 +143,17 @@ impl Service<http::Uri> for ProxyConnector {
                 if let Some(auth) = proxy.basic_auth() {
                     tunnel = tunnel.with_auth(auth.clone());
                 }
-                Box::pin(async move { tunnel.call(dst).await.map_err(BoxError::from) })
+                let limit = self.connect_timeout;
+                Box::pin(async move {
+                    let opened = tunnel.call(dst);
+                    let opened = match limit {
+                        Some(t) => tokio::time::timeout(t, opened).await.map_err(|_| {
+                            BoxError::from(format!("the proxy opened no tunnel within {t:?}"))
+                        })?,
+                        None => opened.await,
+                    };
+                    opened.map_err(BoxError::from)
+                })
             }
             None => {
                 let mut tcp = self.tcp.clone();
@@ -189,7 +207,7 @@ pub(crate) fn https_connector(
 }
 
 /// A TCP connector giving up on a connection after `timeout`.
-pub(crate) fn tcp_connector(timeout: Option<Duration>) -> TcpConnector {
+fn tcp_connector(timeout: Option<Duration>) -> TcpConnector {
     let mut tcp = TcpConnector::new();
     tcp.enforce_http(false);
     tcp.set_nodelay(true);
@@ -258,7 +276,7 @@ impl Pools {
         self.tls
             .get_or_init(|| {
                 let roots = native_roots(&origin(uri))?;
-                let tcp = ProxyConnector::new(tcp_connector(self.connect_timeout), &self.proxy);
+                let tcp = ProxyConnector::new(self.connect_timeout, &self.proxy);
                 let https = https_connector(roots, tcp, false)?;
                 Ok(Client::builder(TokioExecutor::new()).build(https))
             })
@@ -410,6 +428,51 @@ mod tests {
         assert_eq!(origin("https://127.0.0.1:4566"), "https://127.0.0.1:4566");
         assert_eq!(origin("https://user:secret@host:1/p"), "https://host:1");
         assert_eq!(origin("weird"), "weird");
+    }
+
+    /// A proxy that takes the connection and never answers CONNECT fails the connection within
+    /// the connect timeout (an I/O error, retried), instead of waiting for the read timeout.
+    #[tokio::test]
+    async fn a_silent_proxy_fails_within_the_connect_timeout() {
+        let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let proxy = Proxy {
+            https: Some(format!("http://{}", silent.local_addr().unwrap())),
+            no: None,
+        };
+        let mut c = ProxyConnector::new(Some(Duration::from_millis(300)), &proxy);
+        let started = std::time::Instant::now();
+        let dst: http::Uri = "https://lambda.us-east-1.amazonaws.com/".parse().unwrap();
+        let err = tokio::time::timeout(Duration::from_secs(10), c.call(dst))
+            .await
+            .expect("the connector gave up on its own")
+            .expect_err("no tunnel");
+        assert!(err.to_string().contains("opened no tunnel"), "{err}");
+        assert!(started.elapsed() < Duration::from_secs(5));
+        drop(silent);
+    }
+
+    #[test]
+    fn the_proxy_is_never_shown_and_must_be_an_http_url() {
+        let secret = Proxy {
+            https: Some("http://u:pa55@proxy:3128".into()),
+            no: Some("localhost".into()),
+        };
+        assert!(secret.check().is_ok());
+        assert!(!format!("{secret:?}").contains("pa55"));
+        for bad in [
+            "socks5://proxy:1080",
+            "proxy:3128",
+            "http:///x",
+            "https://proxy:3128",
+        ] {
+            let p = Proxy {
+                https: Some(bad.into()),
+                no: None,
+            };
+            let e = p.check().unwrap_err();
+            assert!(e.starts_with("HTTPS_PROXY: "), "{bad}: {e}");
+            assert!(!e.contains(bad), "{bad}: {e}");
+        }
     }
 
     #[test]

@@ -288,8 +288,7 @@ fn http_client(api_url: &str, proxy: &transport::Proxy) -> Result<HttpClient, St
     } else {
         rustls::RootCertStore::empty()
     };
-    let tcp =
-        transport::ProxyConnector::new(transport::tcp_connector(Some(CONNECT_TIMEOUT)), proxy);
+    let tcp = transport::ProxyConnector::new(Some(CONNECT_TIMEOUT), proxy);
     let https = transport::https_connector(roots, tcp, true)?;
     Ok(Client::builder(TokioExecutor::new()).build(https))
 }
