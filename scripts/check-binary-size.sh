@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Fails when the binary BIN is larger than the size budget: 6.5 MiB (6,815,744 bytes), or
 # LAYERPUB_MAX_BINARY_BYTES. Every action run downloads the binary. Issue 17 asks for this
-# check, with a goal of 6 MB; the binary is 6.41 MB today (docs/benchmarks.md, "Binary
+# check, with a goal of 6 MB; the binary is 6.43 MB today (docs/benchmarks.md, "Binary
 # size"): about 400 KB of room for a release's growth, not for a new dependency nobody
 # weighed. Lower it as the binary shrinks.
 # scripts/static-build.sh runs it where the binary is built, so .ci/run fails.
