@@ -182,18 +182,21 @@ open(key_path, "wb").write(key.private_bytes(serialization.Encoding.PEM,
     (cert, key)
 }
 
-/// A moto server speaking HTTPS only, with a certificate of its own; stopped when dropped.
+/// A child process stopped when dropped: the servers these tests start.
+struct Server(std::process::Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A moto server speaking HTTPS only, with a certificate of its own.
 struct TlsMoto {
     endpoint: String,
     ca: PathBuf,
-    server: std::process::Child,
-}
-
-impl Drop for TlsMoto {
-    fn drop(&mut self) {
-        let _ = self.server.kill();
-        let _ = self.server.wait();
-    }
+    _server: Server,
 }
 
 fn tls_moto(dir: &Path) -> TlsMoto {
@@ -225,7 +228,7 @@ fn tls_moto(dir: &Path) -> TlsMoto {
     let s = TlsMoto {
         endpoint,
         ca,
-        server,
+        _server: Server(server),
     };
     // Answering over TLS, with this certificate, before any test run.
     const PROBE: &str = "import ssl, sys, urllib.request\nurllib.request.urlopen(sys.argv[1] + '/moto-api/', context=ssl.create_default_context(cafile=sys.argv[2]), timeout=2)";
@@ -301,18 +304,11 @@ fn tls_run(dir: &Path, s: &TlsMoto, ca: &Path, extra: &[(&str, &str)]) -> Run {
 }
 
 /// tests/support/connect_proxy.py on a free port: a proxy that tunnels CONNECT requests and
-/// logs each one's target; stopped when dropped.
+/// logs each one's target.
 struct ConnectProxy {
     port: u16,
     log: PathBuf,
-    server: std::process::Child,
-}
-
-impl Drop for ConnectProxy {
-    fn drop(&mut self) {
-        let _ = self.server.kill();
-        let _ = self.server.wait();
-    }
+    _server: Server,
 }
 
 impl ConnectProxy {
@@ -336,7 +332,11 @@ impl ConnectProxy {
             );
             std::thread::sleep(Duration::from_millis(50));
         };
-        ConnectProxy { port, log, server }
+        ConnectProxy {
+            port,
+            log,
+            _server: Server(server),
+        }
     }
 
     fn requests(&self) -> Vec<String> {
