@@ -1,14 +1,13 @@
 #!/usr/bin/env bash
-# Fails when the binary BIN is larger than the size budget: 6.5 MiB (6,815,744 bytes), or
-# LAYERPUB_MAX_BINARY_BYTES. Every action run downloads the binary. Issue 17 asks for this
-# check, with a goal of 6 MB; the binary is 6.43 MB today (docs/benchmarks.md, "Binary
-# size"): about 400 KB of room for a release's growth, not for a new dependency nobody
-# weighed. Lower it as the binary shrinks.
+# Fails when the binary BIN is larger than the size budget: issue 17's goal of 6 MB
+# (6,000,000 bytes), or LAYERPUB_MAX_BINARY_BYTES. Every action run downloads the binary. It
+# is 5.72 MB today (docs/benchmarks.md, "Binary size"): about 280 KB of room for a release's
+# growth, not for a new dependency nobody weighed. Lower it as the binary shrinks.
 # scripts/static-build.sh runs it where the binary is built, so .ci/run fails.
 #   bash scripts/check-binary-size.sh BIN
 set -euo pipefail
 bin=${1:?usage: check-binary-size.sh BIN}
-max=${LAYERPUB_MAX_BINARY_BYTES:-6815744}
+max=${LAYERPUB_MAX_BINARY_BYTES:-6000000}
 [[ $max =~ ^[0-9]+$ ]] || { echo "check-binary-size: LAYERPUB_MAX_BINARY_BYTES must be a number of bytes, not \`$max\`" >&2; exit 2; }
 size=$(stat -c %s "$bin")
 if (( size > max )); then

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the fully static x86_64 Linux binary the action ships, and checks that it is static:
 # `file` says statically linked, `ldd` says it is not a dynamic executable, it runs in an
-# empty environment, and it is within the size budget (scripts/check-binary-size.sh: 6.5 MiB,
+# empty environment, and it is within the size budget (scripts/check-binary-size.sh: 6 MB,
 # LAYERPUB_MAX_BINARY_BYTES overrides). Prints the binary's path and size.
 #   bash scripts/static-build.sh [OUT_DIR]     (default dist/bin)
 #
