@@ -19,6 +19,7 @@ use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{self, BufWriter, Read, Seek, Write};
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -36,7 +37,7 @@ use crate::domain::text::human_bytes;
 use crate::package::archive::{DosTime, EntryHeader, Method, ZipWriter};
 use crate::package::fingerprint::{FingerprintDocument, Source, TreeFile, hex, read_manifests};
 use crate::package::layout::layout_warnings;
-use crate::package::pipeline::in_order;
+use crate::package::pipeline::{Arena, in_order};
 use crate::package::walk::{Entry, EntryKind, MODE_EXECUTABLE, MODE_SYMLINK, walk_sorted};
 
 /// Files above this are compressed to a temporary file rather than to memory.
@@ -126,9 +127,17 @@ pub fn package(layer: &LayerConfig, options: &PackageOptions) -> Result<Packaged
     let unzipped_size = in_order(
         options.threads,
         |push| sized_walk(layer, Some(temp.as_file()), push),
-        |entry| compress(entry, want_tree_hashes, inspect_native, &options.interrupt),
-        |entry, mut c| {
-            write_entry(&mut zip, &entry, &mut c, &layer.zip_path)?;
+        |entry, arena| {
+            compress(
+                entry,
+                want_tree_hashes,
+                inspect_native,
+                &options.interrupt,
+                arena,
+            )
+        },
+        |entry, mut c, arena| {
+            write_entry(&mut zip, &entry, &mut c, &layer.zip_path, arena)?;
             if !c.native.is_empty() {
                 native_found.insert(entry.name.clone(), std::mem::take(&mut c.native));
             }
@@ -202,8 +211,8 @@ pub(crate) fn fingerprint_document(
     in_order(
         options.threads,
         |push| sized_walk(layer, None, push),
-        |e| hash_entry(e, &options.interrupt),
-        |e, sha| {
+        |e, _| hash_entry(e, &options.interrupt),
+        |e, sha, _| {
             files.push(TreeFile {
                 mode: mode_label(e.mode).to_owned(),
                 path: e.name,
@@ -326,6 +335,7 @@ fn write_entry<W: Write>(
     entry: &Entry,
     c: &mut Compressed,
     zip_path: &Path,
+    arena: &[u8],
 ) -> Result<(), PackageError> {
     let header = EntryHeader {
         name: &entry.name,
@@ -336,7 +346,7 @@ fn write_entry<W: Write>(
         uncompressed_size: entry.size,
     };
     let mut reader = CrcReader {
-        inner: c.data.reader()?,
+        inner: c.data.reader(arena)?,
         crc: crc32fast::Hasher::new(),
     };
     zip.add(&header, &mut reader)
@@ -456,7 +466,8 @@ struct Compressed {
 }
 
 enum Data {
-    Memory(Vec<u8>),
+    /// In the batch's arena (`pipeline::Arena`), at this range: every file read whole.
+    Arena(Range<usize>),
     /// Compressed into an anonymous temporary file (large files).
     Spooled(File, u64),
     /// Stored as it is: copied from the source file, still open from the read that hashed
@@ -467,14 +478,14 @@ enum Data {
 impl Data {
     fn len(&self) -> u64 {
         match self {
-            Data::Memory(v) => v.len() as u64,
+            Data::Arena(at) => at.len() as u64,
             Data::Spooled(_, n) | Data::Source(_, n) => *n,
         }
     }
 
-    fn reader(&mut self) -> Result<Box<dyn Read + '_>, PackageError> {
+    fn reader<'a>(&'a mut self, arena: &'a [u8]) -> Result<Box<dyn Read + 'a>, PackageError> {
         Ok(match self {
-            Data::Memory(v) => Box::new(&v[..]),
+            Data::Arena(at) => Box::new(&arena[at.clone()]),
             Data::Spooled(f, _) => {
                 f.rewind()
                     .map_err(|e| PackageError::io("cannot read a temporary file", e))?;
@@ -530,10 +541,11 @@ fn compress(
     want_sha: bool,
     inspect_native: bool,
     interrupt: &Interrupt,
+    arena: &mut Arena,
 ) -> Result<Compressed, PackageError> {
     stop_if_interrupted(interrupt)?;
     match &entry.kind {
-        EntryKind::Symlink(target) => Ok(stored_in_memory(target.as_bytes().to_vec(), want_sha)),
+        EntryKind::Symlink(target) => Ok(stored_in_arena(target.as_bytes(), want_sha, arena)),
         EntryKind::File if entry.size > SPOOL_BYTES => {
             compress_spooled(entry, want_sha, inspect_native, interrupt)
         }
@@ -543,7 +555,13 @@ fn compress(
                 input,
                 output,
             } = d;
-            let c = compress_in_memory(entry, want_sha, inspect_native, compress, input, output);
+            let c = compress_in_memory(
+                entry,
+                want_sha,
+                inspect_native,
+                (compress, input, output),
+                arena,
+            );
             trim(input);
             trim(output);
             c
@@ -551,16 +569,17 @@ fn compress(
     }
 }
 
-/// Compresses a file that fits in memory, with a worker's reused state and buffers.
+/// Compresses a file that fits in memory, with a worker's reused state and buffers, into the
+/// batch's arena.
 fn compress_in_memory(
     entry: &Entry,
     want_sha: bool,
     inspect_native: bool,
-    compress: &mut Compressor,
-    input: &mut Vec<u8>,
-    output: &mut Vec<u8>,
+    (compress, input, probe): (&mut Compressor, &mut Vec<u8>, &mut Vec<u8>),
+    arena: &mut Arena,
 ) -> Result<Compressed, PackageError> {
-    read_exact_size(entry, input)?;
+    let len = read_exact_size(entry, input)?;
+    let input = &input[..len];
     // From the bytes read for the zip: no second read.
     let native = if inspect_native {
         native::inspect(&entry.name, input)
@@ -568,21 +587,20 @@ fn compress_in_memory(
         Vec::new()
     };
     let crc32 = crc32fast::hash(input);
-    let content_sha256 = want_sha.then(|| Sha256::digest(&input[..]).into());
-    // Deflated only when smaller: deflate gives up as soon as it is not.
-    let deflated = !input.is_empty()
-        && worth_deflating_with(compress, output, input)
-        && deflate(compress, input, output, input.len());
-    // An exact copy: the reused buffers keep their room for the next file.
-    let (method, data) = if deflated {
-        (Method::Deflated, output.to_vec())
-    } else {
-        (Method::Stored, input.to_vec())
+    let content_sha256 = want_sha.then(|| Sha256::digest(input).into());
+    // Deflated straight into the arena, and only when smaller: deflate gives up as soon as
+    // the room (a byte less than the file) is used up.
+    let deflated = (!input.is_empty() && worth_deflating_with(compress, probe, input))
+        .then(|| deflate(compress, input, arena.room(len - 1)))
+        .flatten();
+    let (method, at) = match deflated {
+        Some(n) => (Method::Deflated, arena.commit(n)),
+        None => (Method::Stored, arena.push(input)),
     };
     Ok(Compressed {
         method,
         crc32,
-        data: Data::Memory(data),
+        data: Data::Arena(at),
         content_sha256,
         native,
     })
@@ -595,9 +613,13 @@ fn compress_in_memory(
 /// libdeflate: on this work (whole buffers, level 6) it is 1.0–1.6x as fast as zlib-rs and
 /// 0.1–1.5% smaller (docs/benchmarks.md), which puts the zip below Info-ZIP's on every tree.
 /// Larger files stream through zlib-rs (libdeflate has no streaming interface).
+///
+/// The buffers only grow (up to [`KEEP_BUFFER`]): a file is read into the first bytes of
+/// `input`, and the bytes after them are stale, never cleared.
 struct Scratch {
     compress: Compressor,
     input: Vec<u8>,
+    /// For the sample that decides whether a file is worth deflating.
     output: Vec<u8>,
 }
 
@@ -609,18 +631,13 @@ thread_local! {
     });
 }
 
-/// Deflates `input` whole into `output` (raw deflate, ended by a final block and nothing
-/// after it: no sync-flush marker); false when the result would not be smaller than `limit`
-/// bytes (libdeflate stops as soon as the room is used up).
-fn deflate(compress: &mut Compressor, input: &[u8], output: &mut Vec<u8>, limit: usize) -> bool {
-    output.clear();
-    output.resize(limit.saturating_sub(1), 0);
-    match compress.deflate_compress(input, output) {
-        Ok(n) => {
-            output.truncate(n);
-            true
-        }
-        Err(CompressionError::InsufficientSpace) => false,
+/// Deflates `input` whole into `room` (raw deflate, ended by a final block and nothing after
+/// it: no sync-flush marker); the length written, or `None` when it would not fit (libdeflate
+/// stops as soon as the room is used up).
+fn deflate(compress: &mut Compressor, input: &[u8], room: &mut [u8]) -> Option<usize> {
+    match compress.deflate_compress(input, room) {
+        Ok(n) => Some(n),
+        Err(CompressionError::InsufficientSpace) => None,
     }
 }
 
@@ -636,15 +653,20 @@ fn worth_deflating_with(compress: &mut Compressor, scratch: &mut Vec<u8>, data: 
         return true;
     }
     let sample = &data[..PROBE_BYTES];
-    deflate(compress, sample, scratch, sample.len() * 98 / 100)
+    // Smaller than 98% of the sample.
+    let room = sample.len() * 98 / 100 - 1;
+    if scratch.len() < room {
+        scratch.resize(room, 0);
+    }
+    deflate(compress, sample, &mut scratch[..room]).is_some()
 }
 
-fn stored_in_memory(bytes: Vec<u8>, want_sha: bool) -> Compressed {
+fn stored_in_arena(bytes: &[u8], want_sha: bool, arena: &mut Arena) -> Compressed {
     Compressed {
         method: Method::Stored,
-        crc32: crc32fast::hash(&bytes),
-        content_sha256: want_sha.then(|| Sha256::digest(&bytes).into()),
-        data: Data::Memory(bytes),
+        crc32: crc32fast::hash(bytes),
+        content_sha256: want_sha.then(|| Sha256::digest(bytes).into()),
+        data: Data::Arena(arena.push(bytes)),
         native: Vec::new(),
     }
 }
@@ -656,15 +678,18 @@ fn open_file(path: &Path) -> io::Result<File> {
     Ok(File::from(fd))
 }
 
-/// Reads a file whole into `bytes`, refusing it when its size is no longer the walk's.
+/// Reads a file whole into the first bytes of `bytes` (grown when too short, never cleared),
+/// refusing it when its size is no longer the walk's; returns its length.
 ///
 /// One `read` call for most files: it asks for a byte more than the walk saw, so a file that
 /// grew is caught, and a read of a regular file that returns less than asked has reached the
 /// end, so no second call is needed to see 0 (a small file costs open, read, close).
-fn read_exact_size(entry: &Entry, bytes: &mut Vec<u8>) -> Result<(), PackageError> {
+fn read_exact_size(entry: &Entry, bytes: &mut Vec<u8>) -> Result<usize, PackageError> {
     let want = usize::try_from(entry.size).map_err(|_| changed_error(&entry.source))?;
-    bytes.clear();
-    bytes.resize(want + 1, 0);
+    if bytes.len() < want + 1 {
+        bytes.resize(want + 1, 0);
+    }
+    let bytes = &mut bytes[..want + 1];
     let mut f = open_file(&entry.source).map_err(|e| read_error(&entry.source, e))?;
     let mut n = 0;
     while n < want + 1 {
@@ -680,11 +705,10 @@ fn read_exact_size(entry: &Entry, bytes: &mut Vec<u8>) -> Result<(), PackageErro
             Err(e) => return Err(read_error(&entry.source, e)),
         }
     }
-    bytes.truncate(n);
     if n != want {
         return Err(changed_error(&entry.source));
     }
-    Ok(())
+    Ok(n)
 }
 
 /// Buffers above this are given back after use rather than kept for the next file: a few
@@ -876,7 +900,7 @@ fn hash_entry(entry: &Entry, interrupt: &Interrupt) -> Result<[u8; 32], PackageE
         // Read whole into the worker's buffer: one read call, no buffer to allocate per file.
         EntryKind::File if entry.size <= SPOOL_BYTES => SCRATCH.with_borrow_mut(|d| {
             let read = read_exact_size(entry, &mut d.input);
-            let sha = read.map(|()| Sha256::digest(&d.input).into());
+            let sha = read.map(|n| Sha256::digest(&d.input[..n]).into());
             trim(&mut d.input);
             sha
         }),
@@ -1013,11 +1037,18 @@ pub(crate) mod tests {
             size: bytes.len() as u64,
             mode: 0o100644,
         };
-        let mut c = compress(&entry, false, true, &Interrupt::never())?;
+        let mut arena = Arena::default();
+        let mut c = compress(&entry, false, true, &Interrupt::never(), &mut arena)?;
         assert!(matches!(c.data, Data::Source(..)), "stored from its source");
         change(&source);
         let mut zip = ZipWriter::new(Vec::new(), DosTime::EPOCH);
-        write_entry(&mut zip, &entry, &mut c, Path::new("deps.zip"))?;
+        write_entry(
+            &mut zip,
+            &entry,
+            &mut c,
+            Path::new("deps.zip"),
+            arena.bytes(),
+        )?;
         Ok(zip.finish().unwrap())
     }
 
@@ -1085,6 +1116,7 @@ pub(crate) mod tests {
         let dir = tempfile::tempdir().unwrap();
         let text = b"def handler(event, context):\n    return event\n".repeat(50);
         let mut deflated = Vec::new();
+        let mut arena = Arena::default();
         for (i, len) in [text.len(), 300, 120].into_iter().enumerate() {
             let source = dir.path().join(format!("m{i}.py"));
             std::fs::write(&source, &text[..len]).unwrap();
@@ -1095,11 +1127,13 @@ pub(crate) mod tests {
                 size: len as u64,
                 mode: 0o100644,
             };
-            let c = compress(&entry, false, false, &Interrupt::never()).unwrap();
+            // One arena for all three, as in a batch: each entry's bytes at its own place.
+            let c = compress(&entry, false, false, &Interrupt::never(), &mut arena).unwrap();
             assert_eq!(c.method, Method::Deflated, "{len} bytes");
-            let Data::Memory(data) = &c.data else {
+            let Data::Arena(at) = &c.data else {
                 panic!("in memory")
             };
+            let data = &arena.bytes()[at.clone()];
             // The marker, then the empty final block `03 00` that finishing added.
             let tail = &data[data.len().saturating_sub(6)..];
             assert!(
@@ -1112,7 +1146,7 @@ pub(crate) mod tests {
                 .unwrap();
             assert_eq!(back, &text[..len], "the worker's reused state starts clean");
             assert_eq!(c.crc32, crc32fast::hash(&text[..len]));
-            deflated.push(data.clone());
+            deflated.push(data.to_vec());
         }
         // What a fresh compressor gives, byte for byte: reusing the state changes nothing.
         let mut fresh = Compressor::new(CompressionLvl::new(LEVEL as i32).unwrap());
@@ -1147,14 +1181,50 @@ pub(crate) mod tests {
             mode: 0o100644,
         };
         let mut buf = vec![7u8; 100];
-        read_exact_size(&entry(10), &mut buf).unwrap();
-        assert_eq!(buf, b"0123456789", "the reused buffer holds only this file");
+        let n = read_exact_size(&entry(10), &mut buf).unwrap();
+        assert_eq!(&buf[..n], b"0123456789");
+        assert_eq!(
+            buf.len(),
+            100,
+            "the reused buffer is not cleared, only read into"
+        );
         for size in [9, 11, 0] {
             let err = read_exact_size(&entry(size), &mut buf).unwrap_err();
             assert!(
                 err.to_string()
                     .contains("changed while layerpub was packaging it"),
                 "{err}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_small_file_after_a_larger_one_is_hashed_and_stored_without_the_larger_ones_bytes() {
+        // The workers' buffers keep stale bytes past the current file: only the file's own
+        // may reach the hash, the CRC and the zip.
+        let dir = tempfile::tempdir().unwrap();
+        let mut arena = Arena::default();
+        for (name, content) in [("big.bin", noise(5000)), ("small.bin", b"xyz".to_vec())] {
+            let source = dir.path().join(name);
+            std::fs::write(&source, &content).unwrap();
+            let entry = Entry {
+                name: name.into(),
+                source,
+                kind: EntryKind::File,
+                size: content.len() as u64,
+                mode: 0o100644,
+            };
+            let want: [u8; 32] = Sha256::digest(&content).into();
+            assert_eq!(hash_entry(&entry, &Interrupt::never()).unwrap(), want);
+            let c = compress(&entry, true, false, &Interrupt::never(), &mut arena).unwrap();
+            assert_eq!(c.content_sha256, Some(want), "{name}");
+            assert_eq!(c.crc32, crc32fast::hash(&content), "{name}");
+            let Data::Arena(at) = &c.data else {
+                panic!("in memory")
+            };
+            assert_eq!(
+                (c.method, &arena.bytes()[at.clone()]),
+                (Method::Stored, &content[..])
             );
         }
     }

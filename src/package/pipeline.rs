@@ -7,12 +7,19 @@
 //! Entries travel in batches of up to [`BATCH_ENTRIES`] entries or [`BATCH_BYTES`] of input,
 //! so the threads meet about once per batch instead of once per file.
 //!
+//! Each batch carries one byte buffer, its arena, for what the workers make of its entries
+//! (their compressed bytes): one buffer per batch, recycled once the writer is done with it,
+//! instead of one allocation per file, made on a worker and freed on the writer. With musl's
+//! allocator, which the static binary ships, per-file buffers crossing threads cost mmap and
+//! munmap calls and their page faults (docs/benchmarks.md, Packaging).
+//!
 //! Memory stays bounded whatever the tree: the feed may run at most [`QUEUED_BATCHES`] batches
 //! ahead of the workers, and the workers at most [`WINDOW_BATCHES`] batches and
 //! [`WINDOW_BYTES`] of input ahead of the writer. Output order depends only on the feed's
 //! order, never on which worker finished first.
 
 use std::collections::BTreeMap;
+use std::ops::Range;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Condvar, Mutex, mpsc};
 
@@ -30,6 +37,8 @@ const QUEUED_BATCHES: usize = 16;
 pub(crate) const WINDOW_BATCHES: usize = 8;
 /// Input bytes the workers may hold ahead of the writer.
 pub(crate) const WINDOW_BYTES: u64 = 64 << 20;
+/// Arenas larger than this (a batch of one large file) are freed after use, not recycled.
+const KEEP_ARENA: usize = 2 << 20;
 
 /// What an entry weighs in the window: its input bytes, up to what a worker holds in memory
 /// (larger files are spooled to disk).
@@ -45,12 +54,51 @@ struct Batch {
     cost: u64,
 }
 
-/// A processed batch: the results of its entries in order, ending at the first error.
-type Done<T> = (Batch, Vec<Result<T, PackageError>>);
+/// A processed batch: the results of its entries in order, ending at the first error, and
+/// the batch's arena.
+type Done<T> = (Batch, Vec<Result<T, PackageError>>, Arena);
+
+/// A batch's bytes: what the workers made of its entries, one after the other. Its buffer
+/// keeps its length from batch to batch, so that writing into it never clears memory first
+/// (only growing it does); `used` says how much holds this batch's bytes.
+#[derive(Default)]
+pub(crate) struct Arena {
+    buf: Vec<u8>,
+    used: usize,
+}
+
+impl Arena {
+    /// `len` bytes of room after the bytes in use, to write into; what they hold is stale.
+    pub(crate) fn room(&mut self, len: usize) -> &mut [u8] {
+        let end = self.used + len;
+        if self.buf.len() < end {
+            self.buf.resize(end, 0);
+        }
+        &mut self.buf[self.used..end]
+    }
+
+    /// Keeps the first `len` bytes of the room; returns where they are in [`Arena::bytes`].
+    pub(crate) fn commit(&mut self, len: usize) -> Range<usize> {
+        let at = self.used..self.used + len;
+        self.used = at.end;
+        at
+    }
+
+    /// Copies `bytes` in; returns where they are.
+    pub(crate) fn push(&mut self, bytes: &[u8]) -> Range<usize> {
+        self.room(bytes.len()).copy_from_slice(bytes);
+        self.commit(bytes.len())
+    }
+
+    pub(crate) fn bytes(&self) -> &[u8] {
+        &self.buf[..self.used]
+    }
+}
 
 /// Runs `feed` on its own thread, `work` on every entry it pushes (on `threads` workers, 0:
 /// one per core), and hands each entry with its result to `sink` in the order the feed pushed
-/// them, on the calling thread. `feed`'s push returns false once the run is stopping (an
+/// them, on the calling thread. `work` may add bytes to its batch's [`Arena`] (empty at the
+/// start of each batch) and say where in its result; `sink` gets the arena's bytes. `feed`'s push returns false once the run is stopping (an
 /// error on another side): the feed should then return. Stops at the first error; an error
 /// of the feed's own (a walk error, a layer too large) wins over the others, so the user sees
 /// what is wrong with the tree first.
@@ -64,8 +112,8 @@ where
     R: Send,
     T: Send,
     F: FnOnce(&mut dyn FnMut(Entry) -> bool) -> Result<R, PackageError> + Send,
-    W: Fn(&Entry) -> Result<T, PackageError> + Sync,
-    S: FnMut(Entry, T) -> Result<(), PackageError>,
+    W: Fn(&Entry, &mut Arena) -> Result<T, PackageError> + Sync,
+    S: FnMut(Entry, T, &[u8]) -> Result<(), PackageError>,
 {
     let threads = if threads == 0 {
         std::thread::available_parallelism().map_or(1, |n| n.get())
@@ -77,6 +125,7 @@ where
 
     let (batch_tx, batch_rx) = mpsc::sync_channel::<Batch>(QUEUED_BATCHES);
     let batch_rx = Mutex::new(Some(batch_rx));
+    let arenas = Mutex::new(Vec::<Arena>::new());
     std::thread::scope(|scope| {
         let (done_tx, done_rx) = mpsc::channel::<Done<T>>();
 
@@ -97,7 +146,8 @@ where
         };
         for _ in 0..threads {
             let done_tx = done_tx.clone();
-            let (batch_rx, window, work, stop) = (&batch_rx, &window, &work, &stop);
+            let (batch_rx, window, work, stop, arenas) =
+                (&batch_rx, &window, &work, &stop, &arenas);
             scope.spawn(move || {
                 loop {
                     // The lock is held only to take the next batch: batches start in order.
@@ -110,18 +160,24 @@ where
                         break;
                     }
                     let mut results = Vec::with_capacity(batch.entries.len());
+                    let mut arena = arenas
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .pop()
+                        .unwrap_or_default();
+                    arena.used = 0;
                     for entry in &batch.entries {
                         if stop.load(Ordering::Relaxed) {
                             break;
                         }
-                        let r = work(entry);
+                        let r = work(entry, &mut arena);
                         let failed = r.is_err();
                         results.push(r);
                         if failed {
                             break;
                         }
                     }
-                    if done_tx.send((batch, results)).is_err() {
+                    if done_tx.send((batch, results, arena)).is_err() {
                         break;
                     }
                 }
@@ -132,12 +188,15 @@ where
         let mut pending = BTreeMap::new();
         let mut want = 0;
         let written = (|| {
-            for (batch, results) in done_rx.iter() {
-                pending.insert(batch.seq, (batch, results));
-                while let Some((batch, results)) = pending.remove(&want) {
+            for (batch, results, arena) in done_rx.iter() {
+                pending.insert(batch.seq, (batch, results, arena));
+                while let Some((batch, results, arena)) = pending.remove(&want) {
                     let complete = results.len() == batch.entries.len();
                     for (entry, r) in batch.entries.into_iter().zip(results) {
-                        sink(entry, r?)?;
+                        sink(entry, r?, arena.bytes())?;
+                    }
+                    if arena.buf.len() <= KEEP_ARENA {
+                        arenas.lock().unwrap_or_else(|p| p.into_inner()).push(arena);
                     }
                     if !complete {
                         // Only a run that is stopping leaves a batch unfinished.
@@ -279,14 +338,14 @@ mod tests {
         in_order(
             4,
             feed_of(es.clone()),
-            |e| {
+            |e, _| {
                 // Uneven work so that workers overtake each other.
                 if e.name.ends_with('7') {
                     std::thread::yield_now();
                 }
                 Ok(e.name.clone())
             },
-            |e, name| {
+            |e, name, _| {
                 assert_eq!(name, e.name);
                 seen.push(e.name);
                 Ok(())
@@ -298,19 +357,58 @@ mod tests {
     }
 
     #[test]
+    fn each_entry_finds_its_bytes_in_its_batchs_arena() {
+        // Entry i adds i % 700 bytes (some none, some past a batch's worth), each batch's
+        // arena recycled for the next: every entry must read back exactly its own bytes.
+        let es = entries(&[1; 3000]);
+        let bytes_of = |name: &str| -> Vec<u8> {
+            let i: usize = name[1..].parse().unwrap();
+            (0..i % 700).map(|k| (i + k) as u8).collect()
+        };
+        let mut seen = 0;
+        in_order(
+            3,
+            feed_of(es),
+            |e, arena| Ok(arena.push(&bytes_of(&e.name))),
+            |e, at, bytes| {
+                assert_eq!(bytes[at].to_vec(), bytes_of(&e.name), "{}", e.name);
+                seen += 1;
+                Ok(())
+            },
+        )
+        .unwrap();
+        assert_eq!(seen, 3000);
+    }
+
+    #[test]
+    fn an_arenas_room_keeps_what_was_committed_before_it() {
+        let mut a = Arena::default();
+        let first = a.push(b"abc");
+        a.room(10).fill(b'x');
+        let second = a.commit(2);
+        assert_eq!((first.clone(), second.clone()), (0..3, 3..5));
+        assert_eq!(a.bytes(), b"abcxx");
+        // Recycled: the buffer keeps its length, the bytes in use start again from none.
+        a.used = 0;
+        assert_eq!(a.bytes(), b"");
+        assert_eq!(a.push(b"z"), 0..1);
+        assert_eq!(a.bytes(), b"z");
+    }
+
+    #[test]
     fn a_worker_error_stops_the_run_and_is_returned() {
         let es = entries(&[1; 5000]);
         let err = in_order(
             3,
             feed_of(es),
-            |e| {
+            |e, _| {
                 if e.name == "f00100" {
                     Err(PackageError::input("boom"))
                 } else {
                     Ok(())
                 }
             },
-            |_, _| Ok(()),
+            |_, _, _| Ok(()),
         )
         .unwrap_err();
         assert_eq!(err.to_string(), "boom");
@@ -323,8 +421,8 @@ mod tests {
         let err = in_order(
             2,
             feed_of(es),
-            |_| Ok(()),
-            |e, _| {
+            |_, _| Ok(()),
+            |e, _, _| {
                 if e.name == "f00001" {
                     Err(PackageError::input("disk full"))
                 } else {
@@ -368,11 +466,11 @@ mod tests {
                 });
                 feed(push)
             },
-            |_| {
+            |_, _| {
                 first_done.store(true, Ordering::SeqCst);
                 Ok(())
             },
-            |_, _| Ok(()),
+            |_, _, _| Ok(()),
         )
         .unwrap();
         assert!(
@@ -400,8 +498,8 @@ mod tests {
                 }
                 Ok(())
             },
-            |_| Ok(()),
-            |_, _| {
+            |_, _| Ok(()),
+            |_, _, _| {
                 if std::mem::take(&mut first) {
                     std::thread::sleep(Duration::from_millis(300));
                     let n = fed.load(Ordering::SeqCst);
@@ -424,8 +522,8 @@ mod tests {
                 feed_of(es)(push)?;
                 Err::<(), _>(PackageError::input("too large"))
             },
-            |_| Ok(()),
-            |_, _| {
+            |_, _| Ok(()),
+            |_, _, _| {
                 written += 1;
                 Ok(())
             },
