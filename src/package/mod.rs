@@ -25,7 +25,7 @@ use std::sync::Arc;
 
 use flate2::Compression;
 use flate2::write::DeflateEncoder;
-use libdeflater::{CompressionError, CompressionLvl, Compressor};
+use libdeflater::{CompressionLvl, Compressor};
 use sha2::{Digest, Sha256};
 
 use crate::config::LayerConfig;
@@ -635,10 +635,8 @@ thread_local! {
 /// it: no sync-flush marker); the length written, or `None` when it would not fit (libdeflate
 /// stops as soon as the room is used up).
 fn deflate(compress: &mut Compressor, input: &[u8], room: &mut [u8]) -> Option<usize> {
-    match compress.deflate_compress(input, room) {
-        Ok(n) => Some(n),
-        Err(CompressionError::InsufficientSpace) => None,
-    }
+    // Its only error is `CompressionError::InsufficientSpace`.
+    compress.deflate_compress(input, room).ok()
 }
 
 /// Whether deflate is likely to shrink the data, judged on its first [`PROBE_BYTES`]: a sample
@@ -1141,7 +1139,7 @@ pub(crate) mod tests {
                 "{tail:02x?}"
             );
             let mut back = Vec::new();
-            flate2::read::DeflateDecoder::new(&data[..])
+            flate2::read::DeflateDecoder::new(data)
                 .read_to_end(&mut back)
                 .unwrap();
             assert_eq!(back, &text[..len], "the worker's reused state starts clean");
