@@ -214,19 +214,27 @@ pub(crate) fn normalise_line_endings(bytes: &[u8]) -> Vec<u8> {
 
 /// Lowercase hex of a byte string.
 pub fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write;
-    bytes
-        .iter()
-        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
-            let _ = write!(s, "{b:02x}");
-            s
-        })
+    // A digit at a time from a table, not `format!` per byte: packaging a tree without a
+    // manifest writes one hash per file, on the writer's thread.
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for &b in bytes {
+        s.push(char::from(DIGITS[usize::from(b >> 4)]));
+        s.push(char::from(DIGITS[usize::from(b & 0xf)]));
+    }
+    s
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::config::settings::Settings;
+
+    #[test]
+    fn hex_is_two_lowercase_digits_per_byte_high_nibble_first() {
+        assert_eq!(hex(&[0x00, 0x0f, 0xa5, 0xff, 0x10]), "000fa5ff10");
+        assert_eq!(hex(&[]), "");
+    }
 
     fn layer(f: impl FnOnce(&mut Settings)) -> LayerConfig {
         let mut s = Settings {

@@ -213,16 +213,13 @@ fn below<'a>(root: &Path, path: &'a Path) -> &'a Path {
     path.strip_prefix(root).unwrap_or(path)
 }
 
-/// A relative path `/`-separated; `None` when a component is not UTF-8.
+/// A relative path `/`-separated; `None` when a component is not UTF-8, or is not a plain
+/// name (a `.`, `..` or root would take an entry out of the layer's folder).
 fn utf8_name(rel: &Path) -> Option<String> {
-    let mut parts = Vec::new();
-    for c in rel.components() {
-        match c {
-            Component::Normal(s) => parts.push(s.to_str()?),
-            _ => return None,
-        }
-    }
-    Some(parts.join("/"))
+    // The walk joins names with one `/`: the path's text is already the name, and one
+    // allocation per entry is all it costs.
+    let plain = rel.components().all(|c| matches!(c, Component::Normal(_)));
+    plain.then(|| rel.to_str().map(str::to_owned)).flatten()
 }
 
 /// The longest name a zip entry can have (its length is a 16-bit field).
@@ -389,5 +386,25 @@ fn walk_error(root: &Path, e: walkdir::Error) -> PackageError {
                 .unwrap_or_else(|| io::Error::other("walk failed"));
             PackageError::io(format!("cannot read `{where_}`"), source)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_entry_name_is_the_relative_path_of_plain_utf8_names() {
+        use std::ffi::OsStr;
+        use std::os::unix::ffi::OsStrExt;
+        assert_eq!(
+            utf8_name(Path::new("python/pkg/mod.py")).as_deref(),
+            Some("python/pkg/mod.py")
+        );
+        for escaping in ["../x.py", "/abs.py", "./x.py", "a/../b.py"] {
+            assert_eq!(utf8_name(Path::new(escaping)), None, "{escaping}");
+        }
+        let not_utf8 = Path::new(OsStr::from_bytes(b"pkg/caf\xe9.py"));
+        assert_eq!(utf8_name(not_utf8), None);
     }
 }
