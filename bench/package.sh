@@ -25,6 +25,8 @@ fi
 
 if [[ -n ${LAYERPUB_BIN:-} ]]; then
   LAYERPUB=$(realpath "$LAYERPUB_BIN")
+  # Not passed on: layerpub refuses a LAYERPUB_* variable that is not one of its settings.
+  unset LAYERPUB_BIN
 else
   LAYERPUB=$(bash scripts/static-build.sh "$WORK/bin" | cut -d' ' -f1)
 fi

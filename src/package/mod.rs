@@ -20,6 +20,7 @@ use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{self, BufWriter, Read, Seek, Write};
 use std::ops::Range;
+use std::os::fd::{AsFd, BorrowedFd};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -91,7 +92,7 @@ pub struct Packaged {
 /// written to a temporary file beside the target and renamed into place.
 pub fn package(layer: &LayerConfig, options: &PackageOptions) -> Result<Packaged, PackageError> {
     // A missing or unreadable folder fails before anything is created.
-    walk::check_root(layer)?;
+    let root = walk::open_root(layer)?;
     let inspect_native = layer.native_check != NativeCheck::Off;
     let mut native_found = BTreeMap::new();
     // Read before compressing: a missing lock file should fail in milliseconds, not minutes.
@@ -126,10 +127,12 @@ pub fn package(layer: &LayerConfig, options: &PackageOptions) -> Result<Packaged
 
     let unzipped_size = in_order(
         options.threads,
-        |push| sized_walk(layer, Some(temp.as_file()), push),
+        |push| sized_walk(layer, root.as_fd(), Some(temp.as_file()), push),
         |entry, arena| {
+            let from = Some(root.as_fd());
             compress(
                 entry,
+                from,
                 want_tree_hashes,
                 inspect_native,
                 &options.interrupt,
@@ -207,11 +210,12 @@ pub(crate) fn fingerprint_document(
         let files = read_manifests(&layer.manifest)?;
         return Ok(FingerprintDocument::new(layer, Source::Manifests { files }));
     }
+    let root = walk::open_root(layer)?;
     let mut files = Vec::new();
     in_order(
         options.threads,
-        |push| sized_walk(layer, None, push),
-        |e, _| hash_entry(e, &options.interrupt),
+        |push| sized_walk(layer, root.as_fd(), None, push),
+        |e, _| hash_entry(e, Some(root.as_fd()), &options.interrupt),
         |e, sha, _| {
             files.push(TreeFile {
                 mode: mode_label(e.mode).to_owned(),
@@ -230,11 +234,12 @@ pub(crate) fn fingerprint_document(
 /// over (metadata only) to name the largest entries in the error. Returns the unzipped size.
 fn sized_walk(
     layer: &LayerConfig,
+    root: BorrowedFd<'_>,
     writing: Option<&File>,
     push: &mut dyn FnMut(Entry) -> bool,
 ) -> Result<u64, PackageError> {
     let mut size = SizeCheck::default();
-    walk_sorted(layer, writing, |e| {
+    walk_sorted(layer, root, writing, |e| {
         size.add(&e);
         !size.within() || push(e)
     })?;
@@ -535,9 +540,11 @@ fn spool_error(e: io::Error) -> PackageError {
     )
 }
 
-/// Compresses one entry, storing it when deflate would not make it smaller.
+/// Compresses one entry, storing it when deflate would not make it smaller. `from` is the
+/// layer's folder (`walk::open_root`) to open the entry below; `None` opens its source path.
 fn compress(
     entry: &Entry,
+    from: Option<BorrowedFd<'_>>,
     want_sha: bool,
     inspect_native: bool,
     interrupt: &Interrupt,
@@ -557,6 +564,7 @@ fn compress(
             } = d;
             let c = compress_in_memory(
                 entry,
+                from,
                 want_sha,
                 inspect_native,
                 (compress, input, output),
@@ -573,12 +581,13 @@ fn compress(
 /// batch's arena.
 fn compress_in_memory(
     entry: &Entry,
+    from: Option<BorrowedFd<'_>>,
     want_sha: bool,
     inspect_native: bool,
     (compress, input, probe): (&mut Compressor, &mut Vec<u8>, &mut Vec<u8>),
     arena: &mut Arena,
 ) -> Result<Compressed, PackageError> {
-    let len = read_exact_size(entry, input)?;
+    let len = read_exact_size(entry, from, input)?;
     let input = &input[..len];
     // From the bytes read for the zip: no second read.
     let native = if inspect_native {
@@ -669,10 +678,15 @@ fn stored_in_arena(bytes: &[u8], want_sha: bool, arena: &mut Arena) -> Compresse
     }
 }
 
-/// Opens a file to read, in one system call (see Cargo.toml on rustix).
-fn open_file(path: &Path) -> io::Result<File> {
+/// Opens an entry's file to read, in one system call (see Cargo.toml on rustix): below the
+/// layer's folder when it is open, else by its path.
+fn open_file(entry: &Entry, from: Option<BorrowedFd<'_>>) -> io::Result<File> {
     use rustix::fs::{Mode, OFlags};
-    let fd = rustix::fs::open(path, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty())?;
+    let flags = OFlags::RDONLY | OFlags::CLOEXEC;
+    let fd = match from {
+        Some(dir) => rustix::fs::openat(dir, entry.below_root(), flags, Mode::empty())?,
+        None => rustix::fs::open(&entry.source, flags, Mode::empty())?,
+    };
     Ok(File::from(fd))
 }
 
@@ -682,13 +696,17 @@ fn open_file(path: &Path) -> io::Result<File> {
 /// One `read` call for most files: it asks for a byte more than the walk saw, so a file that
 /// grew is caught, and a read of a regular file that returns less than asked has reached the
 /// end, so no second call is needed to see 0 (a small file costs open, read, close).
-fn read_exact_size(entry: &Entry, bytes: &mut Vec<u8>) -> Result<usize, PackageError> {
+fn read_exact_size(
+    entry: &Entry,
+    from: Option<BorrowedFd<'_>>,
+    bytes: &mut Vec<u8>,
+) -> Result<usize, PackageError> {
     let want = usize::try_from(entry.size).map_err(|_| changed_error(&entry.source))?;
     if bytes.len() < want + 1 {
         bytes.resize(want + 1, 0);
     }
     let bytes = &mut bytes[..want + 1];
-    let mut f = open_file(&entry.source).map_err(|e| read_error(&entry.source, e))?;
+    let mut f = open_file(entry, from).map_err(|e| read_error(&entry.source, e))?;
     let mut n = 0;
     while n < want + 1 {
         match f.read(&mut bytes[n..]) {
@@ -891,13 +909,17 @@ fn stream(
 }
 
 /// SHA-256 of an entry's content (a link's target text for a link).
-fn hash_entry(entry: &Entry, interrupt: &Interrupt) -> Result<[u8; 32], PackageError> {
+fn hash_entry(
+    entry: &Entry,
+    from: Option<BorrowedFd<'_>>,
+    interrupt: &Interrupt,
+) -> Result<[u8; 32], PackageError> {
     stop_if_interrupted(interrupt)?;
     match &entry.kind {
         EntryKind::Symlink(target) => Ok(Sha256::digest(target.as_bytes()).into()),
         // Read whole into the worker's buffer: one read call, no buffer to allocate per file.
         EntryKind::File if entry.size <= SPOOL_BYTES => SCRATCH.with_borrow_mut(|d| {
-            let read = read_exact_size(entry, &mut d.input);
+            let read = read_exact_size(entry, from, &mut d.input);
             let sha = read.map(|n| Sha256::digest(&d.input[..n]).into());
             trim(&mut d.input);
             sha
@@ -980,6 +1002,7 @@ pub(crate) mod tests {
             .enumerate()
             .map(|(i, s)| Entry {
                 name: format!("f{i:05}"),
+                below: 0,
                 source: PathBuf::new(),
                 kind: EntryKind::File,
                 size: *s,
@@ -1030,13 +1053,14 @@ pub(crate) mod tests {
         std::fs::write(&source, &bytes).unwrap();
         let entry = Entry {
             name: "blob.bin".into(),
+            below: 0,
             source: source.clone(),
             kind: EntryKind::File,
             size: bytes.len() as u64,
             mode: 0o100644,
         };
         let mut arena = Arena::default();
-        let mut c = compress(&entry, false, true, &Interrupt::never(), &mut arena)?;
+        let mut c = compress(&entry, None, false, true, &Interrupt::never(), &mut arena)?;
         assert!(matches!(c.data, Data::Source(..)), "stored from its source");
         change(&source);
         let mut zip = ZipWriter::new(Vec::new(), DosTime::EPOCH);
@@ -1120,13 +1144,14 @@ pub(crate) mod tests {
             std::fs::write(&source, &text[..len]).unwrap();
             let entry = Entry {
                 name: format!("m{i}.py"),
+                below: 0,
                 source,
                 kind: EntryKind::File,
                 size: len as u64,
                 mode: 0o100644,
             };
             // One arena for all three, as in a batch: each entry's bytes at its own place.
-            let c = compress(&entry, false, false, &Interrupt::never(), &mut arena).unwrap();
+            let c = compress(&entry, None, false, false, &Interrupt::never(), &mut arena).unwrap();
             assert_eq!(c.method, Method::Deflated, "{len} bytes");
             let Data::Arena(at) = &c.data else {
                 panic!("in memory")
@@ -1173,13 +1198,14 @@ pub(crate) mod tests {
         std::fs::write(&source, b"0123456789").unwrap();
         let entry = |size| Entry {
             name: "m.py".into(),
+            below: 0,
             source: source.clone(),
             kind: EntryKind::File,
             size,
             mode: 0o100644,
         };
         let mut buf = vec![7u8; 100];
-        let n = read_exact_size(&entry(10), &mut buf).unwrap();
+        let n = read_exact_size(&entry(10), None, &mut buf).unwrap();
         assert_eq!(&buf[..n], b"0123456789");
         assert_eq!(
             buf.len(),
@@ -1187,7 +1213,7 @@ pub(crate) mod tests {
             "the reused buffer is not cleared, only read into"
         );
         for size in [9, 11, 0] {
-            let err = read_exact_size(&entry(size), &mut buf).unwrap_err();
+            let err = read_exact_size(&entry(size), None, &mut buf).unwrap_err();
             assert!(
                 err.to_string()
                     .contains("changed while layerpub was packaging it"),
@@ -1207,14 +1233,15 @@ pub(crate) mod tests {
             std::fs::write(&source, &content).unwrap();
             let entry = Entry {
                 name: name.into(),
+                below: 0,
                 source,
                 kind: EntryKind::File,
                 size: content.len() as u64,
                 mode: 0o100644,
             };
             let want: [u8; 32] = Sha256::digest(&content).into();
-            assert_eq!(hash_entry(&entry, &Interrupt::never()).unwrap(), want);
-            let c = compress(&entry, true, false, &Interrupt::never(), &mut arena).unwrap();
+            assert_eq!(hash_entry(&entry, None, &Interrupt::never()).unwrap(), want);
+            let c = compress(&entry, None, true, false, &Interrupt::never(), &mut arena).unwrap();
             assert_eq!(c.content_sha256, Some(want), "{name}");
             assert_eq!(c.crc32, crc32fast::hash(&content), "{name}");
             let Data::Arena(at) = &c.data else {
@@ -1248,7 +1275,8 @@ pub(crate) mod tests {
             .layers
             .remove(0);
         let mut handed = Vec::new();
-        let err = sized_walk(&layer, None, &mut |e| {
+        let root = walk::open_root(&layer).unwrap();
+        let err = sized_walk(&layer, root.as_fd(), None, &mut |e| {
             handed.push(e.name);
             true
         })

@@ -5,7 +5,7 @@
 
 use std::fs;
 use std::io;
-use std::os::unix::fs::PermissionsExt;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::{Component, Path, PathBuf};
 
 use walkdir::WalkDir;
@@ -24,6 +24,8 @@ pub(crate) const MODE_SYMLINK: u32 = 0o120777;
 pub struct Entry {
     /// Name inside the zip: the prefix and the path below `path`, joined with `/`.
     pub name: String,
+    /// Where in `name` the path below the layer's folder starts (after the prefix).
+    pub below: usize,
     pub source: PathBuf,
     pub kind: EntryKind,
     /// Bytes once unzipped: the file's length, or the link target's.
@@ -37,6 +39,29 @@ pub enum EntryKind {
     File,
     /// A link stored as a link; the target as the zip stores it (relative, `/`-separated).
     Symlink(String),
+}
+
+impl Entry {
+    /// The path below the layer's folder, `/`-separated: what [`open_root`]'s folder opens.
+    pub fn below_root(&self) -> &str {
+        &self.name[self.below..]
+    }
+}
+
+/// Opens the layer's folder once, after [`check_root`]: the walk reads each entry's metadata
+/// and packaging opens each file relative to it, so that the kernel resolves the names below
+/// the folder only, not the whole path from `/` for every file (on a tree of small files
+/// under a deep absolute path, a tenth of the run: docs/benchmarks.md, Packaging).
+pub fn open_root(layer: &LayerConfig) -> Result<OwnedFd, PackageError> {
+    use rustix::fs::{Mode, OFlags};
+    check_root(layer)?;
+    let flags = OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC;
+    rustix::fs::open(&layer.path, flags, Mode::empty()).map_err(|e| {
+        PackageError::io(
+            format!("cannot open path `{}`", layer.path.display()),
+            e.into(),
+        )
+    })
 }
 
 /// Checks that the layer's `path` is a folder that can be read; returns its canonical path.
@@ -80,9 +105,11 @@ pub fn check_root(layer: &LayerConfig) -> Result<PathBuf, PackageError> {
 /// as entries go out, since the zip's order and hash depend on it.
 ///
 /// `writing` is the file the zip is being written to, if any: it exists while the walk runs,
-/// and is never packaged, whatever name a link gives it.
+/// and is never packaged, whatever name a link gives it. `root_dir` is the layer's folder
+/// from [`open_root`].
 pub fn walk_sorted(
     layer: &LayerConfig,
+    root_dir: BorrowedFd<'_>,
     writing: Option<&fs::File>,
     mut each: impl FnMut(Entry) -> bool,
 ) -> Result<(), PackageError> {
@@ -137,9 +164,10 @@ pub fn walk_sorted(
         if !filter.keeps_file(rel_path) {
             continue;
         }
-        // A file's metadata, read once: its identity, size and mode.
+        // A file's metadata, read once: its identity, size and mode (the target's, when
+        // links are followed, as the walk sees them).
         let meta = if file_type.is_file() {
-            Some(item.metadata().map_err(|e| walk_error(root, e))?)
+            Some(stat_below(root_dir, rel_path, follow).map_err(|e| meta_error(path, e))?)
         } else {
             None
         };
@@ -156,12 +184,13 @@ pub fn walk_sorted(
         if item.path_is_symlink() {
             check_link(layer.symlinks, &canonical_root, path, &rel)?;
         }
-        let name = entry_name(&layer.prefix, rel)?;
+        let (name, below) = entry_name(&layer.prefix, rel)?;
         if file_type.is_symlink() {
             // Only reached with `preserve`: `follow` reports the target's type.
             let target = link_text(path)?;
             let more = emit(Entry {
                 name,
+                below,
                 source: path.to_path_buf(),
                 size: target.len() as u64,
                 kind: EntryKind::Symlink(target),
@@ -171,12 +200,14 @@ pub fn walk_sorted(
                 return Ok(());
             }
         } else if let Some(meta) = meta {
-            let executable = meta.permissions().mode() & 0o111 != 0;
+            let executable = meta.st_mode & 0o111 != 0;
             let more = emit(Entry {
                 name,
+                below,
                 source: path.to_path_buf(),
                 kind: EntryKind::File,
-                size: meta.len(),
+                // A file system's sizes are never negative.
+                size: u64::try_from(meta.st_size).unwrap_or(0),
                 mode: if executable {
                     MODE_EXECUTABLE
                 } else {
@@ -225,15 +256,16 @@ fn utf8_name(rel: &Path) -> Option<String> {
 /// The longest name a zip entry can have (its length is a 16-bit field).
 const MAX_ENTRY_NAME: usize = u16::MAX as usize;
 
-/// The entry's name in the zip: the prefix, then the path below `path`.
-fn entry_name(prefix: &str, rel: String) -> Result<String, PackageError> {
-    let name = if prefix.is_empty() {
-        rel
+/// The entry's name in the zip: the prefix, then the path below `path`; and where that path
+/// starts in it.
+fn entry_name(prefix: &str, rel: String) -> Result<(String, usize), PackageError> {
+    let (name, below) = if prefix.is_empty() {
+        (rel, 0)
     } else {
-        format!("{prefix}/{rel}")
+        (format!("{prefix}/{rel}"), prefix.len() + 1)
     };
     if name.len() <= MAX_ENTRY_NAME {
-        return Ok(name);
+        return Ok((name, below));
     }
     let head: String = name.chars().take(60).collect();
     Err(PackageError::input(if prefix.len() > MAX_ENTRY_NAME / 2 {
@@ -285,8 +317,7 @@ impl Own {
 
     /// Whether the walk's entry at `rel` (below the root; `meta` when it is a file) is the
     /// zip or one of its temporary files.
-    fn is_own(&self, rel: &Path, meta: Option<&fs::Metadata>) -> bool {
-        use std::os::unix::fs::MetadataExt;
+    fn is_own(&self, rel: &Path, meta: Option<&rustix::fs::Stat>) -> bool {
         let name = rel.file_name();
         let parent = rel.parent().unwrap_or(Path::new(""));
         if self.dir.as_deref() == Some(parent) {
@@ -300,7 +331,7 @@ impl Own {
                 return true;
             }
         }
-        meta.is_some_and(|m| self.ids.contains(&(m.dev(), m.ino())))
+        meta.is_some_and(|m| self.ids.contains(&(m.st_dev, m.st_ino)))
     }
 }
 
@@ -362,6 +393,37 @@ fn link_text(path: &Path) -> Result<String, PackageError> {
 const ELOOP: i32 = 40;
 #[cfg(not(target_os = "linux"))]
 const ELOOP: i32 = 62;
+
+/// An entry's metadata, by its path below the layer's folder: the link's own with
+/// `follow` false, else what it leads to.
+fn stat_below(root_dir: BorrowedFd<'_>, rel: &Path, follow: bool) -> io::Result<rustix::fs::Stat> {
+    use rustix::fs::AtFlags;
+    let flags = if follow {
+        AtFlags::empty()
+    } else {
+        AtFlags::SYMLINK_NOFOLLOW
+    };
+    Ok(rustix::fs::statat(root_dir.as_fd(), rel, flags)?)
+}
+
+/// An entry the walk listed whose metadata cannot be read: as the walk's own errors say it.
+fn meta_error(path: &Path, e: io::Error) -> PackageError {
+    match e.kind() {
+        io::ErrorKind::NotFound => PackageError::input(format!(
+            "`{}` vanished while layerpub was reading path; run layerpub after the step that builds the folder has finished",
+            path.display()
+        )),
+        io::ErrorKind::PermissionDenied => PackageError::input(format!(
+            "`{}` cannot be read (permission denied); make it readable for the user running layerpub, or add it to exclude",
+            path.display()
+        )),
+        _ if e.raw_os_error() == Some(ELOOP) => PackageError::input(format!(
+            "symbolic link loop at `{}`; with symlinks: follow, links must not point at a folder that contains them",
+            path.display()
+        )),
+        _ => PackageError::io(format!("cannot read `{}`", path.display()), e),
+    }
+}
 
 fn walk_error(root: &Path, e: walkdir::Error) -> PackageError {
     let where_ = e
