@@ -92,7 +92,11 @@ YAML
 timed "no-change run, 2 layers x 2 regions (four ListLayerVersions calls at once)" nothing "$LAYERPUB" publish --config "$proj/multi.yml" --output json
 [ "$(grep -c '"published": false' "$WORK/last.out")" = 4 ] || { echo "FAILED: four-target no-change run published" >&2; exit 1; }
 # The floor under the no-change run: a process that makes the same call, and moto's answer.
-timed "one \`curl\` of the same ListLayerVersions call (the floor: moto's answer)" nothing curl -sf -o "$WORK/curl.out" "$AWS_ENDPOINT_URL/2018-10-31/layers/bench/versions?MaxItems=10"
+# moto picks the service from the Authorization header's credential scope and checks no
+# signature, so curl sends a scope and a dummy one.
+scope="Credential=moto/20260101/us-east-1/lambda/aws4_request, SignedHeaders=host, Signature=0"
+timed "one \`curl\` of the same ListLayerVersions call (the floor: moto's answer)" nothing curl -sf -o "$WORK/curl.out" \
+  -H "Authorization: AWS4-HMAC-SHA256 $scope" "$AWS_ENDPOINT_URL/2018-10-31/layers/bench/versions?MaxItems=10"
 grep -q '"LayerVersions"' "$WORK/curl.out" || { echo "FAILED: curl did not list the layer's versions" >&2; exit 1; }
 zip_size=$(stat -c %s "$WORK/publish.zip")
 
@@ -113,7 +117,7 @@ section=$(mktemp)
   echo
   awk -v one="${walls[2]}" -v four="${walls[4]}" 'BEGIN {printf "Four targets unchanged cost %.2fx one target (%.0f ms vs %.0f ms): their reads go out together.\n", four / one, four * 1000, one * 1000}'
   echo
-  awk -v t="${walls[2]}" -v c="${walls[5]}" 'BEGIN {printf "The no-change run against one `curl` of the same call, in the same run: %.1f ms vs %.1f ms (%.2fx; layerpub'"'"'s own share %.1f ms). Issue 17'"'"'s goal, at most 8 ms: %s.\n", t * 1000, c * 1000, t / c, (t - c) * 1000, t <= 0.008 ? "met" : "NOT met"}'
+  awk -v t="${walls[2]}" -v c="${walls[5]}" 'BEGIN {printf "The no-change run against one `curl` of the same call, in the same run: %.1f ms vs %.1f ms (%.2fx the time of the curl). Issue 17'"'"'s goal, at most 8 ms: %s%s.\n", t * 1000, c * 1000, t / c, (t <= 0.008) ? "met" : "NOT met", (c > 0.008) ? " (one curl of the same call takes longer than 8 ms on this machine: moto'"'"'s answer is the floor)" : ""}'
   echo
 } >"$section"
 write_section "Publish (end to end, against moto)" "$section"
