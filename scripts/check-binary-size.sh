@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Fails when the binary BIN is larger than the size budget: issue 17's goal of 6 MB
 # (6,000,000 bytes), or LAYERPUB_MAX_BINARY_BYTES. Every action run downloads the binary. It
-# is 5.72 MB today (docs/benchmarks.md, "Binary size"): about 280 KB of room for a release's
+# is 5.73 MB today (docs/benchmarks.md, "Binary size"): about 280 KB of room for a release's
 # growth, not for a new dependency nobody weighed. Lower it as the binary shrinks.
 # scripts/static-build.sh runs it where the binary is built, so .ci/run fails.
 #   bash scripts/check-binary-size.sh BIN

@@ -8,6 +8,11 @@ use clap::Parser;
 use layerpub::cli::{Cli, Io, run};
 use layerpub::config::env::Env;
 
+/// The static binary's allocator: see Cargo.toml on dlmalloc.
+#[cfg(target_env = "musl")]
+#[global_allocator]
+static ALLOCATOR: dlmalloc::GlobalDlmalloc = dlmalloc::GlobalDlmalloc;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     // The only read of the process environment: everything after looks at `env`.
