@@ -49,6 +49,12 @@ done
   { cat "$smoke/err" >&2; echo "static-build: $bin failed to package a small tree" >&2; exit 1; }
 [[ $(unzip -Z1 "$smoke/smoke.zip" | wc -l) == 300 ]] && unzip -tq "$smoke/smoke.zip" >/dev/null ||
   { echo "static-build: the zip $bin made of a small tree is not whole" >&2; exit 1; }
+# And a build step: a child process started from the running binary.
+echo "requests==2.32.3" >"$smoke/requirements.txt"
+(cd "$smoke" && env -i PATH=/usr/bin:/bin "$repo/$bin" package --layer-name smoke --manifest requirements.txt \
+  --build-command 'mkdir -p "$LAYERPUB_BUILD_DIR/python" && seq 1 5000 >"$LAYERPUB_BUILD_DIR/python/built.py"' \
+  --zip-path built.zip) >/dev/null 2>"$smoke/err" && [[ $(unzip -Z1 "$smoke/built.zip") == python/built.py ]] ||
+  { cat "$smoke/err" >&2; echo "static-build: $bin failed to package what a build command made" >&2; exit 1; }
 
 mkdir -p "$out"
 cp "$bin" "$out/layerpub-$target"

@@ -131,14 +131,19 @@ impl FingerprintDocument {
         }
     }
 
-    /// The canonical bytes: compact JSON, fields in declaration order, lists sorted.
+    /// The canonical bytes: compact JSON, fields in declaration order, lists sorted. (What
+    /// `fingerprint` hashes as it writes them; the tests read them whole.)
+    #[cfg(test)]
     pub(crate) fn canonical_json(&self) -> Vec<u8> {
         serde_json::to_vec(self).expect("a fingerprint document always serialises")
     }
 
-    /// SHA-256 of the canonical bytes, lowercase hex.
+    /// SHA-256 of the canonical bytes, lowercase hex: hashed as they are written, never held
+    /// whole (a tree's document lists every file: megabytes on a large tree).
     pub fn fingerprint(&self) -> String {
-        hex(&Sha256::digest(self.canonical_json()))
+        let mut sha = Sha256::new();
+        serde_json::to_writer(&mut sha, self).expect("a fingerprint document always serialises");
+        hex(&sha.finalize())
     }
 }
 

@@ -406,23 +406,16 @@ fn stat_below(root_dir: BorrowedFd<'_>, rel: &Path, follow: bool) -> io::Result<
     Ok(rustix::fs::statat(root_dir.as_fd(), rel, flags)?)
 }
 
-/// An entry the walk listed whose metadata cannot be read: as the walk's own errors say it.
+/// An entry the walk listed whose metadata cannot be read: said as a file that cannot be
+/// read is (`super::read_error`), or as a loop when links lead in a circle.
 fn meta_error(path: &Path, e: io::Error) -> PackageError {
-    match e.kind() {
-        io::ErrorKind::NotFound => PackageError::input(format!(
-            "`{}` vanished while layerpub was reading path; run layerpub after the step that builds the folder has finished",
-            path.display()
-        )),
-        io::ErrorKind::PermissionDenied => PackageError::input(format!(
-            "`{}` cannot be read (permission denied); make it readable for the user running layerpub, or add it to exclude",
-            path.display()
-        )),
-        _ if e.raw_os_error() == Some(ELOOP) => PackageError::input(format!(
+    if e.raw_os_error() == Some(ELOOP) {
+        return PackageError::input(format!(
             "symbolic link loop at `{}`; with symlinks: follow, links must not point at a folder that contains them",
             path.display()
-        )),
-        _ => PackageError::io(format!("cannot read `{}`", path.display()), e),
+        ));
     }
+    super::read_error(path, e)
 }
 
 fn walk_error(root: &Path, e: walkdir::Error) -> PackageError {
