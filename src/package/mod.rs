@@ -554,7 +554,7 @@ fn compress(
     match &entry.kind {
         EntryKind::Symlink(target) => Ok(stored_in_arena(target.as_bytes(), want_sha, arena)),
         EntryKind::File if entry.size > SPOOL_BYTES => {
-            compress_spooled(entry, want_sha, inspect_native, interrupt)
+            compress_spooled(entry, from, want_sha, inspect_native, interrupt)
         }
         EntryKind::File => SCRATCH.with_borrow_mut(|d| {
             let Scratch {
@@ -679,10 +679,12 @@ fn stored_in_arena(bytes: &[u8], want_sha: bool, arena: &mut Arena) -> Compresse
 }
 
 /// Opens an entry's file to read, in one system call (see Cargo.toml on rustix): below the
-/// layer's folder when it is open, else by its path.
+/// layer's folder when it is open, else by its path. Without blocking: a file swapped for a
+/// FIFO after the walk would otherwise hang the run on open; a FIFO read this way gives too
+/// few bytes, and the read refuses it as changed.
 fn open_file(entry: &Entry, from: Option<BorrowedFd<'_>>) -> io::Result<File> {
     use rustix::fs::{Mode, OFlags};
-    let flags = OFlags::RDONLY | OFlags::CLOEXEC;
+    let flags = OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NONBLOCK;
     let fd = match from {
         Some(dir) => rustix::fs::openat(dir, entry.below_root(), flags, Mode::empty())?,
         None => rustix::fs::open(&entry.source, flags, Mode::empty())?,
@@ -740,11 +742,12 @@ fn trim(buffer: &mut Vec<u8>) {
 /// Streams a large file through deflate into a temporary file.
 fn compress_spooled(
     entry: &Entry,
+    from: Option<BorrowedFd<'_>>,
     want_sha: bool,
     inspect_native: bool,
     interrupt: &Interrupt,
 ) -> Result<Compressed, PackageError> {
-    let mut src = File::open(&entry.source).map_err(|e| read_error(&entry.source, e))?;
+    let mut src = open_file(entry, from).map_err(|e| read_error(&entry.source, e))?;
     let mut head = vec![0u8; PROBE_BYTES + 1];
     let n = read_full(&mut src, &mut head).map_err(|e| read_error(&entry.source, e))?;
     // A large ELF file keeps its head and tail as it streams by, for its tables (see
@@ -925,7 +928,7 @@ fn hash_entry(
             sha
         }),
         EntryKind::File => {
-            let f = File::open(&entry.source).map_err(|e| read_error(&entry.source, e))?;
+            let f = open_file(entry, from).map_err(|e| read_error(&entry.source, e))?;
             let mut digests = Digests::new(true);
             stream(
                 entry,
@@ -1250,6 +1253,51 @@ pub(crate) mod tests {
             assert_eq!(
                 (c.method, &arena.bytes()[at.clone()]),
                 (Method::Stored, &content[..])
+            );
+        }
+    }
+
+    #[test]
+    fn a_file_swapped_for_a_fifo_after_the_walk_is_refused_without_hanging() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("m.py");
+        let made = std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap();
+        assert!(made.success());
+        let entry = Entry {
+            name: "m.py".into(),
+            below: 0,
+            source: fifo,
+            kind: EntryKind::File,
+            // The size the walk saw of the file that was there before.
+            size: 10,
+            mode: 0o100644,
+        };
+        let root = rustix::fs::open(
+            dir.path(),
+            rustix::fs::OFlags::PATH | rustix::fs::OFlags::DIRECTORY,
+            rustix::fs::Mode::empty(),
+        )
+        .unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let below = read_exact_size(&entry, Some(root.as_fd()), &mut Vec::new());
+            let by_path = read_exact_size(&entry, None, &mut Vec::new());
+            let _ = tx.send((
+                below.map_err(|e| e.to_string()),
+                by_path.map_err(|e| e.to_string()),
+            ));
+        });
+        let (below, by_path) = rx
+            .recv_timeout(std::time::Duration::from_secs(10))
+            .expect("opening a FIFO must not block");
+        for r in [below, by_path] {
+            let err = r.unwrap_err();
+            assert!(
+                err.contains("changed while layerpub was packaging it"),
+                "{err}"
             );
         }
     }
