@@ -251,10 +251,10 @@ fn fingerprint_layers(
 ) -> Result<(), Error> {
     let mut reports = Vec::new();
     for layer in layers {
-        let document = fingerprint_document(layer, options)?;
+        let (document, fingerprint) = fingerprint_document(layer, options)?;
         reports.push(FingerprintReport {
             layer_name: layer.layer_name.clone(),
-            fingerprint: document.fingerprint(),
+            fingerprint,
             document,
         });
     }

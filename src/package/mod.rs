@@ -36,7 +36,9 @@ use crate::domain::interrupt::Interrupt;
 use crate::domain::limits::UNZIPPED_MAX;
 use crate::domain::text::human_bytes;
 use crate::package::archive::{DosTime, EntryHeader, Method, ZipWriter};
-use crate::package::fingerprint::{FingerprintDocument, Source, TreeFile, hex, read_manifests};
+use crate::package::fingerprint::{
+    FingerprintDocument, Source, TreeFile, TreeFingerprint, hex, read_manifests,
+};
 use crate::package::layout::layout_warnings;
 use crate::package::pipeline::{Arena, in_order};
 use crate::package::walk::{Entry, EntryKind, MODE_EXECUTABLE, MODE_SYMLINK, walk_sorted};
@@ -85,6 +87,8 @@ pub struct Packaged {
     pub unzipped_size: u64,
     pub file_count: u64,
     pub document: FingerprintDocument,
+    /// The document's fingerprint ([`FingerprintDocument::fingerprint`]).
+    pub fingerprint: String,
     pub warnings: Vec<String>,
 }
 
@@ -120,6 +124,7 @@ pub fn package(layer: &LayerConfig, options: &PackageOptions) -> Result<Packaged
     let out = HashingWriter::new(BufWriter::with_capacity(1 << 20, temp.as_file()));
     let mut zip = ZipWriter::new(out, options.stamp);
     let mut tree = Vec::new();
+    let mut tree_fingerprint = want_tree_hashes.then(|| TreeFingerprint::new(layer));
     // Only the names outlive the writing of their entry (for the layout warnings), kept once:
     // in the tree's list when the fingerprint needs it, else here.
     let mut names = Vec::new();
@@ -145,13 +150,17 @@ pub fn package(layer: &LayerConfig, options: &PackageOptions) -> Result<Packaged
                 native_found.insert(entry.name.clone(), std::mem::take(&mut c.native));
             }
             count += 1;
-            match c.content_sha256.take() {
-                Some(sha) => tree.push(TreeFile {
-                    path: entry.name,
-                    mode: mode_label(entry.mode).to_owned(),
-                    sha256: hex(&sha),
-                }),
-                None => names.push(entry.name),
+            match (c.content_sha256.take(), &mut tree_fingerprint) {
+                (Some(sha), Some(hashed)) => {
+                    let file = TreeFile {
+                        path: entry.name,
+                        mode: mode_label(entry.mode).to_owned(),
+                        sha256: hex(&sha),
+                    };
+                    hashed.add(&file);
+                    tree.push(file);
+                }
+                _ => names.push(entry.name),
             }
             Ok(())
         },
@@ -184,9 +193,16 @@ pub fn package(layer: &LayerConfig, options: &PackageOptions) -> Result<Packaged
         .persist(&layer.zip_path)
         .map_err(|e| write_error(&layer.zip_path, e.error))?;
 
-    let source = match manifests {
-        Some(files) => Source::Manifests { files },
-        None => Source::Tree { files: tree },
+    let document = FingerprintDocument::new(
+        layer,
+        match manifests {
+            Some(files) => Source::Manifests { files },
+            None => Source::Tree { files: tree },
+        },
+    );
+    let fingerprint = match tree_fingerprint {
+        Some(hashed) => hashed.finish(),
+        None => document.fingerprint(),
     };
     Ok(Packaged {
         zip_path: layer.zip_path.clone(),
@@ -195,37 +211,45 @@ pub fn package(layer: &LayerConfig, options: &PackageOptions) -> Result<Packaged
         code_size,
         unzipped_size,
         file_count: count,
-        document: FingerprintDocument::new(layer, source),
+        document,
+        fingerprint,
         warnings,
     })
 }
 
-/// The fingerprint document without writing a zip: from the manifests when the layer names
-/// them (no walk at all), else from the hashes of the files that would be packaged.
+/// The fingerprint document and its fingerprint, without writing a zip: from the manifests
+/// when the layer names them (no walk at all), else from the hashes of the files that would
+/// be packaged.
 pub(crate) fn fingerprint_document(
     layer: &LayerConfig,
     options: &PackageOptions,
-) -> Result<FingerprintDocument, PackageError> {
+) -> Result<(FingerprintDocument, String), PackageError> {
     if !layer.manifest.is_empty() {
         let files = read_manifests(&layer.manifest)?;
-        return Ok(FingerprintDocument::new(layer, Source::Manifests { files }));
+        let document = FingerprintDocument::new(layer, Source::Manifests { files });
+        let fingerprint = document.fingerprint();
+        return Ok((document, fingerprint));
     }
     let root = walk::open_root(layer)?;
     let mut files = Vec::new();
+    let mut hashed = TreeFingerprint::new(layer);
     in_order(
         options.threads,
         |push| sized_walk(layer, root.as_fd(), None, push),
         |e, _| hash_entry(e, Some(root.as_fd()), &options.interrupt),
         |e, sha, _| {
-            files.push(TreeFile {
+            let file = TreeFile {
                 mode: mode_label(e.mode).to_owned(),
                 path: e.name,
                 sha256: hex(&sha),
-            });
+            };
+            hashed.add(&file);
+            files.push(file);
             Ok(())
         },
     )?;
-    Ok(FingerprintDocument::new(layer, Source::Tree { files }))
+    let document = FingerprintDocument::new(layer, Source::Tree { files });
+    Ok((document, hashed.finish()))
 }
 
 /// The walk as the pipeline's feed, with Lambda's size limit checked on a running total: from

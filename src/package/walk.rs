@@ -3,12 +3,14 @@
 //! the entries sorted by their name in the zip, as it finds them. Reads file metadata only,
 //! never contents.
 
+use std::ffi::{CStr, CString, OsStr};
 use std::fs;
 use std::io;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
-use std::path::{Component, Path, PathBuf};
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
 
-use walkdir::WalkDir;
+use rustix::fs::FileType;
 
 use crate::config::LayerConfig;
 use crate::config::settings::SymlinkPolicy;
@@ -104,6 +106,10 @@ pub fn check_root(layer: &LayerConfig) -> Result<PathBuf, PackageError> {
 /// the names below a folder sit together, between its siblings' as `name/` sorts). Checked
 /// as entries go out, since the zip's order and hash depend on it.
 ///
+/// Each folder is opened relative to its parent, and its children's metadata read relative
+/// to it: the kernel looks up one name per call, not the whole path from the layer's folder
+/// (on a tree of small files the walk runs beside the compression, on the same cores).
+///
 /// `writing` is the file the zip is being written to, if any: it exists while the walk runs,
 /// and is never packaged, whatever name a link gives it. `root_dir` is the layer's folder
 /// from [`open_root`].
@@ -125,6 +131,7 @@ pub fn walk_sorted(
         })?;
         own.ids.push((meta.dev(), meta.ino()));
     }
+    let full = |rel: &[u8]| root.join(OsStr::from_bytes(rel));
 
     let mut previous = String::new();
     let mut emit = |entry: Entry| -> Result<bool, PackageError> {
@@ -141,22 +148,54 @@ pub fn walk_sorted(
         previous.clone_from(&entry.name);
         Ok(each(entry))
     };
-    let walker = WalkDir::new(root)
-        .min_depth(1)
-        .follow_links(follow)
-        .sort_by(name_order)
-        .into_iter()
-        .filter_entry(|e| !e.file_type().is_dir() || !filter.excludes_dir(below(root, e.path())));
-    for item in walker {
-        let item = item.map_err(|e| walk_error(root, e))?;
-        let path = item.path();
-        let rel_path = below(root, path);
-        let file_type = item.file_type();
-        if file_type.is_dir() {
+
+    let top = open_dir(root_dir, c".", false).map_err(|e| dir_error(root, e))?;
+    let mut stack = vec![Level::read(top, Vec::new(), follow).map_err(|e| dir_error(root, e))?];
+    while let Some(level) = stack.last_mut() {
+        let Some(child) = level.children.get_mut(level.next) else {
+            stack.pop();
+            continue;
+        };
+        level.next += 1;
+        let child = std::mem::take(child);
+        let mut rel = Vec::with_capacity(level.rel.len() + child.name.as_bytes().len());
+        rel.extend_from_slice(&level.rel);
+        rel.extend_from_slice(child.name.to_bytes());
+        let rel_path = Path::new(OsStr::from_bytes(&rel));
+        let parent = match level.open(root_dir).and_then(|()| level.fd()) {
+            Ok(fd) => fd,
+            Err(e) => return Err(dir_error(&full(&level.rel), e)),
+        };
+
+        if child.kind == Kind::Dir {
+            if filter.excludes_dir(rel_path) {
+                continue;
+            }
+            let path = full(&rel);
             // Only a link to a folder, followed, needs a look of its own: where it leads.
-            if item.path_is_symlink() {
-                let rel = rel_path.to_string_lossy();
-                check_link(layer.symlinks, &canonical_root, path, &rel)?;
+            if child.link {
+                check_link(
+                    layer.symlinks,
+                    &canonical_root,
+                    &path,
+                    &rel_path.to_string_lossy(),
+                )?;
+            }
+            let dir = open_dir(parent, &child.name, child.link).map_err(|e| dir_error(&path, e))?;
+            if follow {
+                let id = dir_id(&dir).map_err(|e| dir_error(&path, e))?;
+                if stack.iter().any(|l| l.id == Some(id)) {
+                    return Err(loop_error(&path));
+                }
+            }
+            rel.push(b'/');
+            let next = Level::read(dir, rel, follow).map_err(|e| dir_error(&path, e))?;
+            stack.push(next);
+            // The folders further up are closed, to be opened again on the way back: a tree
+            // of any depth is walked with a bounded number of open files.
+            if let Some(far) = stack.len().checked_sub(OPEN_LEVELS + 1) {
+                let far = &mut stack[far];
+                far.close().map_err(|e| dir_error(&full(&far.rel), e))?;
             }
             continue;
         }
@@ -166,91 +205,236 @@ pub fn walk_sorted(
         }
         // A file's metadata, read once: its identity, size and mode (the target's, when
         // links are followed, as the walk sees them).
-        let meta = if file_type.is_file() {
-            Some(stat_below(root_dir, rel_path, follow).map_err(|e| meta_error(path, e))?)
-        } else {
-            None
+        let meta = match (child.kind, child.meta) {
+            (Kind::File, Some(meta)) => Some(meta),
+            (Kind::File, None) => {
+                Some(stat_at(parent, &child.name, follow).map_err(|e| meta_error(&full(&rel), e))?)
+            }
+            _ => None,
         };
-        if own.is_own(rel_path, meta.as_ref()) {
-            tracing::debug!("not packaging {}: layerpub's own zip", path.display());
+        if own.is_own(&level.rel, child.name.to_bytes(), meta.as_ref()) {
+            tracing::debug!("not packaging {}: layerpub's own zip", full(&rel).display());
             continue;
         }
-        let rel = utf8_name(rel_path).ok_or_else(|| {
+        let path = full(&rel);
+        let rel = String::from_utf8(rel).map_err(|_| {
             PackageError::input(format!(
                 "`{}` has a name that is not UTF-8; rename it (zip names and Lambda need UTF-8) or exclude it",
                 path.display()
             ))
         })?;
-        if item.path_is_symlink() {
-            check_link(layer.symlinks, &canonical_root, path, &rel)?;
+        if child.link {
+            check_link(layer.symlinks, &canonical_root, &path, &rel)?;
         }
         let (name, below) = entry_name(&layer.prefix, rel)?;
-        if file_type.is_symlink() {
+        let entry = match (child.kind, meta) {
             // Only reached with `preserve`: `follow` reports the target's type.
-            let target = link_text(path)?;
-            let more = emit(Entry {
-                name,
-                below,
-                source: path.to_path_buf(),
-                size: target.len() as u64,
-                kind: EntryKind::Symlink(target),
-                mode: MODE_SYMLINK,
-            })?;
-            if !more {
-                return Ok(());
+            (Kind::Link, _) => {
+                let target = link_text(&path)?;
+                Entry {
+                    name,
+                    below,
+                    source: path,
+                    size: target.len() as u64,
+                    kind: EntryKind::Symlink(target),
+                    mode: MODE_SYMLINK,
+                }
             }
-        } else if let Some(meta) = meta {
-            let executable = meta.st_mode & 0o111 != 0;
-            let more = emit(Entry {
+            (Kind::File, Some(meta)) => Entry {
                 name,
                 below,
-                source: path.to_path_buf(),
+                source: path,
                 kind: EntryKind::File,
                 // A file system's sizes are never negative.
                 size: u64::try_from(meta.st_size).unwrap_or(0),
-                mode: if executable {
+                mode: if meta.st_mode & 0o111 != 0 {
                     MODE_EXECUTABLE
                 } else {
                     MODE_FILE
                 },
-            })?;
-            if !more {
-                return Ok(());
+            },
+            _ => {
+                return Err(PackageError::input(format!(
+                    "`{}` is not a regular file, folder or link (a socket, pipe or device); remove it or add it to exclude",
+                    path.display()
+                )));
             }
-        } else {
-            return Err(PackageError::input(format!(
-                "`{}` is not a regular file, folder or link (a socket, pipe or device); remove it or add it to exclude",
-                path.display()
-            )));
+        };
+        if !emit(entry)? {
+            return Ok(());
         }
     }
     Ok(())
 }
 
+/// What a folder's child is, as the walk treats it: with `follow`, a link counts as what it
+/// leads to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+enum Kind {
+    Dir,
+    #[default]
+    File,
+    /// A link, stored as a link (`preserve`) or refused (`error`).
+    Link,
+    /// A FIFO, socket or device; or, with `follow`, a link that leads nowhere.
+    Other,
+}
+
+#[derive(Debug, Default)]
+struct Child {
+    name: CString,
+    kind: Kind,
+    /// The child is a symbolic link (followed or not).
+    link: bool,
+    /// Its metadata, when listing the folder had to read it (a followed link, a file
+    /// system that does not say what a child is).
+    meta: Option<rustix::fs::Stat>,
+}
+
+/// Folders of the walk's path kept open at most (the deepest ones). A folder further up is
+/// closed, and opened again by its path once the walk comes back to it.
+const OPEN_LEVELS: usize = 32;
+
+/// One folder on the walk's path: its children, sorted, and how many were visited.
+struct Level {
+    handle: Handle,
+    /// The folder's path below the layer's folder, with a `/` after it (empty for the top).
+    rel: Vec<u8>,
+    children: Vec<Child>,
+    next: usize,
+    /// Device and inode: with `follow`, a link back to a folder on the path is a loop; and a
+    /// folder opened again must be the one that was listed.
+    id: Option<(u64, u64)>,
+}
+
+/// A folder as the walk holds it: as listed; opened again by its path; or closed.
+enum Handle {
+    Listed(rustix::fs::Dir),
+    Reopened(OwnedFd),
+    Closed,
+}
+
+impl Level {
+    /// Closes the folder, remembering what it was.
+    fn close(&mut self) -> io::Result<()> {
+        if matches!(self.handle, Handle::Closed) {
+            return Ok(());
+        }
+        if self.id.is_none() {
+            self.id = Some(dir_id(self.fd()?)?);
+        }
+        self.handle = Handle::Closed;
+        Ok(())
+    }
+
+    /// Opens the folder again if it was closed: by its path from the layer's folder, and
+    /// refused as changed unless it is the folder that was listed.
+    fn open(&mut self, root_dir: BorrowedFd<'_>) -> io::Result<()> {
+        if !matches!(self.handle, Handle::Closed) {
+            return Ok(());
+        }
+        let rel = self.rel.strip_suffix(b"/").unwrap_or(b".");
+        let fd = open_dir(root_dir, CString::new(rel)?.as_c_str(), true)?;
+        if Some(dir_id(&fd)?) != self.id {
+            return Err(io::ErrorKind::NotADirectory.into());
+        }
+        self.handle = Handle::Reopened(fd);
+        Ok(())
+    }
+
+    /// The folder, to open and stat its children by name: [`Level::open`] first.
+    fn fd(&self) -> io::Result<BorrowedFd<'_>> {
+        match &self.handle {
+            Handle::Listed(dir) => Ok(dir.fd()?),
+            Handle::Reopened(fd) => Ok(fd.as_fd()),
+            Handle::Closed => Err(io::Error::other(
+                "the walk lost its place; please report this bug",
+            )),
+        }
+    }
+
+    /// Lists `dir`'s children, in the walk's order.
+    fn read(dir: OwnedFd, rel: Vec<u8>, follow: bool) -> io::Result<Level> {
+        let id = if follow { Some(dir_id(&dir)?) } else { None };
+        let mut dir = rustix::fs::Dir::new(dir)?;
+        let mut children = Vec::new();
+        while let Some(item) = dir.read() {
+            let item = item?;
+            let name = item.file_name();
+            if matches!(name.to_bytes(), b"." | b"..") {
+                continue;
+            }
+            children.push(child(dir.fd()?, name, item.file_type(), follow));
+        }
+        children.sort_unstable_by(|a, b| order_key(a).cmp(order_key(b)));
+        Ok(Level {
+            handle: Handle::Listed(dir),
+            rel,
+            children,
+            next: 0,
+            id,
+        })
+    }
+}
+
+/// A child as the folder's listing gives it; its metadata is read only when the listing
+/// does not say what it is, or it is a link to follow.
+fn child(dir: BorrowedFd<'_>, name: &CStr, listed: FileType, follow: bool) -> Child {
+    let mut c = Child {
+        name: name.to_owned(),
+        ..Child::default()
+    };
+    let mut kind = listed;
+    if kind == FileType::Unknown {
+        match stat_at(dir, name, false) {
+            Ok(meta) => kind = FileType::from_raw_mode(meta.st_mode),
+            // Said when the entry is visited, after the filters (stat_at again).
+            Err(_) => return c,
+        }
+    }
+    c.link = kind == FileType::Symlink;
+    if c.link && follow {
+        match stat_at(dir, name, true) {
+            Ok(meta) => {
+                kind = FileType::from_raw_mode(meta.st_mode);
+                c.meta = (kind == FileType::RegularFile).then_some(meta);
+            }
+            // Dangling or a loop: check_link says which, once the filters keep it.
+            Err(_) => kind = FileType::Fifo,
+        }
+    }
+    c.kind = match kind {
+        FileType::Directory => Kind::Dir,
+        FileType::RegularFile => Kind::File,
+        FileType::Symlink => Kind::Link,
+        _ => Kind::Other,
+    };
+    c
+}
+
 /// The order the walk visits a folder's children in: by name, a folder's name followed by
 /// `/`, so that the entries come out in the byte order of their `/`-joined names (the same
 /// on every machine and file system). With `follow`, a link to a folder counts as a folder.
-fn name_order(a: &walkdir::DirEntry, b: &walkdir::DirEntry) -> std::cmp::Ordering {
-    fn key(e: &walkdir::DirEntry) -> impl Iterator<Item = u8> + '_ {
-        use std::os::unix::ffi::OsStrExt;
-        let slash = e.file_type().is_dir().then_some(&b'/');
-        e.file_name().as_bytes().iter().chain(slash).copied()
+fn order_key(c: &Child) -> impl Iterator<Item = u8> + '_ {
+    let slash = (c.kind == Kind::Dir).then_some(&b'/');
+    c.name.to_bytes().iter().chain(slash).copied()
+}
+
+/// Opens a folder to list, relative to its parent. A folder that was not a link when
+/// listed is opened without following one: swapped for a link since, it is refused
+/// (ELOOP), not walked wherever the link leads.
+fn open_dir(parent: BorrowedFd<'_>, name: &CStr, through_link: bool) -> io::Result<OwnedFd> {
+    use rustix::fs::{Mode, OFlags};
+    let mut flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
+    if !through_link {
+        flags |= OFlags::NOFOLLOW;
     }
-    key(a).cmp(key(b))
+    Ok(rustix::fs::openat(parent, name, flags, Mode::empty())?)
 }
 
-/// The path below the root (the walk only yields paths under it).
-fn below<'a>(root: &Path, path: &'a Path) -> &'a Path {
-    path.strip_prefix(root).unwrap_or(path)
-}
-
-/// A relative path `/`-separated; `None` when a component is not UTF-8, or is not a plain
-/// name (a `.`, `..` or root would take an entry out of the layer's folder).
-fn utf8_name(rel: &Path) -> Option<String> {
-    // The walk joins names with one `/`: the path's text is already the name, and one
-    // allocation per entry is all it costs.
-    let plain = rel.components().all(|c| matches!(c, Component::Normal(_)));
-    plain.then(|| rel.to_str().map(str::to_owned)).flatten()
+fn dir_id(dir: impl AsFd) -> io::Result<(u64, u64)> {
+    let meta = rustix::fs::fstat(dir)?;
+    Ok((meta.st_dev, meta.st_ino))
 }
 
 /// The longest name a zip entry can have (its length is a 16-bit field).
@@ -286,8 +470,9 @@ fn entry_name(prefix: &str, rel: String) -> Result<(String, usize), PackageError
 /// stays unchanged even when zip-path lies inside path (`--path .` with the default
 /// zip-path): the zip at zip-path, and the temporary zips written beside it.
 struct Own {
-    /// The zip's folder below the root, when it lies inside it.
-    dir: Option<PathBuf>,
+    /// The zip's folder below the root, when it lies inside it, as the walk's [`Level::rel`]
+    /// says it (a `/` after it; empty for the layer's folder itself).
+    dir: Option<Vec<u8>>,
     zip_name: Option<std::ffi::OsString>,
     /// Device and inode of the zip when it exists, and of the temporary zip being written:
     /// found again through any link.
@@ -301,9 +486,14 @@ impl Own {
             Some(p) if !p.as_os_str().is_empty() => p,
             _ => Path::new("."),
         };
-        let dir = fs::canonicalize(parent)
-            .ok()
-            .and_then(|p| p.strip_prefix(canonical_root).ok().map(Path::to_path_buf));
+        let dir = fs::canonicalize(parent).ok().and_then(|p| {
+            let below = p.strip_prefix(canonical_root).ok()?.as_os_str().as_bytes();
+            let mut rel = below.to_vec();
+            if !rel.is_empty() {
+                rel.push(b'/');
+            }
+            Some(rel)
+        });
         Own {
             dir,
             zip_name: zip_path.file_name().map(ToOwned::to_owned),
@@ -315,19 +505,14 @@ impl Own {
         }
     }
 
-    /// Whether the walk's entry at `rel` (below the root; `meta` when it is a file) is the
-    /// zip or one of its temporary files.
-    fn is_own(&self, rel: &Path, meta: Option<&rustix::fs::Stat>) -> bool {
-        let name = rel.file_name();
-        let parent = rel.parent().unwrap_or(Path::new(""));
-        if self.dir.as_deref() == Some(parent) {
-            if name.is_some() && name == self.zip_name.as_deref() {
+    /// Whether the walk's entry `name` in the folder `dir` (below the root, as
+    /// [`Level::rel`]; `meta` when it is a file) is the zip or one of its temporary files.
+    fn is_own(&self, dir: &[u8], name: &[u8], meta: Option<&rustix::fs::Stat>) -> bool {
+        if self.dir.as_deref() == Some(dir) {
+            if self.zip_name.as_deref().map(OsStrExt::as_bytes) == Some(name) {
                 return true;
             }
-            if name
-                .and_then(|n| n.to_str())
-                .is_some_and(crate::package::is_temp_name)
-            {
+            if std::str::from_utf8(name).is_ok_and(crate::package::is_temp_name) {
                 return true;
             }
         }
@@ -394,72 +579,205 @@ const ELOOP: i32 = 40;
 #[cfg(not(target_os = "linux"))]
 const ELOOP: i32 = 62;
 
-/// An entry's metadata, by its path below the layer's folder: the link's own with
-/// `follow` false, else what it leads to.
-fn stat_below(root_dir: BorrowedFd<'_>, rel: &Path, follow: bool) -> io::Result<rustix::fs::Stat> {
+/// A child's metadata, by its name in its folder: the link's own with `follow` false, else
+/// what it leads to.
+fn stat_at(dir: BorrowedFd<'_>, name: &CStr, follow: bool) -> io::Result<rustix::fs::Stat> {
     use rustix::fs::AtFlags;
     let flags = if follow {
         AtFlags::empty()
     } else {
         AtFlags::SYMLINK_NOFOLLOW
     };
-    Ok(rustix::fs::statat(root_dir.as_fd(), rel, flags)?)
+    Ok(rustix::fs::statat(dir, name, flags)?)
 }
 
 /// An entry the walk listed whose metadata cannot be read: said as a file that cannot be
 /// read is (`super::read_error`), or as a loop when links lead in a circle.
 fn meta_error(path: &Path, e: io::Error) -> PackageError {
     if e.raw_os_error() == Some(ELOOP) {
-        return PackageError::input(format!(
-            "symbolic link loop at `{}`; with symlinks: follow, links must not point at a folder that contains them",
-            path.display()
-        ));
+        return loop_error(path);
     }
     super::read_error(path, e)
 }
 
-fn walk_error(root: &Path, e: walkdir::Error) -> PackageError {
-    let where_ = e
-        .path()
-        .map_or_else(|| root.display().to_string(), |p| p.display().to_string());
-    if e.loop_ancestor().is_some() {
-        return PackageError::input(format!(
-            "symbolic link loop at `{where_}`; with symlinks: follow, links must not point at a folder that contains them"
-        ));
-    }
-    match e.io_error().map(io::Error::kind) {
-        Some(io::ErrorKind::NotFound) => PackageError::input(format!(
-            "`{where_}` vanished while layerpub was reading path; run layerpub after the step that builds the folder has finished"
+fn loop_error(path: &Path) -> PackageError {
+    PackageError::input(format!(
+        "symbolic link loop at `{}`; with symlinks: follow, links must not point at a folder that contains them",
+        path.display()
+    ))
+}
+
+/// A folder of the layer that cannot be opened or listed.
+fn dir_error(path: &Path, e: io::Error) -> PackageError {
+    match e.kind() {
+        io::ErrorKind::NotFound => PackageError::input(format!(
+            "`{}` vanished while layerpub was reading path; run layerpub after the step that builds the folder has finished",
+            path.display()
         )),
         // A folder inside path that this user may not read: the user's to fix, not a failure.
-        Some(io::ErrorKind::PermissionDenied) => PackageError::input(format!(
-            "`{where_}` cannot be read (permission denied); make it readable for the user running layerpub, or add it to exclude"
+        io::ErrorKind::PermissionDenied => PackageError::input(format!(
+            "`{}` cannot be read (permission denied); make it readable for the user running layerpub, or add it to exclude",
+            path.display()
         )),
-        _ => {
-            let source = e
-                .into_io_error()
-                .unwrap_or_else(|| io::Error::other("walk failed"));
-            PackageError::io(format!("cannot read `{where_}`"), source)
-        }
+        // Listed as a folder, then no longer one (or a link now) when opened.
+        io::ErrorKind::NotADirectory => changed_while_walking(path),
+        _ if e.raw_os_error() == Some(ELOOP) => changed_while_walking(path),
+        _ => PackageError::io(format!("cannot read `{}`", path.display()), e),
     }
+}
+
+fn changed_while_walking(path: &Path) -> PackageError {
+    PackageError::input(format!(
+        "`{}` changed from a folder to something else while layerpub was reading path; run layerpub after the step that builds the folder has finished",
+        path.display()
+    ))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn layer_at(
+        path: &Path,
+        f: impl FnOnce(&mut crate::config::settings::Settings),
+    ) -> LayerConfig {
+        let mut s = crate::config::settings::Settings {
+            layer_name: Some("deps".into()),
+            path: Some(path.to_str().unwrap().into()),
+            zip_path: Some(path.join("out/layer.zip").to_str().unwrap().into()),
+            ..Default::default()
+        };
+        f(&mut s);
+        crate::config::resolve(None, Default::default(), s)
+            .unwrap()
+            .layers
+            .remove(0)
+    }
+
+    fn walk_all(layer: &LayerConfig) -> Result<Vec<Entry>, PackageError> {
+        let root = open_root(layer)?;
+        let mut out = Vec::new();
+        walk_sorted(layer, root.as_fd(), None, |e| {
+            out.push(e);
+            true
+        })?;
+        Ok(out)
+    }
+
     #[test]
-    fn an_entry_name_is_the_relative_path_of_plain_utf8_names() {
-        use std::ffi::OsStr;
-        use std::os::unix::ffi::OsStrExt;
-        assert_eq!(
-            utf8_name(Path::new("python/pkg/mod.py")).as_deref(),
-            Some("python/pkg/mod.py")
-        );
-        for escaping in ["../x.py", "/abs.py", "./x.py", "a/../b.py"] {
-            assert_eq!(utf8_name(Path::new(escaping)), None, "{escaping}");
+    fn the_walk_gives_every_file_in_the_byte_order_of_its_full_name_with_its_size_and_mode() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        for (rel, body) in [
+            ("a/b.py", "1"),
+            ("a-b.py", "22"),
+            ("a.py", "333"),
+            ("ab/c/d.py", "4444"),
+            ("a/z/deep/e.py", "55555"),
+            ("a/z.py", ""),
+        ] {
+            fs::create_dir_all(d.join(rel).parent().unwrap()).unwrap();
+            fs::write(d.join(rel), body).unwrap();
         }
-        let not_utf8 = Path::new(OsStr::from_bytes(b"pkg/caf\xe9.py"));
-        assert_eq!(utf8_name(not_utf8), None);
+        fs::set_permissions(d.join("a/z.py"), fs::Permissions::from_mode(0o750)).unwrap();
+        let layer = layer_at(d, |s| s.prefix = Some("python".into()));
+        let got: Vec<(String, u64, u32)> = walk_all(&layer)
+            .unwrap()
+            .into_iter()
+            .map(|e| (e.name, e.size, e.mode))
+            .collect();
+        let want = [
+            ("python/a-b.py", 2, MODE_FILE),
+            ("python/a.py", 3, MODE_FILE),
+            ("python/a/b.py", 1, MODE_FILE),
+            ("python/a/z.py", 0, MODE_EXECUTABLE),
+            ("python/a/z/deep/e.py", 5, MODE_FILE),
+            ("python/ab/c/d.py", 4, MODE_FILE),
+        ];
+        let want: Vec<(String, u64, u32)> = want
+            .iter()
+            .map(|(n, s, m)| (n.to_string(), *s, *m))
+            .collect();
+        assert_eq!(got, want);
+        for e in walk_all(&layer).unwrap() {
+            assert_eq!(e.source, d.join(e.below_root()), "{}", e.name);
+            assert_eq!(&e.name[..e.below], "python/");
+        }
+    }
+
+    #[test]
+    fn the_walk_skips_its_own_zip_and_excluded_folders() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        fs::create_dir_all(d.join("out")).unwrap();
+        fs::write(d.join("out/layer.zip"), "old zip").unwrap();
+        fs::write(d.join("out/notes.txt"), "kept").unwrap();
+        fs::create_dir_all(d.join("secret")).unwrap();
+        fs::write(d.join("secret/x"), "x").unwrap();
+        let layer = layer_at(d, |s| s.exclude = Some(vec!["secret/**".into()]));
+        let names: Vec<String> = walk_all(&layer)
+            .unwrap()
+            .into_iter()
+            .map(|e| e.name)
+            .collect();
+        assert_eq!(names, ["out/notes.txt"]);
+    }
+
+    #[test]
+    fn a_folder_closed_on_the_way_down_is_opened_again_only_if_it_is_the_same_folder() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        fs::create_dir_all(d.join("pkg")).unwrap();
+        fs::write(d.join("pkg/a.py"), "a").unwrap();
+        let root = rustix::fs::open(
+            d,
+            rustix::fs::OFlags::PATH | rustix::fs::OFlags::DIRECTORY,
+            rustix::fs::Mode::empty(),
+        )
+        .unwrap();
+        let list = || {
+            let fd = open_dir(root.as_fd(), c"pkg", false).unwrap();
+            Level::read(fd, b"pkg/".to_vec(), false).unwrap()
+        };
+        let mut same = list();
+        same.close().unwrap();
+        assert!(same.fd().is_err(), "closed");
+        same.open(root.as_fd()).unwrap();
+        assert!(stat_at(same.fd().unwrap(), c"a.py", false).is_ok());
+
+        let mut swapped = list();
+        swapped.close().unwrap();
+        fs::rename(d.join("pkg"), d.join("old")).unwrap();
+        fs::create_dir_all(d.join("pkg")).unwrap();
+        let e = swapped.open(root.as_fd()).unwrap_err();
+        let msg = dir_error(&d.join("pkg"), e).to_string();
+        assert!(
+            msg.contains("changed from a folder to something else"),
+            "{msg}"
+        );
+    }
+
+    #[test]
+    fn a_folder_swapped_for_a_link_after_its_listing_is_refused_not_followed() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        fs::create_dir_all(d.join("elsewhere")).unwrap();
+        std::os::unix::fs::symlink("elsewhere", d.join("pkg")).unwrap();
+        let parent = rustix::fs::open(
+            d,
+            rustix::fs::OFlags::RDONLY | rustix::fs::OFlags::DIRECTORY,
+            rustix::fs::Mode::empty(),
+        )
+        .unwrap();
+        // Listed as a folder (not through a link): opened without following one.
+        let e = open_dir(parent.as_fd(), c"pkg", false).unwrap_err();
+        let msg = dir_error(&d.join("pkg"), e).to_string();
+        assert!(
+            msg.contains("changed from a folder to something else"),
+            "{msg}"
+        );
+        // A link to a folder, followed: opened through it.
+        assert!(open_dir(parent.as_fd(), c"pkg", true).is_ok());
     }
 }

@@ -96,7 +96,7 @@ pub(crate) async fn publish_all(
     builds: Builds<'_, '_>,
 ) -> Result<Vec<Outcome>, Error> {
     let interrupt = &options.interrupt;
-    let documents = {
+    let (documents, fingerprints): (Vec<_>, Vec<String>) = {
         let (layers, options) = (layers.to_vec(), options.clone());
         off_workers(move || {
             layers
@@ -105,10 +105,11 @@ pub(crate) async fn publish_all(
                 .collect::<Result<Vec<_>, _>>()
         })
         .await?
+        .into_iter()
+        .unzip()
     };
     interrupt.check()?;
     let targets = targets(layers, client_options).await?;
-    let fingerprints: Vec<String> = documents.iter().map(|d| d.fingerprint()).collect();
     let documents = &documents;
     let planned = in_flight(targets.iter().map(|t| {
         let fingerprint = &fingerprints[t.index];
@@ -569,7 +570,7 @@ fn package_checked(
     fingerprint: &str,
 ) -> Result<Packaged, Error> {
     let packaged = package(layer, options)?;
-    let packaged_fp = packaged.document.fingerprint();
+    let packaged_fp = &packaged.fingerprint;
     if packaged_fp != fingerprint {
         return Err(Error::bad_input(format!(
             "the files of {} changed while layerpub was reading them (fingerprint {fingerprint}, then {packaged_fp}); run layerpub after the build step has finished",

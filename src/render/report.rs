@@ -33,7 +33,7 @@ impl PackageReport {
             code_size: p.code_size,
             unzipped_size: p.unzipped_size,
             file_count: p.file_count,
-            fingerprint: p.document.fingerprint(),
+            fingerprint: p.fingerprint.clone(),
             warnings: p.warnings.clone(),
         }
     }

@@ -257,6 +257,8 @@ fn any_tree_round_trips_through_python_zipfile_and_packages_deterministically() 
             prop_assert_eq!(packaged.unzipped_size, unzipped);
             prop_assert_eq!(packaged.code_size, bytes.len() as u64);
             prop_assert_eq!(hex(&packaged.sha256), sha256_hex(&bytes));
+            // Hashed as the entries were written: the whole document's fingerprint.
+            prop_assert_eq!(&packaged.fingerprint, &packaged.document.fingerprint());
 
             // One Python run reads every entry (checking each CRC) and hashes its bytes.
             let read = python_entries(&zip);
@@ -289,6 +291,7 @@ fn any_tree_round_trips_through_python_zipfile_and_packages_deterministically() 
             let again = package_tree(&root, &zip, &spec, 0);
             prop_assert_eq!(fs::read(&zip).unwrap(), bytes.clone(), "second run differs");
             prop_assert_eq!(again.sha256, packaged.sha256);
+            prop_assert_eq!(again.fingerprint, packaged.fingerprint);
             // Another checkout: elsewhere, created in reverse order, other permission bits.
             let other = temp();
             let root2 = other.path().join("deeper/checkout");

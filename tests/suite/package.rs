@@ -465,3 +465,42 @@ fn entries_are_in_byte_order_of_their_full_names_though_the_walk_streams_them() 
         ]
     );
 }
+
+#[test]
+fn a_tree_deeper_than_the_open_file_limit_is_walked_whole_and_in_order() {
+    // The walk holds a few folders open, not one per level: 150 levels under a limit of 64
+    // open files (each level has a file that sorts after its subfolder, so every folder is
+    // listed again on the way back up).
+    let dir = temp();
+    let tree = dir.path().join("tree");
+    let mut rel = String::new();
+    let mut want = Vec::new();
+    for level in 0..150 {
+        write_file(&tree, &format!("{rel}z{level}.py"), b"x = 1\n", 0o644);
+        want.push(format!("{rel}z{level}.py"));
+        rel.push_str("d/");
+    }
+    write_file(&tree, &format!("{rel}end.py"), b"x = 1\n", 0o644);
+    want.push(format!("{rel}end.py"));
+    want.sort();
+    let zip = dir.path().join("deps.zip");
+    let run = std::process::Command::new("sh")
+        .current_dir(dir.path())
+        .args(["-c", "ulimit -n 64 && exec \"$0\" \"$@\"", BIN, "package"])
+        .args(["--layer-name", "deps", "--path", &path_str(&tree)])
+        .args(["--zip-path", &path_str(&zip), "--output", "json"])
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap())
+        .output()
+        .unwrap();
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let names: Vec<String> = python_entries(&zip)
+        .iter()
+        .map(|e| e["name"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(names, want);
+}
