@@ -709,9 +709,12 @@ fn stored_in_arena(bytes: &[u8], want_sha: bool, arena: &mut Arena) -> Compresse
 fn open_file(entry: &Entry, from: Option<BorrowedFd<'_>>) -> io::Result<File> {
     use rustix::fs::{Mode, OFlags};
     let flags = OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NONBLOCK;
-    let fd = match from {
-        Some(dir) => rustix::fs::openat(dir, entry.below_root(), flags, Mode::empty())?,
-        None => rustix::fs::open(&entry.source, flags, Mode::empty())?,
+    let fd = match (&entry.folder, from) {
+        (Some(folder), _) => {
+            rustix::fs::openat(folder.fd(), entry.file_name(), flags, Mode::empty())?
+        }
+        (None, Some(dir)) => rustix::fs::openat(dir, entry.below_root(), flags, Mode::empty())?,
+        (None, None) => rustix::fs::open(&entry.source, flags, Mode::empty())?,
     };
     Ok(File::from(fd))
 }
@@ -1030,6 +1033,8 @@ pub(crate) mod tests {
             .map(|(i, s)| Entry {
                 name: format!("f{i:05}"),
                 below: 0,
+                folder: None,
+                name_at: 0,
                 source: PathBuf::new(),
                 kind: EntryKind::File,
                 size: *s,
@@ -1081,6 +1086,8 @@ pub(crate) mod tests {
         let entry = Entry {
             name: "blob.bin".into(),
             below: 0,
+            folder: None,
+            name_at: 0,
             source: source.clone(),
             kind: EntryKind::File,
             size: bytes.len() as u64,
@@ -1172,6 +1179,8 @@ pub(crate) mod tests {
             let entry = Entry {
                 name: format!("m{i}.py"),
                 below: 0,
+                folder: None,
+                name_at: 0,
                 source,
                 kind: EntryKind::File,
                 size: len as u64,
@@ -1226,6 +1235,8 @@ pub(crate) mod tests {
         let entry = |size| Entry {
             name: "m.py".into(),
             below: 0,
+            folder: None,
+            name_at: 0,
             source: source.clone(),
             kind: EntryKind::File,
             size,
@@ -1261,6 +1272,8 @@ pub(crate) mod tests {
             let entry = Entry {
                 name: name.into(),
                 below: 0,
+                folder: None,
+                name_at: 0,
                 source,
                 kind: EntryKind::File,
                 size: content.len() as u64,
@@ -1293,6 +1306,8 @@ pub(crate) mod tests {
         let entry = Entry {
             name: "m.py".into(),
             below: 0,
+            folder: None,
+            name_at: 0,
             source: fifo,
             kind: EntryKind::File,
             // The size the walk saw of the file that was there before.

@@ -9,6 +9,8 @@ use std::io;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use rustix::fs::FileType;
 
@@ -29,6 +31,10 @@ pub struct Entry {
     /// Where in `name` the path below the layer's folder starts (after the prefix).
     pub below: usize,
     pub source: PathBuf,
+    /// The entry's folder, held open while it is packaged, when the walk could share it.
+    pub folder: Option<Folder>,
+    /// Where in `name` the entry's own name (in its folder) starts.
+    pub name_at: usize,
     pub kind: EntryKind,
     /// Bytes once unzipped: the file's length, or the link target's.
     pub size: u64,
@@ -48,6 +54,63 @@ impl Entry {
     pub fn below_root(&self) -> &str {
         &self.name[self.below..]
     }
+
+    /// The entry's own name, in its folder.
+    pub fn file_name(&self) -> &str {
+        &self.name[self.name_at..]
+    }
+}
+
+/// A folder of the layer, open, shared by the entries the walk found in it: packaging opens
+/// each file by its own name in it, one name for the kernel to look up instead of the path
+/// from the layer's folder (on a tree of small files, path lookups were the largest cost
+/// after compression: docs/benchmarks.md, Packaging). Closed with the last entry holding it.
+#[derive(Debug, Clone)]
+pub struct Folder(Arc<OpenFolder>);
+
+#[derive(Debug)]
+struct OpenFolder {
+    fd: OwnedFd,
+    /// The walk's count of folders open, this one included.
+    open: Arc<AtomicUsize>,
+}
+
+impl Drop for OpenFolder {
+    fn drop(&mut self) {
+        self.open.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+impl Folder {
+    fn new(fd: OwnedFd, open: &Arc<AtomicUsize>) -> Folder {
+        open.fetch_add(1, Ordering::Relaxed);
+        Folder(Arc::new(OpenFolder {
+            fd,
+            open: Arc::clone(open),
+        }))
+    }
+
+    pub fn fd(&self) -> BorrowedFd<'_> {
+        self.0.fd.as_fd()
+    }
+}
+
+/// The same folder, as the walk opened it.
+impl PartialEq for Folder {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl Eq for Folder {}
+
+/// How many folders the walk lets entries hold open at once: a fraction of the process's
+/// open-file limit, so that packaging (its files, the zip, the spool) always has room, and
+/// a tree of a folder per file cannot exhaust it. Past it, entries are opened by their path.
+fn shared_folders_max() -> usize {
+    let soft = rustix::process::getrlimit(rustix::process::Resource::Nofile).current;
+    let quarter = soft.map_or(usize::MAX, |n| usize::try_from(n / 4).unwrap_or(usize::MAX));
+    quarter.min(256)
 }
 
 /// Opens the layer's folder once, after [`check_root`]: the walk reads each entry's metadata
@@ -132,6 +195,8 @@ pub fn walk_sorted(
         own.ids.push((meta.dev(), meta.ino()));
     }
     let full = |rel: &[u8]| root.join(OsStr::from_bytes(rel));
+    let open = Arc::new(AtomicUsize::new(0));
+    let shared_max = shared_folders_max();
 
     let mut previous = String::new();
     let mut emit = |entry: Entry| -> Result<bool, PackageError> {
@@ -150,7 +215,8 @@ pub fn walk_sorted(
     };
 
     let top = open_dir(root_dir, c".", false).map_err(|e| dir_error(root, e))?;
-    let mut stack = vec![Level::read(top, Vec::new(), follow).map_err(|e| dir_error(root, e))?];
+    let top = Level::read(top, Vec::new(), follow, &open).map_err(|e| dir_error(root, e))?;
+    let mut stack = vec![top];
     while let Some(level) = stack.last_mut() {
         let Some(child) = level.children.get_mut(level.next) else {
             stack.pop();
@@ -162,7 +228,7 @@ pub fn walk_sorted(
         rel.extend_from_slice(&level.rel);
         rel.extend_from_slice(child.name.to_bytes());
         let rel_path = Path::new(OsStr::from_bytes(&rel));
-        let parent = match level.open(root_dir).and_then(|()| level.fd()) {
+        let parent = match level.open(root_dir, &open).and_then(|()| level.fd()) {
             Ok(fd) => fd,
             Err(e) => return Err(dir_error(&full(&level.rel), e)),
         };
@@ -189,7 +255,7 @@ pub fn walk_sorted(
                 }
             }
             rel.push(b'/');
-            let next = Level::read(dir, rel, follow).map_err(|e| dir_error(&path, e))?;
+            let next = Level::read(dir, rel, follow, &open).map_err(|e| dir_error(&path, e))?;
             stack.push(next);
             // The folders further up are closed, to be opened again on the way back: a tree
             // of any depth is walked with a bounded number of open files.
@@ -227,6 +293,15 @@ pub fn walk_sorted(
             check_link(layer.symlinks, &canonical_root, &path, &rel)?;
         }
         let (name, below) = entry_name(&layer.prefix, rel)?;
+        let name_at = name.len() - child.name.as_bytes().len();
+        // Shared while few folders are held open; past that, the entry is opened by its path.
+        let folder = match &level.handle {
+            Some(f) if level.share || open.load(Ordering::Relaxed) <= shared_max => {
+                level.share = true;
+                Some(f.clone())
+            }
+            _ => None,
+        };
         let entry = match (child.kind, meta) {
             // Only reached with `preserve`: `follow` reports the target's type.
             (Kind::Link, _) => {
@@ -235,6 +310,8 @@ pub fn walk_sorted(
                     name,
                     below,
                     source: path,
+                    folder,
+                    name_at,
                     size: target.len() as u64,
                     kind: EntryKind::Symlink(target),
                     mode: MODE_SYMLINK,
@@ -244,6 +321,8 @@ pub fn walk_sorted(
                 name,
                 below,
                 source: path,
+                folder,
+                name_at,
                 kind: EntryKind::File,
                 // A file system's sizes are never negative.
                 size: u64::try_from(meta.st_size).unwrap_or(0),
@@ -297,7 +376,11 @@ const OPEN_LEVELS: usize = 32;
 
 /// One folder on the walk's path: its children, sorted, and how many were visited.
 struct Level {
-    handle: Handle,
+    /// The folder, open; `None` once closed on the way down (see [`OPEN_LEVELS`]).
+    handle: Option<Folder>,
+    /// Its entries were handed the folder: once one was, all are, so that the folder's
+    /// count stays one whatever the number of entries.
+    share: bool,
     /// The folder's path below the layer's folder, with a `/` after it (empty for the top).
     rel: Vec<u8>,
     children: Vec<Child>,
@@ -307,30 +390,53 @@ struct Level {
     id: Option<(u64, u64)>,
 }
 
-/// A folder as the walk holds it: as listed; opened again by its path; or closed.
-enum Handle {
-    Listed(rustix::fs::Dir),
-    Reopened(OwnedFd),
-    Closed,
-}
-
 impl Level {
-    /// Closes the folder, remembering what it was.
+    /// Lists `dir`'s children, in the walk's order.
+    fn read(
+        dir: OwnedFd,
+        rel: Vec<u8>,
+        follow: bool,
+        open: &Arc<AtomicUsize>,
+    ) -> io::Result<Level> {
+        let id = if follow { Some(dir_id(&dir)?) } else { None };
+        // Listed through a copy of the descriptor, which the listing closes; the folder's own
+        // stays open for its entries.
+        let mut listing = rustix::fs::Dir::new(dir.try_clone()?)?;
+        let mut children = Vec::new();
+        while let Some(item) = listing.read() {
+            let item = item?;
+            let name = item.file_name();
+            if matches!(name.to_bytes(), b"." | b"..") {
+                continue;
+            }
+            children.push(child(dir.as_fd(), name, item.file_type(), follow));
+        }
+        children.sort_unstable_by(|a, b| order_key(a).cmp(order_key(b)));
+        Ok(Level {
+            handle: Some(Folder::new(dir, open)),
+            share: false,
+            rel,
+            children,
+            next: 0,
+            id,
+        })
+    }
+
+    /// Closes the folder (entries holding it keep it open), remembering what it was.
     fn close(&mut self) -> io::Result<()> {
-        if matches!(self.handle, Handle::Closed) {
+        let Some(folder) = self.handle.take() else {
             return Ok(());
-        }
+        };
         if self.id.is_none() {
-            self.id = Some(dir_id(self.fd()?)?);
+            self.id = Some(dir_id(folder.fd())?);
         }
-        self.handle = Handle::Closed;
         Ok(())
     }
 
     /// Opens the folder again if it was closed: by its path from the layer's folder, and
     /// refused as changed unless it is the folder that was listed.
-    fn open(&mut self, root_dir: BorrowedFd<'_>) -> io::Result<()> {
-        if !matches!(self.handle, Handle::Closed) {
+    fn open(&mut self, root_dir: BorrowedFd<'_>, open: &Arc<AtomicUsize>) -> io::Result<()> {
+        if self.handle.is_some() {
             return Ok(());
         }
         let rel = self.rel.strip_suffix(b"/").unwrap_or(b".");
@@ -338,42 +444,17 @@ impl Level {
         if Some(dir_id(&fd)?) != self.id {
             return Err(io::ErrorKind::NotADirectory.into());
         }
-        self.handle = Handle::Reopened(fd);
+        self.handle = Some(Folder::new(fd, open));
+        self.share = false;
         Ok(())
     }
 
     /// The folder, to open and stat its children by name: [`Level::open`] first.
     fn fd(&self) -> io::Result<BorrowedFd<'_>> {
-        match &self.handle {
-            Handle::Listed(dir) => Ok(dir.fd()?),
-            Handle::Reopened(fd) => Ok(fd.as_fd()),
-            Handle::Closed => Err(io::Error::other(
-                "the walk lost its place; please report this bug",
-            )),
-        }
-    }
-
-    /// Lists `dir`'s children, in the walk's order.
-    fn read(dir: OwnedFd, rel: Vec<u8>, follow: bool) -> io::Result<Level> {
-        let id = if follow { Some(dir_id(&dir)?) } else { None };
-        let mut dir = rustix::fs::Dir::new(dir)?;
-        let mut children = Vec::new();
-        while let Some(item) = dir.read() {
-            let item = item?;
-            let name = item.file_name();
-            if matches!(name.to_bytes(), b"." | b"..") {
-                continue;
-            }
-            children.push(child(dir.fd()?, name, item.file_type(), follow));
-        }
-        children.sort_unstable_by(|a, b| order_key(a).cmp(order_key(b)));
-        Ok(Level {
-            handle: Handle::Listed(dir),
-            rel,
-            children,
-            next: 0,
-            id,
-        })
+        self.handle
+            .as_ref()
+            .map(Folder::fd)
+            .ok_or_else(|| io::Error::other("the walk lost its place; please report this bug"))
     }
 }
 
@@ -707,6 +788,32 @@ mod tests {
     }
 
     #[test]
+    fn entries_are_opened_by_their_own_name_in_the_folder_the_walk_listed() {
+        use std::io::Read;
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        fs::create_dir_all(d.join("pkg/sub")).unwrap();
+        fs::write(d.join("pkg/sub/a.py"), "a = 1").unwrap();
+        fs::write(d.join("pkg/sub/b.py"), "b = 2").unwrap();
+        let layer = layer_at(d, |s| s.prefix = Some("python".into()));
+        let entries = walk_all(&layer).unwrap();
+        assert_eq!(entries[0].file_name(), "a.py");
+        assert_eq!(entries[0].below_root(), "pkg/sub/a.py");
+        assert!(entries[0].folder.is_some());
+        assert_eq!(entries[0].folder, entries[1].folder, "one folder, shared");
+        // Moved away: the path below the layer's folder leads nowhere, the folder still holds
+        // the files the walk listed.
+        fs::rename(d.join("pkg"), d.join("moved")).unwrap();
+        let root = open_root(&layer).unwrap();
+        let mut text = String::new();
+        super::super::open_file(&entries[1], Some(root.as_fd()))
+            .unwrap()
+            .read_to_string(&mut text)
+            .unwrap();
+        assert_eq!(text, "b = 2");
+    }
+
+    #[test]
     fn the_walk_skips_its_own_zip_and_excluded_folders() {
         let dir = tempfile::tempdir().unwrap();
         let d = dir.path();
@@ -736,21 +843,28 @@ mod tests {
             rustix::fs::Mode::empty(),
         )
         .unwrap();
+        let open = Arc::new(AtomicUsize::new(0));
         let list = || {
             let fd = open_dir(root.as_fd(), c"pkg", false).unwrap();
-            Level::read(fd, b"pkg/".to_vec(), false).unwrap()
+            Level::read(fd, b"pkg/".to_vec(), false, &open).unwrap()
         };
         let mut same = list();
+        assert_eq!(open.load(Ordering::Relaxed), 1);
+        let held = same.handle.clone().unwrap();
         same.close().unwrap();
         assert!(same.fd().is_err(), "closed");
-        same.open(root.as_fd()).unwrap();
+        assert_eq!(open.load(Ordering::Relaxed), 1, "held open by an entry");
+        drop(held);
+        assert_eq!(open.load(Ordering::Relaxed), 0);
+        same.open(root.as_fd(), &open).unwrap();
+        assert_eq!(open.load(Ordering::Relaxed), 1);
         assert!(stat_at(same.fd().unwrap(), c"a.py", false).is_ok());
 
         let mut swapped = list();
         swapped.close().unwrap();
         fs::rename(d.join("pkg"), d.join("old")).unwrap();
         fs::create_dir_all(d.join("pkg")).unwrap();
-        let e = swapped.open(root.as_fd()).unwrap_err();
+        let e = swapped.open(root.as_fd(), &open).unwrap_err();
         let msg = dir_error(&d.join("pkg"), e).to_string();
         assert!(
             msg.contains("changed from a folder to something else"),
