@@ -541,6 +541,11 @@ fn read_error(path: &Path, e: io::Error) -> PackageError {
             "`{}` cannot be read (permission denied); make it readable for the user running layerpub, or add it to exclude",
             path.display()
         )),
+        // Opened without following a link (see `Entry::through_link`).
+        _ if e.raw_os_error() == Some(walk::ELOOP) => PackageError::input(format!(
+            "`{}` was replaced by a symbolic link while layerpub was packaging it; run layerpub after the step that builds the folder has finished",
+            path.display()
+        )),
         _ => PackageError::io(format!("cannot read `{}`", path.display()), e),
     }
 }
@@ -708,7 +713,10 @@ fn stored_in_arena(bytes: &[u8], want_sha: bool, arena: &mut Arena) -> Compresse
 /// few bytes, and the read refuses it as changed.
 fn open_file(entry: &Entry, from: Option<BorrowedFd<'_>>) -> io::Result<File> {
     use rustix::fs::{Mode, OFlags};
-    let flags = OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NONBLOCK;
+    let mut flags = OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NONBLOCK;
+    if !entry.through_link {
+        flags |= OFlags::NOFOLLOW;
+    }
     let fd = match (&entry.folder, from) {
         (Some(folder), _) => {
             rustix::fs::openat(folder.fd(), entry.file_name(), flags, Mode::empty())?
@@ -1035,6 +1043,7 @@ pub(crate) mod tests {
                 below: 0,
                 folder: None,
                 name_at: 0,
+                through_link: false,
                 source: PathBuf::new(),
                 kind: EntryKind::File,
                 size: *s,
@@ -1088,6 +1097,7 @@ pub(crate) mod tests {
             below: 0,
             folder: None,
             name_at: 0,
+            through_link: false,
             source: source.clone(),
             kind: EntryKind::File,
             size: bytes.len() as u64,
@@ -1181,6 +1191,7 @@ pub(crate) mod tests {
                 below: 0,
                 folder: None,
                 name_at: 0,
+                through_link: false,
                 source,
                 kind: EntryKind::File,
                 size: len as u64,
@@ -1237,6 +1248,7 @@ pub(crate) mod tests {
             below: 0,
             folder: None,
             name_at: 0,
+            through_link: false,
             source: source.clone(),
             kind: EntryKind::File,
             size,
@@ -1274,6 +1286,7 @@ pub(crate) mod tests {
                 below: 0,
                 folder: None,
                 name_at: 0,
+                through_link: false,
                 source,
                 kind: EntryKind::File,
                 size: content.len() as u64,
@@ -1308,6 +1321,7 @@ pub(crate) mod tests {
             below: 0,
             folder: None,
             name_at: 0,
+            through_link: false,
             source: fifo,
             kind: EntryKind::File,
             // The size the walk saw of the file that was there before.
@@ -1338,6 +1352,43 @@ pub(crate) mod tests {
                 err.contains("changed while layerpub was packaging it"),
                 "{err}"
             );
+        }
+    }
+
+    #[test]
+    fn a_file_swapped_for_a_link_after_the_walk_is_refused_not_read_through_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let outside = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("pkg")).unwrap();
+        std::fs::write(dir.path().join("pkg/a.py"), b"a = 1\n").unwrap();
+        std::fs::write(outside.path().join("secret"), b"TOKEN\n").unwrap();
+        let settings = crate::config::settings::Settings {
+            layer_name: Some("deps".into()),
+            path: Some(dir.path().to_str().unwrap().into()),
+            ..Default::default()
+        };
+        let layer = crate::config::resolve(None, Default::default(), settings)
+            .unwrap()
+            .layers
+            .remove(0);
+        let root = walk::open_root(&layer).unwrap();
+        let mut entries = Vec::new();
+        walk_sorted(&layer, root.as_fd(), None, |e| {
+            entries.push(e);
+            true
+        })
+        .unwrap();
+        let a = dir.path().join("pkg/a.py");
+        std::fs::remove_file(&a).unwrap();
+        std::os::unix::fs::symlink(outside.path().join("secret"), &a).unwrap();
+        let mut entry = entries.remove(0);
+        // In the folder the walk listed; below the layer's folder; by its path.
+        for from in [true, true, false] {
+            let err = read_exact_size(&entry, from.then(|| root.as_fd()), &mut Vec::new())
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("was replaced by a symbolic link"), "{err}");
+            entry.folder = None;
         }
     }
 

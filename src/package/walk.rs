@@ -35,6 +35,10 @@ pub struct Entry {
     pub folder: Option<Folder>,
     /// Where in `name` the entry's own name (in its folder) starts.
     pub name_at: usize,
+    /// A file reached through a link (`symlinks: follow`): opened following it. Any other
+    /// file is opened without following one, so that a file swapped for a link after the
+    /// walk is refused, not read from wherever the link leads (outside the folder, maybe).
+    pub through_link: bool,
     pub kind: EntryKind,
     /// Bytes once unzipped: the file's length, or the link target's.
     pub size: u64,
@@ -312,6 +316,7 @@ pub fn walk_sorted(
                     source: path,
                     folder,
                     name_at,
+                    through_link: false,
                     size: target.len() as u64,
                     kind: EntryKind::Symlink(target),
                     mode: MODE_SYMLINK,
@@ -323,6 +328,7 @@ pub fn walk_sorted(
                 source: path,
                 folder,
                 name_at,
+                through_link: child.link,
                 kind: EntryKind::File,
                 // A file system's sizes are never negative.
                 size: u64::try_from(meta.st_size).unwrap_or(0),
@@ -656,9 +662,9 @@ fn link_text(path: &Path) -> Result<String, PackageError> {
 
 /// `ELOOP` (too many levels of symbolic links), which `io::ErrorKind` has no stable name for.
 #[cfg(target_os = "linux")]
-const ELOOP: i32 = 40;
+pub(crate) const ELOOP: i32 = 40;
 #[cfg(not(target_os = "linux"))]
-const ELOOP: i32 = 62;
+pub(crate) const ELOOP: i32 = 62;
 
 /// A child's metadata, by its name in its folder: the link's own with `follow` false, else
 /// what it leads to.
