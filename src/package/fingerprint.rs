@@ -7,6 +7,7 @@
 //! beside the zip in S3) so that a later run can say *what* changed. Pure apart from
 //! [`read_manifests`].
 
+use std::borrow::Cow;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -101,8 +102,8 @@ pub struct ManifestFile {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TreeFile {
     pub path: String,
-    /// `644`, `755`, or `link`.
-    pub mode: String,
+    /// `644`, `755`, or `link` (not a copy per file: a tree lists tens of thousands).
+    pub mode: Cow<'static, str>,
     pub sha256: String,
 }
 
@@ -447,7 +448,7 @@ mod tests {
         )
             .prop_map(|(path, mode, sha256)| TreeFile {
                 path,
-                mode: mode.to_owned(),
+                mode: mode.into(),
                 sha256,
             });
         let layers = [layer(|_| {}), built(|s| s.prefix = Some("py\"thon".into()))];

@@ -154,7 +154,7 @@ pub fn package(layer: &LayerConfig, options: &PackageOptions) -> Result<Packaged
                 (Some(sha), Some(hashed)) => {
                     let file = TreeFile {
                         path: entry.name,
-                        mode: mode_label(entry.mode).to_owned(),
+                        mode: mode_label(entry.mode).into(),
                         sha256: hex(&sha),
                     };
                     hashed.add(&file);
@@ -239,7 +239,7 @@ pub(crate) fn fingerprint_document(
         |e, _| hash_entry(e, Some(root.as_fd()), &options.interrupt),
         |e, sha, _| {
             let file = TreeFile {
-                mode: mode_label(e.mode).to_owned(),
+                mode: mode_label(e.mode).into(),
                 path: e.name,
                 sha256: hex(&sha),
             };
@@ -381,7 +381,7 @@ fn write_entry<W: Write>(
     zip.add(&header, &mut reader)
         .map_err(|e| write_error(zip_path, e))?;
     if c.method == Method::Stored && reader.crc.finalize() != c.crc32 {
-        return Err(changed_error(&entry.source));
+        return Err(changed_error(&entry.source()));
     }
     Ok(())
 }
@@ -722,7 +722,7 @@ fn open_file(entry: &Entry, from: Option<BorrowedFd<'_>>) -> io::Result<File> {
             rustix::fs::openat(folder.fd(), entry.file_name(), flags, Mode::empty())?
         }
         (None, Some(dir)) => rustix::fs::openat(dir, entry.below_root(), flags, Mode::empty())?,
-        (None, None) => rustix::fs::open(&entry.source, flags, Mode::empty())?,
+        (None, None) => rustix::fs::open(entry.source(), flags, Mode::empty())?,
     };
     Ok(File::from(fd))
 }
@@ -738,12 +738,12 @@ fn read_exact_size(
     from: Option<BorrowedFd<'_>>,
     bytes: &mut Vec<u8>,
 ) -> Result<usize, PackageError> {
-    let want = usize::try_from(entry.size).map_err(|_| changed_error(&entry.source))?;
+    let want = usize::try_from(entry.size).map_err(|_| changed_error(&entry.source()))?;
     if bytes.len() < want + 1 {
         bytes.resize(want + 1, 0);
     }
     let bytes = &mut bytes[..want + 1];
-    let mut f = open_file(entry, from).map_err(|e| read_error(&entry.source, e))?;
+    let mut f = open_file(entry, from).map_err(|e| read_error(&entry.source(), e))?;
     let mut n = 0;
     while n < want + 1 {
         match f.read(&mut bytes[n..]) {
@@ -755,11 +755,11 @@ fn read_exact_size(
                 }
             }
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(read_error(&entry.source, e)),
+            Err(e) => return Err(read_error(&entry.source(), e)),
         }
     }
     if n != want {
-        return Err(changed_error(&entry.source));
+        return Err(changed_error(&entry.source()));
     }
     Ok(n)
 }
@@ -782,9 +782,9 @@ fn compress_spooled(
     inspect_native: bool,
     interrupt: &Interrupt,
 ) -> Result<Compressed, PackageError> {
-    let mut src = open_file(entry, from).map_err(|e| read_error(&entry.source, e))?;
+    let mut src = open_file(entry, from).map_err(|e| read_error(&entry.source(), e))?;
     let mut head = vec![0u8; PROBE_BYTES + 1];
-    let n = read_full(&mut src, &mut head).map_err(|e| read_error(&entry.source, e))?;
+    let n = read_full(&mut src, &mut head).map_err(|e| read_error(&entry.source(), e))?;
     // A large ELF file keeps its head and tail as it streams by, for its tables (see
     // native::Kept); any other is judged from its head.
     let keep = inspect_native
@@ -800,7 +800,7 @@ fn compress_spooled(
         c.native.extend(native);
         return Ok(c);
     }
-    src.rewind().map_err(|e| read_error(&entry.source, e))?;
+    src.rewind().map_err(|e| read_error(&entry.source(), e))?;
     let spool = tempfile::tempfile().map_err(spool_error)?;
     let mut enc = DeflateEncoder::new(BufWriter::new(spool), Compression::new(LEVEL));
     let mut digests = Digests::new(want_sha);
@@ -918,7 +918,7 @@ impl Digests {
 
     fn finish(self, entry: &Entry) -> Result<(u32, Option<[u8; 32]>), PackageError> {
         if self.total != entry.size {
-            return Err(changed_error(&entry.source));
+            return Err(changed_error(&entry.source()));
         }
         Ok((self.crc.finalize(), self.sha.map(|s| s.finalize().into())))
     }
@@ -937,7 +937,7 @@ fn stream(
         stop_if_interrupted(interrupt)?;
         let n = src
             .read(&mut buf)
-            .map_err(|e| read_error(&entry.source, e))?;
+            .map_err(|e| read_error(&entry.source(), e))?;
         if n == 0 {
             return Ok(());
         }
@@ -963,7 +963,7 @@ fn hash_entry(
             sha
         }),
         EntryKind::File => {
-            let f = open_file(entry, from).map_err(|e| read_error(&entry.source, e))?;
+            let f = open_file(entry, from).map_err(|e| read_error(&entry.source(), e))?;
             let mut digests = Digests::new(true);
             stream(
                 entry,
@@ -1044,7 +1044,7 @@ pub(crate) mod tests {
                 folder: None,
                 name_at: 0,
                 through_link: false,
-                source: PathBuf::new(),
+                root: Arc::from(Path::new("")),
                 kind: EntryKind::File,
                 size: *s,
                 mode: 0o100644,
@@ -1098,7 +1098,7 @@ pub(crate) mod tests {
             folder: None,
             name_at: 0,
             through_link: false,
-            source: source.clone(),
+            root: Arc::from(dir.path()),
             kind: EntryKind::File,
             size: bytes.len() as u64,
             mode: 0o100644,
@@ -1192,7 +1192,7 @@ pub(crate) mod tests {
                 folder: None,
                 name_at: 0,
                 through_link: false,
-                source,
+                root: Arc::from(dir.path()),
                 kind: EntryKind::File,
                 size: len as u64,
                 mode: 0o100644,
@@ -1249,7 +1249,7 @@ pub(crate) mod tests {
             folder: None,
             name_at: 0,
             through_link: false,
-            source: source.clone(),
+            root: Arc::from(source.parent().unwrap()),
             kind: EntryKind::File,
             size,
             mode: 0o100644,
@@ -1287,7 +1287,7 @@ pub(crate) mod tests {
                 folder: None,
                 name_at: 0,
                 through_link: false,
-                source,
+                root: Arc::from(dir.path()),
                 kind: EntryKind::File,
                 size: content.len() as u64,
                 mode: 0o100644,
@@ -1322,7 +1322,7 @@ pub(crate) mod tests {
             folder: None,
             name_at: 0,
             through_link: false,
-            source: fifo,
+            root: Arc::from(fifo.parent().unwrap()),
             kind: EntryKind::File,
             // The size the walk saw of the file that was there before.
             size: 10,

@@ -30,7 +30,8 @@ pub struct Entry {
     pub name: String,
     /// Where in `name` the path below the layer's folder starts (after the prefix).
     pub below: usize,
-    pub source: PathBuf,
+    /// The layer's folder, as `path` names it (shared by every entry).
+    pub root: Arc<Path>,
     /// The entry's folder, held open while it is packaged, when the walk could share it.
     pub folder: Option<Folder>,
     /// Where in `name` the entry's own name (in its folder) starts.
@@ -57,6 +58,12 @@ impl Entry {
     /// The path below the layer's folder, `/`-separated: what [`open_root`]'s folder opens.
     pub fn below_root(&self) -> &str {
         &self.name[self.below..]
+    }
+
+    /// The entry's path on disk, for messages (made when asked: one allocation less per
+    /// entry on a tree of tens of thousands).
+    pub fn source(&self) -> PathBuf {
+        self.root.join(self.below_root())
     }
 
     /// The entry's own name, in its folder.
@@ -199,6 +206,7 @@ pub fn walk_sorted(
         own.ids.push((meta.dev(), meta.ino()));
     }
     let full = |rel: &[u8]| root.join(OsStr::from_bytes(rel));
+    let shared_root: Arc<Path> = Arc::from(root.as_path());
     let open = Arc::new(AtomicUsize::new(0));
     let shared_max = shared_folders_max();
 
@@ -222,20 +230,20 @@ pub fn walk_sorted(
     let top = Level::read(top, Vec::new(), follow, &open).map_err(|e| dir_error(root, e))?;
     let mut stack = vec![top];
     while let Some(level) = stack.last_mut() {
-        let Some(child) = level.children.get_mut(level.next) else {
+        let Some(child) = level.children.get(level.next).cloned() else {
             stack.pop();
             continue;
         };
         level.next += 1;
-        let child = std::mem::take(child);
-        let mut rel = Vec::with_capacity(level.rel.len() + child.name.as_bytes().len());
-        rel.extend_from_slice(&level.rel);
-        rel.extend_from_slice(child.name.to_bytes());
-        let rel_path = Path::new(OsStr::from_bytes(&rel));
         let parent = match level.open(root_dir, &open).and_then(|()| level.fd()) {
             Ok(fd) => fd,
             Err(e) => return Err(dir_error(&full(&level.rel), e)),
         };
+        let child_name = child.name(&level.names);
+        let mut rel = Vec::with_capacity(level.rel.len() + child.len);
+        rel.extend_from_slice(&level.rel);
+        rel.extend_from_slice(child_name.to_bytes());
+        let rel_path = Path::new(OsStr::from_bytes(&rel));
 
         if child.kind == Kind::Dir {
             if filter.excludes_dir(rel_path) {
@@ -251,7 +259,7 @@ pub fn walk_sorted(
                     &rel_path.to_string_lossy(),
                 )?;
             }
-            let dir = open_dir(parent, &child.name, child.link).map_err(|e| dir_error(&path, e))?;
+            let dir = open_dir(parent, child_name, child.link).map_err(|e| dir_error(&path, e))?;
             if follow {
                 let id = dir_id(&dir).map_err(|e| dir_error(&path, e))?;
                 if stack.iter().any(|l| l.id == Some(id)) {
@@ -278,26 +286,25 @@ pub fn walk_sorted(
         let meta = match (child.kind, child.meta) {
             (Kind::File, Some(meta)) => Some(meta),
             (Kind::File, None) => {
-                Some(stat_at(parent, &child.name, follow).map_err(|e| meta_error(&full(&rel), e))?)
+                Some(stat_at(parent, child_name, follow).map_err(|e| meta_error(&full(&rel), e))?)
             }
             _ => None,
         };
-        if own.is_own(&level.rel, child.name.to_bytes(), meta.as_ref()) {
+        if own.is_own(&level.rel, child_name.to_bytes(), meta.as_ref()) {
             tracing::debug!("not packaging {}: layerpub's own zip", full(&rel).display());
             continue;
         }
-        let path = full(&rel);
-        let rel = String::from_utf8(rel).map_err(|_| {
+        let rel = String::from_utf8(rel).map_err(|e| {
             PackageError::input(format!(
                 "`{}` has a name that is not UTF-8; rename it (zip names and Lambda need UTF-8) or exclude it",
-                path.display()
+                full(e.as_bytes()).display()
             ))
         })?;
         if child.link {
-            check_link(layer.symlinks, &canonical_root, &path, &rel)?;
+            check_link(layer.symlinks, &canonical_root, &full(rel.as_bytes()), &rel)?;
         }
         let (name, below) = entry_name(&layer.prefix, rel)?;
-        let name_at = name.len() - child.name.as_bytes().len();
+        let name_at = name.len() - child.len;
         // Shared while few folders are held open; past that, the entry is opened by its path.
         let folder = match &level.handle {
             Some(f) if level.share || open.load(Ordering::Relaxed) <= shared_max => {
@@ -309,11 +316,11 @@ pub fn walk_sorted(
         let entry = match (child.kind, meta) {
             // Only reached with `preserve`: `follow` reports the target's type.
             (Kind::Link, _) => {
-                let target = link_text(&path)?;
+                let target = link_text(&full(&name.as_bytes()[below..]))?;
                 Entry {
                     name,
                     below,
-                    source: path,
+                    root: Arc::clone(&shared_root),
                     folder,
                     name_at,
                     through_link: false,
@@ -325,7 +332,7 @@ pub fn walk_sorted(
             (Kind::File, Some(meta)) => Entry {
                 name,
                 below,
-                source: path,
+                root: Arc::clone(&shared_root),
                 folder,
                 name_at,
                 through_link: child.link,
@@ -341,7 +348,7 @@ pub fn walk_sorted(
             _ => {
                 return Err(PackageError::input(format!(
                     "`{}` is not a regular file, folder or link (a socket, pipe or device); remove it or add it to exclude",
-                    path.display()
+                    full(&name.as_bytes()[below..]).display()
                 )));
             }
         };
@@ -365,9 +372,11 @@ enum Kind {
     Other,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug, Clone)]
 struct Child {
-    name: CString,
+    /// Where its name is in its folder's [`Level::names`], and its length (without the NUL).
+    at: usize,
+    len: usize,
     kind: Kind,
     /// The child is a symbolic link (followed or not).
     link: bool,
@@ -390,6 +399,8 @@ struct Level {
     /// The folder's path below the layer's folder, with a `/` after it (empty for the top).
     rel: Vec<u8>,
     children: Vec<Child>,
+    /// The children's names, each ending with a NUL: one allocation per folder.
+    names: Vec<u8>,
     next: usize,
     /// Device and inode: with `follow`, a link back to a folder on the path is a loop; and a
     /// folder opened again must be the one that was listed.
@@ -409,20 +420,25 @@ impl Level {
         // stays open for its entries.
         let mut listing = rustix::fs::Dir::new(dir.try_clone()?)?;
         let mut children = Vec::new();
+        let mut names = Vec::new();
         while let Some(item) = listing.read() {
             let item = item?;
             let name = item.file_name();
             if matches!(name.to_bytes(), b"." | b"..") {
                 continue;
             }
-            children.push(child(dir.as_fd(), name, item.file_type(), follow));
+            let mut c = child(dir.as_fd(), name, item.file_type(), follow);
+            c.at = names.len();
+            names.extend_from_slice(name.to_bytes_with_nul());
+            children.push(c);
         }
-        children.sort_unstable_by(|a, b| order_key(a).cmp(order_key(b)));
+        children.sort_unstable_by(|a, b| order_key(a, &names).cmp(order_key(b, &names)));
         Ok(Level {
             handle: Some(Folder::new(dir, open)),
             share: false,
             rel,
             children,
+            names,
             next: 0,
             id,
         })
@@ -468,8 +484,11 @@ impl Level {
 /// does not say what it is, or it is a link to follow.
 fn child(dir: BorrowedFd<'_>, name: &CStr, listed: FileType, follow: bool) -> Child {
     let mut c = Child {
-        name: name.to_owned(),
-        ..Child::default()
+        at: 0,
+        len: name.to_bytes().len(),
+        kind: Kind::File,
+        link: false,
+        meta: None,
     };
     let mut kind = listed;
     if kind == FileType::Unknown {
@@ -502,9 +521,16 @@ fn child(dir: BorrowedFd<'_>, name: &CStr, listed: FileType, follow: bool) -> Ch
 /// The order the walk visits a folder's children in: by name, a folder's name followed by
 /// `/`, so that the entries come out in the byte order of their `/`-joined names (the same
 /// on every machine and file system). With `follow`, a link to a folder counts as a folder.
-fn order_key(c: &Child) -> impl Iterator<Item = u8> + '_ {
+fn order_key<'a>(c: &Child, names: &'a [u8]) -> impl Iterator<Item = u8> + 'a {
     let slash = (c.kind == Kind::Dir).then_some(&b'/');
-    c.name.to_bytes().iter().chain(slash).copied()
+    names[c.at..c.at + c.len].iter().chain(slash).copied()
+}
+
+impl Child {
+    fn name<'a>(&self, names: &'a [u8]) -> &'a CStr {
+        // Each name was copied in with its NUL, and a file name holds no other.
+        CStr::from_bytes_with_nul(&names[self.at..=self.at + self.len]).unwrap_or(c"")
+    }
 }
 
 /// Opens a folder to list, relative to its parent. A folder that was not a link when
@@ -788,7 +814,7 @@ mod tests {
             .collect();
         assert_eq!(got, want);
         for e in walk_all(&layer).unwrap() {
-            assert_eq!(e.source, d.join(e.below_root()), "{}", e.name);
+            assert_eq!(e.source(), d.join(e.below_root()), "{}", e.name);
             assert_eq!(&e.name[..e.below], "python/");
         }
     }

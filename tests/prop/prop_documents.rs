@@ -60,8 +60,11 @@ fn lock_text() -> impl Strategy<Value = String> {
 fn source() -> impl Strategy<Value = Source> {
     let manifest = (text(), text(), proptest::option::of(lock_text()))
         .prop_map(|(name, sha256, text)| ManifestFile { name, sha256, text });
-    let file =
-        (text(), text(), text()).prop_map(|(path, mode, sha256)| TreeFile { path, mode, sha256 });
+    let file = (text(), text(), text()).prop_map(|(path, mode, sha256)| TreeFile {
+        path,
+        mode: mode.into(),
+        sha256,
+    });
     prop_oneof![
         vec(manifest, 0..4).prop_map(|files| Source::Manifests { files }),
         vec(file, 0..6).prop_map(|files| Source::Tree { files }),
