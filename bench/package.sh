@@ -56,6 +56,9 @@ run() {
     3) cmd=("$LAYERPUB" fingerprint --layer-name bench --path "$dir" --default-excludes false) ;;
     4) cmd=(sh -c 'find . -type f -print0 | xargs -0 sha256sum') ;;
   esac
+  # Each run starts with nothing left to write back: the previous tool's output (tens of MB)
+  # is flushed now, not by the kernel's writeback threads on the cores of the run being timed.
+  sync
   t0=$(date +%s.%N)
   if ! (cd "$dir" && /usr/bin/time -f '%U %S %M' -o "$WORK/time" "${cmd[@]}" >"$out.out" 2>"$out.err"); then
     echo "FAILED: ${tools[k]} on ${tree_names[t]}" >&2; cat "$out.err" >&2; exit 1
