@@ -115,13 +115,15 @@ impl PartialEq for Folder {
 
 impl Eq for Folder {}
 
-/// How many folders the walk lets entries hold open at once: a fraction of the process's
-/// open-file limit, so that packaging (its files, the zip, the spool) always has room, and
-/// a tree of a folder per file cannot exhaust it. Past it, entries are opened by their path.
-fn shared_folders_max() -> usize {
+/// How many folders the walk holds open: a quarter of the process's open-file limit for
+/// the folders of the walk's path (at most [`OPEN_LEVELS`]), a quarter for the folders
+/// entries hold while they are packaged (at most 256; past it, entries are opened by their
+/// path). The other half stays for packaging itself (its files, the zip, the spool), and a
+/// tree of any depth, or of a folder per file, cannot exhaust it.
+fn folder_limits() -> (usize, usize) {
     let soft = rustix::process::getrlimit(rustix::process::Resource::Nofile).current;
     let quarter = soft.map_or(usize::MAX, |n| usize::try_from(n / 4).unwrap_or(usize::MAX));
-    quarter.min(256)
+    (quarter.clamp(2, OPEN_LEVELS), quarter.min(256))
 }
 
 /// Opens the layer's folder once, after [`check_root`]: the walk reads each entry's metadata
@@ -208,7 +210,7 @@ pub fn walk_sorted(
     let full = |rel: &[u8]| root.join(OsStr::from_bytes(rel));
     let shared_root: Arc<Path> = Arc::from(root.as_path());
     let open = Arc::new(AtomicUsize::new(0));
-    let shared_max = shared_folders_max();
+    let (open_levels, shared_max) = folder_limits();
 
     let mut previous = String::new();
     let mut emit = |entry: Entry| -> Result<bool, PackageError> {
@@ -271,7 +273,7 @@ pub fn walk_sorted(
             stack.push(next);
             // The folders further up are closed, to be opened again on the way back: a tree
             // of any depth is walked with a bounded number of open files.
-            if let Some(far) = stack.len().checked_sub(OPEN_LEVELS + 1) {
+            if let Some(far) = stack.len().checked_sub(open_levels + 1) {
                 let far = &mut stack[far];
                 far.close().map_err(|e| dir_error(&full(&far.rel), e))?;
             }
@@ -385,8 +387,9 @@ struct Child {
     meta: Option<rustix::fs::Stat>,
 }
 
-/// Folders of the walk's path kept open at most (the deepest ones). A folder further up is
-/// closed, and opened again by its path once the walk comes back to it.
+/// Folders of the walk's path kept open at most (the deepest ones; fewer under a low
+/// open-file limit: [`folder_limits`]). A folder further up is closed, and opened again by
+/// its path once the walk comes back to it.
 const OPEN_LEVELS: usize = 32;
 
 /// One folder on the walk's path: its children, sorted, and how many were visited.
@@ -735,6 +738,14 @@ fn dir_error(path: &Path, e: io::Error) -> PackageError {
         // Listed as a folder, then no longer one (or a link now) when opened.
         io::ErrorKind::NotADirectory => changed_while_walking(path),
         _ if e.raw_os_error() == Some(ELOOP) => changed_while_walking(path),
+        // EMFILE: the limit is the machine's, set far below what a walk needs.
+        _ if e.raw_os_error() == Some(24) => PackageError::io(
+            format!(
+                "cannot open `{}`: this process may open too few files; raise the limit (e.g. `ulimit -n 1024`)",
+                path.display()
+            ),
+            e,
+        ),
         _ => PackageError::io(format!("cannot read `{}`", path.display()), e),
     }
 }
