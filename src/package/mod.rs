@@ -1355,6 +1355,19 @@ pub(crate) mod tests {
         }
     }
 
+    /// A layer of the folder `dir`, with every default.
+    fn layer_in(dir: &Path) -> LayerConfig {
+        let settings = crate::config::settings::Settings {
+            layer_name: Some("deps".into()),
+            path: Some(dir.to_str().unwrap().into()),
+            ..Default::default()
+        };
+        crate::config::resolve(None, Default::default(), settings)
+            .unwrap()
+            .layers
+            .remove(0)
+    }
+
     #[test]
     fn a_file_swapped_for_a_link_after_the_walk_is_refused_not_read_through_it() {
         let dir = tempfile::tempdir().unwrap();
@@ -1362,15 +1375,7 @@ pub(crate) mod tests {
         std::fs::create_dir(dir.path().join("pkg")).unwrap();
         std::fs::write(dir.path().join("pkg/a.py"), b"a = 1\n").unwrap();
         std::fs::write(outside.path().join("secret"), b"TOKEN\n").unwrap();
-        let settings = crate::config::settings::Settings {
-            layer_name: Some("deps".into()),
-            path: Some(dir.path().to_str().unwrap().into()),
-            ..Default::default()
-        };
-        let layer = crate::config::resolve(None, Default::default(), settings)
-            .unwrap()
-            .layers
-            .remove(0);
+        let layer = layer_in(dir.path());
         let root = walk::open_root(&layer).unwrap();
         let mut entries = Vec::new();
         walk_sorted(&layer, root.as_fd(), None, |e| {
@@ -1403,15 +1408,7 @@ pub(crate) mod tests {
         sparse("b.bin", UNZIPPED_MAX);
         std::fs::write(dir.path().join("c.py"), b"y = 2\n").unwrap();
         sparse("d.bin", 1 << 40);
-        let settings = crate::config::settings::Settings {
-            layer_name: Some("deps".into()),
-            path: Some(dir.path().to_str().unwrap().into()),
-            ..Default::default()
-        };
-        let layer = crate::config::resolve(None, Default::default(), settings)
-            .unwrap()
-            .layers
-            .remove(0);
+        let layer = layer_in(dir.path());
         let mut handed = Vec::new();
         let root = walk::open_root(&layer).unwrap();
         let err = sized_walk(&layer, root.as_fd(), None, &mut |e| {
