@@ -156,15 +156,15 @@ impl FingerprintDocument {
 /// Bytes of JSON gathered before the hasher sees them.
 const HASH_BUFFER: usize = 64 << 10;
 
-/// The fingerprint of a tree's document, hashed as its files arrive in the walk's order
-/// (the document's order), so that a run does not end with hashing the whole list on one
-/// core while the others wait (about a twentieth of packaging 50,000 small files:
-/// docs/benchmarks.md, Packaging). The bytes hashed are [`FingerprintDocument::fingerprint`]'s:
+/// A tree's file list, and the fingerprint of its document hashed as the files arrive in the
+/// walk's order (the document's order), so that a run does not end with hashing the whole
+/// list on one core while the others wait (about a twentieth of packaging 50,000 small
+/// files: docs/benchmarks.md). The bytes hashed are [`FingerprintDocument::fingerprint`]'s:
 /// the document's JSON up to its file list, then the files, then the closing brackets.
 pub(crate) struct TreeFingerprint {
     sha: Sha256,
     buf: Vec<u8>,
-    files: usize,
+    files: Vec<TreeFile>,
 }
 
 /// How the document of a tree without files ends: its list, then `source` and the document
@@ -184,27 +184,38 @@ impl TreeFingerprint {
         TreeFingerprint {
             sha: Sha256::new(),
             buf,
-            files: 0,
+            files: Vec::new(),
         }
     }
 
-    /// The next file, in the document's order.
-    pub(crate) fn add(&mut self, file: &TreeFile) {
-        if self.files > 0 {
+    /// The next file, in the document's order: its name in the zip, Unix mode and SHA-256.
+    pub(crate) fn add(&mut self, path: String, mode: &'static str, sha256: &[u8]) {
+        let file = TreeFile {
+            path,
+            mode: mode.into(),
+            sha256: hex(sha256),
+        };
+        if !self.files.is_empty() {
             self.buf.push(b',');
         }
-        self.files += 1;
-        serde_json::to_writer(&mut self.buf, file).expect("a tree file always serialises");
+        serde_json::to_writer(&mut self.buf, &file).expect("a tree file always serialises");
         if self.buf.len() >= HASH_BUFFER {
             self.sha.update(&self.buf);
             self.buf.clear();
         }
+        self.files.push(file);
     }
 
-    pub(crate) fn finish(mut self) -> String {
+    /// The files so far, in order.
+    pub(crate) fn files(&self) -> &[TreeFile] {
+        &self.files
+    }
+
+    /// The file list and the fingerprint of the document that lists it.
+    pub(crate) fn finish(mut self) -> (Vec<TreeFile>, String) {
         self.buf.extend_from_slice(&EMPTY_TREE_END[1..]);
         self.sha.update(&self.buf);
-        hex(&self.sha.finalize())
+        (self.files, hex(&self.sha.finalize()))
     }
 }
 
@@ -444,22 +455,22 @@ mod tests {
         let file = (
             "\\PC{0,12}",
             prop::sample::select(vec!["644", "755", "link"]),
-            "[0-9a-f]{64}",
-        )
-            .prop_map(|(path, mode, sha256)| TreeFile {
-                path,
-                mode: mode.into(),
-                sha256,
-            });
+            prop::array::uniform32(any::<u8>()),
+        );
         let layers = [layer(|_| {}), built(|s| s.prefix = Some("py\"thon".into()))];
         proptest!(|(files in prop::collection::vec(file, 0..40), which in 0..2usize)| {
             let layer = &layers[which];
             let mut streamed = TreeFingerprint::new(layer);
-            for f in &files {
-                streamed.add(f);
+            for (path, mode, sha) in &files {
+                streamed.add(path.clone(), mode, sha);
             }
-            let whole = fp(layer, Source::Tree { files });
-            prop_assert_eq!(streamed.finish(), whole);
+            let want: Vec<TreeFile> = files
+                .into_iter()
+                .map(|(path, mode, sha)| TreeFile { path, mode: mode.into(), sha256: hex(&sha) })
+                .collect();
+            let (listed, fingerprint) = streamed.finish();
+            prop_assert_eq!(&listed, &want);
+            prop_assert_eq!(fingerprint, fp(layer, Source::Tree { files: want }));
         });
     }
 
@@ -475,17 +486,22 @@ mod tests {
             "\u{7f}\u{1}",
             "é/ü",
         ];
+        let sha = |i: usize| Sha256::digest(i.to_le_bytes());
         let files: Vec<TreeFile> = (0..5000)
             .map(|i| TreeFile {
                 path: format!("{i:05}/{}", names[i % names.len()]),
                 mode: "644".into(),
-                sha256: format!("{i:064x}"),
+                sha256: hex(&sha(i)),
             })
             .collect();
         let l = layer(|_| {});
         let mut streamed = TreeFingerprint::new(&l);
-        files.iter().for_each(|f| streamed.add(f));
-        assert_eq!(streamed.finish(), fp(&l, Source::Tree { files }));
+        for (i, f) in files.iter().enumerate() {
+            streamed.add(f.path.clone(), "644", &sha(i));
+        }
+        let (listed, fingerprint) = streamed.finish();
+        assert_eq!(listed, files);
+        assert_eq!(fingerprint, fp(&l, Source::Tree { files }));
     }
 
     #[test]

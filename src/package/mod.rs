@@ -36,9 +36,7 @@ use crate::domain::interrupt::Interrupt;
 use crate::domain::limits::UNZIPPED_MAX;
 use crate::domain::text::human_bytes;
 use crate::package::archive::{DosTime, EntryHeader, Method, ZipWriter};
-use crate::package::fingerprint::{
-    FingerprintDocument, Source, TreeFile, TreeFingerprint, hex, read_manifests,
-};
+use crate::package::fingerprint::{FingerprintDocument, Source, TreeFingerprint, read_manifests};
 use crate::package::layout::layout_warnings;
 use crate::package::pipeline::{Arena, in_order};
 use crate::package::walk::{Entry, EntryKind, MODE_EXECUTABLE, MODE_SYMLINK, walk_sorted};
@@ -123,8 +121,7 @@ pub fn package(layer: &LayerConfig, options: &PackageOptions) -> Result<Packaged
     let temp = temp_zip(dir)?;
     let out = HashingWriter::new(BufWriter::with_capacity(1 << 20, temp.as_file()));
     let mut zip = ZipWriter::new(out, options.stamp);
-    let mut tree = Vec::new();
-    let mut tree_fingerprint = want_tree_hashes.then(|| TreeFingerprint::new(layer));
+    let mut tree = want_tree_hashes.then(|| TreeFingerprint::new(layer));
     // Only the names outlive the writing of their entry (for the layout warnings), kept once:
     // in the tree's list when the fingerprint needs it, else here.
     let mut names = Vec::new();
@@ -150,16 +147,8 @@ pub fn package(layer: &LayerConfig, options: &PackageOptions) -> Result<Packaged
                 native_found.insert(entry.name.clone(), std::mem::take(&mut c.native));
             }
             count += 1;
-            match (c.content_sha256.take(), &mut tree_fingerprint) {
-                (Some(sha), Some(hashed)) => {
-                    let file = TreeFile {
-                        path: entry.name,
-                        mode: mode_label(entry.mode).into(),
-                        sha256: hex(&sha),
-                    };
-                    hashed.add(&file);
-                    tree.push(file);
-                }
+            match (c.content_sha256.take(), &mut tree) {
+                (Some(sha), Some(tree)) => tree.add(entry.name, mode_label(entry.mode), &sha),
                 _ => names.push(entry.name),
             }
             Ok(())
@@ -173,10 +162,9 @@ pub fn package(layer: &LayerConfig, options: &PackageOptions) -> Result<Packaged
             layer.path.display()
         )));
     }
-    let name_refs: Vec<&str> = if want_tree_hashes {
-        tree.iter().map(|f| f.path.as_str()).collect()
-    } else {
-        names.iter().map(String::as_str).collect()
+    let name_refs: Vec<&str> = match &tree {
+        Some(tree) => tree.files().iter().map(|f| f.path.as_str()).collect(),
+        None => names.iter().map(String::as_str).collect(),
     };
     let mut warnings = layout_warnings(&layer.compatible_runtimes, &name_refs);
 
@@ -193,16 +181,19 @@ pub fn package(layer: &LayerConfig, options: &PackageOptions) -> Result<Packaged
         .persist(&layer.zip_path)
         .map_err(|e| write_error(&layer.zip_path, e.error))?;
 
-    let document = FingerprintDocument::new(
-        layer,
-        match manifests {
-            Some(files) => Source::Manifests { files },
-            None => Source::Tree { files: tree },
-        },
-    );
-    let fingerprint = match tree_fingerprint {
-        Some(hashed) => hashed.finish(),
-        None => document.fingerprint(),
+    // The tree is listed exactly when no manifest is named.
+    let (document, fingerprint) = match tree {
+        Some(tree) => {
+            let (files, fingerprint) = tree.finish();
+            let document = FingerprintDocument::new(layer, Source::Tree { files });
+            (document, fingerprint)
+        }
+        None => {
+            let files = manifests.unwrap_or_default();
+            let document = FingerprintDocument::new(layer, Source::Manifests { files });
+            let fingerprint = document.fingerprint();
+            (document, fingerprint)
+        }
     };
     Ok(Packaged {
         zip_path: layer.zip_path.clone(),
@@ -231,25 +222,21 @@ pub(crate) fn fingerprint_document(
         return Ok((document, fingerprint));
     }
     let root = walk::open_root(layer)?;
-    let mut files = Vec::new();
-    let mut hashed = TreeFingerprint::new(layer);
+    let mut tree = TreeFingerprint::new(layer);
     in_order(
         options.threads,
         |push| sized_walk(layer, root.as_fd(), None, push),
         |e, _| hash_entry(e, Some(root.as_fd()), &options.interrupt),
         |e, sha, _| {
-            let file = TreeFile {
-                mode: mode_label(e.mode).into(),
-                path: e.name,
-                sha256: hex(&sha),
-            };
-            hashed.add(&file);
-            files.push(file);
+            tree.add(e.name, mode_label(e.mode), &sha);
             Ok(())
         },
     )?;
-    let document = FingerprintDocument::new(layer, Source::Tree { files });
-    Ok((document, hashed.finish()))
+    let (files, fingerprint) = tree.finish();
+    Ok((
+        FingerprintDocument::new(layer, Source::Tree { files }),
+        fingerprint,
+    ))
 }
 
 /// The walk as the pipeline's feed, with Lambda's size limit checked on a running total: from
@@ -1034,21 +1021,27 @@ pub(crate) mod tests {
         size.finish()
     }
 
+    /// A regular file `name` (0644) of `size` bytes in the layer's folder `root`, opened by
+    /// its path (no folder held).
+    pub(crate) fn file_entry(root: &Path, name: impl Into<String>, size: u64) -> Entry {
+        Entry {
+            name: name.into(),
+            below: 0,
+            folder: None,
+            name_at: 0,
+            through_link: false,
+            root: Arc::from(root),
+            kind: EntryKind::File,
+            size,
+            mode: 0o100644,
+        }
+    }
+
     pub(crate) fn entries(sizes: &[u64]) -> Vec<Entry> {
         sizes
             .iter()
             .enumerate()
-            .map(|(i, s)| Entry {
-                name: format!("f{i:05}"),
-                below: 0,
-                folder: None,
-                name_at: 0,
-                through_link: false,
-                root: Arc::from(Path::new("")),
-                kind: EntryKind::File,
-                size: *s,
-                mode: 0o100644,
-            })
+            .map(|(i, s)| file_entry(Path::new(""), format!("f{i:05}"), *s))
             .collect()
     }
 
@@ -1092,17 +1085,7 @@ pub(crate) mod tests {
         let source = dir.path().join("blob.bin");
         let bytes = noise(SPOOL_BYTES as usize + 4096);
         std::fs::write(&source, &bytes).unwrap();
-        let entry = Entry {
-            name: "blob.bin".into(),
-            below: 0,
-            folder: None,
-            name_at: 0,
-            through_link: false,
-            root: Arc::from(dir.path()),
-            kind: EntryKind::File,
-            size: bytes.len() as u64,
-            mode: 0o100644,
-        };
+        let entry = file_entry(dir.path(), "blob.bin", bytes.len() as u64);
         let mut arena = Arena::default();
         let mut c = compress(&entry, None, false, true, &Interrupt::never(), &mut arena)?;
         assert!(matches!(c.data, Data::Source(..)), "stored from its source");
@@ -1186,17 +1169,7 @@ pub(crate) mod tests {
         for (i, len) in [text.len(), 300, 120].into_iter().enumerate() {
             let source = dir.path().join(format!("m{i}.py"));
             std::fs::write(&source, &text[..len]).unwrap();
-            let entry = Entry {
-                name: format!("m{i}.py"),
-                below: 0,
-                folder: None,
-                name_at: 0,
-                through_link: false,
-                root: Arc::from(dir.path()),
-                kind: EntryKind::File,
-                size: len as u64,
-                mode: 0o100644,
-            };
+            let entry = file_entry(dir.path(), format!("m{i}.py"), len as u64);
             // One arena for all three, as in a batch: each entry's bytes at its own place.
             let c = compress(&entry, None, false, false, &Interrupt::never(), &mut arena).unwrap();
             assert_eq!(c.method, Method::Deflated, "{len} bytes");
@@ -1243,17 +1216,7 @@ pub(crate) mod tests {
         let dir = tempfile::tempdir().unwrap();
         let source = dir.path().join("m.py");
         std::fs::write(&source, b"0123456789").unwrap();
-        let entry = |size| Entry {
-            name: "m.py".into(),
-            below: 0,
-            folder: None,
-            name_at: 0,
-            through_link: false,
-            root: Arc::from(source.parent().unwrap()),
-            kind: EntryKind::File,
-            size,
-            mode: 0o100644,
-        };
+        let entry = |size| file_entry(dir.path(), "m.py", size);
         let mut buf = vec![7u8; 100];
         let n = read_exact_size(&entry(10), None, &mut buf).unwrap();
         assert_eq!(&buf[..n], b"0123456789");
@@ -1281,17 +1244,7 @@ pub(crate) mod tests {
         for (name, content) in [("big.bin", noise(5000)), ("small.bin", b"xyz".to_vec())] {
             let source = dir.path().join(name);
             std::fs::write(&source, &content).unwrap();
-            let entry = Entry {
-                name: name.into(),
-                below: 0,
-                folder: None,
-                name_at: 0,
-                through_link: false,
-                root: Arc::from(dir.path()),
-                kind: EntryKind::File,
-                size: content.len() as u64,
-                mode: 0o100644,
-            };
+            let entry = file_entry(dir.path(), name, content.len() as u64);
             let want: [u8; 32] = Sha256::digest(&content).into();
             assert_eq!(hash_entry(&entry, None, &Interrupt::never()).unwrap(), want);
             let c = compress(&entry, None, true, false, &Interrupt::never(), &mut arena).unwrap();
@@ -1316,18 +1269,8 @@ pub(crate) mod tests {
             .status()
             .unwrap();
         assert!(made.success());
-        let entry = Entry {
-            name: "m.py".into(),
-            below: 0,
-            folder: None,
-            name_at: 0,
-            through_link: false,
-            root: Arc::from(fifo.parent().unwrap()),
-            kind: EntryKind::File,
-            // The size the walk saw of the file that was there before.
-            size: 10,
-            mode: 0o100644,
-        };
+        // The size the walk saw of the file that was there before.
+        let entry = file_entry(dir.path(), "m.py", 10);
         let root = rustix::fs::open(
             dir.path(),
             rustix::fs::OFlags::PATH | rustix::fs::OFlags::DIRECTORY,

@@ -229,7 +229,10 @@ pub fn walk_sorted(
     };
 
     let top = open_dir(root_dir, c".", false).map_err(|e| dir_error(root, e))?;
-    let top = Level::read(top, Vec::new(), follow, &open).map_err(|e| dir_error(root, e))?;
+    let id = follow.then(|| dir_id(&top)).transpose();
+    let top = id
+        .and_then(|id| Level::read(top, Vec::new(), id, &open))
+        .map_err(|e| dir_error(root, e))?;
     let mut stack = vec![top];
     while let Some(level) = stack.last_mut() {
         let Some(child) = level.children.get(level.next).cloned() else {
@@ -262,14 +265,14 @@ pub fn walk_sorted(
                 )?;
             }
             let dir = open_dir(parent, child_name, child.link).map_err(|e| dir_error(&path, e))?;
-            if follow {
-                let id = dir_id(&dir).map_err(|e| dir_error(&path, e))?;
-                if stack.iter().any(|l| l.id == Some(id)) {
-                    return Err(loop_error(&path));
-                }
+            // With `follow`, a folder already on the path is a loop of links.
+            let id = follow.then(|| dir_id(&dir)).transpose();
+            let id = id.map_err(|e| dir_error(&path, e))?;
+            if id.is_some() && stack.iter().any(|l| l.id == id) {
+                return Err(loop_error(&path));
             }
             rel.push(b'/');
-            let next = Level::read(dir, rel, follow, &open).map_err(|e| dir_error(&path, e))?;
+            let next = Level::read(dir, rel, id, &open).map_err(|e| dir_error(&path, e))?;
             stack.push(next);
             // The folders further up are closed, to be opened again on the way back: a tree
             // of any depth is walked with a bounded number of open files.
@@ -363,10 +366,9 @@ pub fn walk_sorted(
 
 /// What a folder's child is, as the walk treats it: with `follow`, a link counts as what it
 /// leads to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Kind {
     Dir,
-    #[default]
     File,
     /// A link, stored as a link (`preserve`) or refused (`error`).
     Link,
@@ -411,14 +413,15 @@ struct Level {
 }
 
 impl Level {
-    /// Lists `dir`'s children, in the walk's order.
+    /// Lists `dir`'s children, in the walk's order. `id` is the folder's device and inode
+    /// when links are followed (read by the caller for the loop check), else `None`.
     fn read(
         dir: OwnedFd,
         rel: Vec<u8>,
-        follow: bool,
+        id: Option<(u64, u64)>,
         open: &Arc<AtomicUsize>,
     ) -> io::Result<Level> {
-        let id = if follow { Some(dir_id(&dir)?) } else { None };
+        let follow = id.is_some();
         // Listed through a copy of the descriptor, which the listing closes; the folder's own
         // stays open for its entries.
         let mut listing = rustix::fs::Dir::new(dir.try_clone()?)?;
@@ -509,7 +512,10 @@ fn child(dir: BorrowedFd<'_>, name: &CStr, listed: FileType, follow: bool) -> Ch
                 c.meta = (kind == FileType::RegularFile).then_some(meta);
             }
             // Dangling or a loop: check_link says which, once the filters keep it.
-            Err(_) => kind = FileType::Fifo,
+            Err(_) => {
+                c.kind = Kind::Other;
+                return c;
+            }
         }
     }
     c.kind = match kind {
@@ -889,7 +895,7 @@ mod tests {
         let open = Arc::new(AtomicUsize::new(0));
         let list = || {
             let fd = open_dir(root.as_fd(), c"pkg", false).unwrap();
-            Level::read(fd, b"pkg/".to_vec(), false, &open).unwrap()
+            Level::read(fd, b"pkg/".to_vec(), None, &open).unwrap()
         };
         let mut same = list();
         assert_eq!(open.load(Ordering::Relaxed), 1);
