@@ -117,7 +117,7 @@ section=$(mktemp)
   echo "- Machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'), $(awk '/^MemTotal/ {printf "%.0f", $2 / 1048576}' /proc/meminfo) GiB RAM; load average (1, 5, 15 min) $load_before before the runs, $load_after after (other work on the machine skews the times)"
   echo "- Tools: layerpub at $(git rev-parse --short HEAD)$dirty (\`$(basename "$LAYERPUB")\`, $(file -b "$LAYERPUB" | grep -o "statically linked\|static-pie linked\|dynamically linked" | head -n1)), $(rustc --version | cut -d' ' -f1-2), $(zip -v | sed -n 2p | grep -o 'Zip [0-9.]*') (Info-ZIP), pigz $(pigz --version 2>&1 | awk '{print $2}'), $(sha256sum --version | head -n1)"
   echo "- Checks: every zip passes \`unzip -tq\` and holds every file of its tree; layerpub's zip of each tree was byte-identical across all $((RUNS + 1)) runs."
-  echo "- cores used: (user + system CPU) / wall time. Peak memory: the largest RSS of the run (/usr/bin/time %M)."
+  echo "- cores used: (user + system CPU) / wall time of each run, median over the runs. Peak memory: the largest RSS of the run (/usr/bin/time %M)."
   echo
   python3 - "$WORK/runs.tsv" "$WORK" "$(nproc)" "${tree_names[@]}" "--" "${tree_args[@]}" "--" "${checks[@]}" "--" "${tools[@]}" <<'EOF'
 import os, statistics, sys
@@ -135,11 +135,13 @@ for line in open(runs):
     if mark.strip() == "warmup":
         continue
     data.setdefault((int(t), int(k)), []).append((float(wall), float(user) + float(sys_), int(rss)))
+# Cores used is each run's own CPU / wall, then the median: the median CPU over the median
+# wall would divide numbers from two different runs.
 def med(t, k):
     rows = data[(t, k)]
     wall = statistics.median(r[0] for r in rows)
-    cpu = statistics.median(r[1] for r in rows)
-    return wall, cpu / wall, max(r[2] for r in rows) / 1024
+    used = statistics.median(r[1] / r[0] for r in rows)
+    return wall, used, max(r[2] for r in rows) / 1024
 def size(t, k):
     return os.path.getsize(f"{work}/out-{t}-{k}.{'tgz' if k == 2 else 'zip'}")
 goals = []
