@@ -81,3 +81,12 @@ ensure_real_tree() {
   real_files=$(find "$REAL_TREE" -type f | wc -l)
   real_bytes=$(find "$REAL_TREE" -type f -printf '%s\n' | awk '{s += $1} END {print s}')
 }
+
+# given_layerpub: sets LAYERPUB to LAYERPUB_BIN's binary when that is set (e.g. the static
+# binary users run) and returns 0; else returns 1, for the caller to build one. LAYERPUB_BIN is
+# not passed on: layerpub refuses a LAYERPUB_* variable that is not one of its settings.
+given_layerpub() {
+  [[ -n ${LAYERPUB_BIN:-} ]] || return 1
+  LAYERPUB=$(realpath "$LAYERPUB_BIN")
+  unset LAYERPUB_BIN
+}

@@ -23,11 +23,7 @@ if ((${#missing[@]})); then
     { $sudo apt-get update -q >/dev/null && $sudo apt-get install -y -q time zip unzip pigz >/dev/null; }
 fi
 
-if [[ -n ${LAYERPUB_BIN:-} ]]; then
-  LAYERPUB=$(realpath "$LAYERPUB_BIN")
-  # Not passed on: layerpub refuses a LAYERPUB_* variable that is not one of its settings.
-  unset LAYERPUB_BIN
-else
+if ! given_layerpub; then
   LAYERPUB=$(bash scripts/static-build.sh "$WORK/bin" | cut -d' ' -f1)
 fi
 

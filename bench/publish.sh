@@ -10,11 +10,7 @@ cd "$(dirname "$0")/.."
 RUNS=${BENCH_RUNS:-5}
 source bench/lib.sh
 
-if [[ -n ${LAYERPUB_BIN:-} ]]; then
-  LAYERPUB=$(realpath "$LAYERPUB_BIN")
-  # Not passed on: layerpub refuses a LAYERPUB_* variable that is not one of its settings.
-  unset LAYERPUB_BIN
-else
+if ! given_layerpub; then
   cargo build --release --quiet
   LAYERPUB=$PWD/target/release/layerpub
 fi

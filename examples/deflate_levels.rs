@@ -70,7 +70,7 @@ fn report(name: &str, files: &[Vec<u8>]) {
     }
     let mut out = Vec::new();
     let mut best = vec![[f64::MAX; 2]; classes.len()];
-    for _ in 0..PASSES {
+    for pass in 0..PASSES {
         for (l, level) in LEVELS.into_iter().enumerate() {
             let mut deflate = Compressor::new(CompressionLvl::new(level).expect("a level"));
             let mut secs = vec![0.0; classes.len()];
@@ -80,23 +80,16 @@ fn report(name: &str, files: &[Vec<u8>]) {
                 let n = deflate
                     .deflate_compress(f, &mut out)
                     .expect("room for the bound");
-                std::hint::black_box(n);
-                secs[class(f.len())] += start.elapsed().as_secs_f64();
+                let k = class(f.len());
+                secs[k] += start.elapsed().as_secs_f64();
+                // The output's size does not depend on the pass: counted on the first.
+                if pass == 0 {
+                    classes[k].out[l] += n.min(f.len());
+                }
             }
             for (k, s) in secs.into_iter().enumerate() {
                 best[k][l] = best[k][l].min(s);
             }
-        }
-    }
-    // Output sizes do not depend on the pass: one more, untimed.
-    for (l, level) in LEVELS.into_iter().enumerate() {
-        let mut deflate = Compressor::new(CompressionLvl::new(level).expect("a level"));
-        for f in files {
-            out.resize(deflate.deflate_compress_bound(f.len()), 0);
-            let n = deflate
-                .deflate_compress(f, &mut out)
-                .expect("room for the bound");
-            classes[class(f.len())].out[l] += n.min(f.len());
         }
     }
     for (c, b) in classes.iter_mut().zip(best) {
